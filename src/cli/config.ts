@@ -1,0 +1,147 @@
+// Server configuration: defaults, an optional JSON file, then command-line flags, in that order
+// of precedence (flags win). Every value is checked here so a bad one stops start-up with one
+// line naming the key, the value, where it came from and what was expected.
+import { readFileSync, existsSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { LOG_LEVELS, type LogFormat } from '../util/log.js';
+import type { LevelWithSilent } from 'pino';
+
+export interface ListenerConfig {
+  enabled: boolean;
+  /** Address to bind; '::' listens on all interfaces, IPv6 and IPv4 alike. */
+  host: string;
+  port: number;
+}
+
+export interface ServerConfig {
+  /** Folder holding one sub-folder per application. */
+  www: string;
+  rtmfp: ListenerConfig;
+  rtmp: ListenerConfig;
+  log: { level: LevelWithSilent; format: LogFormat };
+}
+
+export const DEFAULT_CONFIG_FILE = 'covey.json';
+
+export function defaultConfig(): ServerConfig {
+  return {
+    www: 'www',
+    rtmfp: { enabled: true, host: '::', port: 1935 },
+    rtmp: { enabled: true, host: '::', port: 1935 },
+    log: { level: 'info', format: 'pretty' },
+  };
+}
+
+export class ConfigError extends Error {}
+
+type Source = string; // "covey.json" or "--flag", for error messages
+
+function fail(key: string, value: unknown, source: Source, expected: string): never {
+  throw new ConfigError(`bad config value ${key}=${JSON.stringify(value)} (from ${source}): expected ${expected}`);
+}
+
+function checkPort(key: string, v: unknown, source: Source): number {
+  const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 65535) fail(key, v, source, 'a port number 0-65535');
+  return n;
+}
+function checkString(key: string, v: unknown, source: Source): string {
+  if (typeof v !== 'string' || v.length === 0) fail(key, v, source, 'a non-empty string');
+  return v;
+}
+function checkBool(key: string, v: unknown, source: Source): boolean {
+  if (typeof v !== 'boolean') fail(key, v, source, 'true or false');
+  return v;
+}
+function checkOneOf<T extends string>(key: string, v: unknown, source: Source, allowed: readonly T[]): T {
+  if (typeof v !== 'string' || !allowed.includes(v as T)) fail(key, v, source, `one of ${allowed.join(', ')}`);
+  return v as T;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Merges a parsed config-file object into `config`, rejecting unknown keys (typos matter). */
+export function applyConfigObject(config: ServerConfig, obj: unknown, source: Source): void {
+  if (!isRecord(obj)) throw new ConfigError(`${source}: expected a JSON object at the top level`);
+  for (const [key, value] of Object.entries(obj)) {
+    switch (key) {
+      case 'www': config.www = checkString('www', value, source); break;
+      case 'rtmfp': case 'rtmp': {
+        if (!isRecord(value)) fail(key, value, source, 'an object');
+        const target = config[key];
+        for (const [k, v] of Object.entries(value)) {
+          const full = `${key}.${k}`;
+          if (k === 'enabled') target.enabled = checkBool(full, v, source);
+          else if (k === 'host') target.host = checkString(full, v, source);
+          else if (k === 'port') target.port = checkPort(full, v, source);
+          else throw new ConfigError(`unknown config key ${full} (in ${source}); known: enabled, host, port`);
+        }
+        break;
+      }
+      case 'log': {
+        if (!isRecord(value)) fail(key, value, source, 'an object');
+        for (const [k, v] of Object.entries(value)) {
+          if (k === 'level') config.log.level = checkOneOf('log.level', v, source, LOG_LEVELS);
+          else if (k === 'format') config.log.format = checkOneOf('log.format', v, source, ['pretty', 'json'] as const);
+          else throw new ConfigError(`unknown config key log.${k} (in ${source}); known: level, format`);
+        }
+        break;
+      }
+      default:
+        throw new ConfigError(`unknown config key ${key} (in ${source}); known: www, rtmfp, rtmp, log`);
+    }
+  }
+}
+
+export function loadConfigFile(config: ServerConfig, path: string): void {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  let obj: unknown;
+  try {
+    obj = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`config file ${path} is not valid JSON: ${(err as Error).message}`);
+  }
+  applyConfigObject(config, obj, path);
+}
+
+export interface ServeFlags {
+  config?: string;
+  www?: string;
+  host?: string;
+  rtmfpPort?: string;
+  rtmpPort?: string;
+  rtmfp?: boolean;
+  rtmp?: boolean;
+  logLevel?: string;
+  logFormat?: string;
+}
+
+/** Builds the effective configuration: defaults, then the config file, then flags. */
+export function resolveConfig(flags: ServeFlags, cwd = process.cwd()): ServerConfig {
+  const config = defaultConfig();
+  const file = flags.config ?? (existsSync(resolve(cwd, DEFAULT_CONFIG_FILE)) ? DEFAULT_CONFIG_FILE : undefined);
+  if (file) loadConfigFile(config, resolve(cwd, file));
+  if (flags.www !== undefined) config.www = checkString('www', flags.www, '--www');
+  if (flags.host !== undefined) {
+    config.rtmfp.host = checkString('host', flags.host, '--host');
+    config.rtmp.host = config.rtmfp.host;
+  }
+  if (flags.rtmfpPort !== undefined) config.rtmfp.port = checkPort('rtmfp.port', flags.rtmfpPort, '--rtmfp-port');
+  if (flags.rtmpPort !== undefined) config.rtmp.port = checkPort('rtmp.port', flags.rtmpPort, '--rtmp-port');
+  if (flags.rtmfp === false) config.rtmfp.enabled = false;
+  if (flags.rtmp === false) config.rtmp.enabled = false;
+  if (flags.logLevel !== undefined) config.log.level = checkOneOf('log.level', flags.logLevel, '--log-level', LOG_LEVELS);
+  if (flags.logFormat !== undefined) config.log.format = checkOneOf('log.format', flags.logFormat, '--log-format', ['pretty', 'json'] as const);
+  config.www = resolve(cwd, config.www);
+  if (!existsSync(config.www) || !statSync(config.www).isDirectory()) {
+    throw new ConfigError(`www folder ${config.www} does not exist or is not a folder (set it with --www or "www" in the config file)`);
+  }
+  return config;
+}

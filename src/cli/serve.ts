@@ -1,0 +1,46 @@
+// `covey serve`: starts the server with defaults, an optional config file, and flags.
+import type { Command } from 'commander';
+import { resolveConfig, ConfigError, DEFAULT_CONFIG_FILE, type ServeFlags } from './config.js';
+import { createLogger } from '../util/log.js';
+import { startServer } from '../server.js';
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('start the server (RTMFP on UDP, RTMP on TCP) with the apps under www/')
+    .option('-c, --config <file>', `JSON config file (default: ./${DEFAULT_CONFIG_FILE} when present)`)
+    .option('--www <dir>', 'application root, one folder per app (default: www)')
+    .option('--host <addr>', 'address to listen on; :: means all interfaces, IPv6 and IPv4 (default: ::)')
+    .option('--rtmfp-port <port>', 'UDP port for RTMFP (default: 1935)')
+    .option('--rtmp-port <port>', 'TCP port for RTMP (default: 1935)')
+    .option('--no-rtmfp', 'do not listen for RTMFP')
+    .option('--no-rtmp', 'do not listen for RTMP')
+    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default: info)')
+    .option('--log-format <format>', 'pretty or json (default: pretty)')
+    .addHelpText('after', `
+Config file (JSON; every key optional; flags override it):
+  { "www": "www",
+    "rtmfp": { "enabled": true, "host": "::", "port": 1935 },
+    "rtmp":  { "enabled": true, "host": "::", "port": 1935 },
+    "log":   { "level": "info", "format": "pretty" } }`)
+    .action(async (flags: ServeFlags) => {
+      let config;
+      try {
+        config = resolveConfig(flags);
+      } catch (err) {
+        if (err instanceof ConfigError) {
+          console.error(`covey: ${err.message}`);
+          process.exit(2);
+        }
+        throw err;
+      }
+      const log = createLogger(config.log);
+      const server = await startServer(config, log);
+      const stop = (signal: string) => {
+        log.info({ signal }, 'stopping');
+        void server.close().then(() => process.exit(0));
+      };
+      process.once('SIGINT', () => stop('SIGINT'));
+      process.once('SIGTERM', () => stop('SIGTERM'));
+    });
+}

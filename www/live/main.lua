@@ -1,0 +1,1 @@
+-- The default "live" app: anyone may publish and play; no extra logic.
