@@ -1,0 +1,27 @@
+// Why packets were dropped and what the engine did, counted rather than thrown or logged per
+// packet: hostile input must cost little, and operators and tests read these numbers.
+export class EngineCounters {
+  packetsReceived = 0;
+  packetsSent = 0;
+  /** Shorter than a session ID and one cipher block, or not a whole number of blocks. */
+  badLength = 0;
+  /** Session ID that names no session or handshake. */
+  unknownSession = 0;
+  /** Failed checksum, HMAC, or replayed sequence number. */
+  badIntegrity = 0;
+  /** Decrypted but unparsable packets and chunks. */
+  malformed = 0;
+  unknownChunk = 0;
+  unknownFlow = 0;
+  flowLimit = 0;
+  handshakesStarted = 0;
+  handshakesCompleted = 0;
+  handshakesFailed = 0;
+  badCookies = 0;
+  sessionsOpened = 0;
+  sessionsClosed = 0;
+
+  snapshot(): Record<string, number> {
+    return { ...this };
+  }
+}

@@ -1,0 +1,137 @@
+// Packet encryption and integrity for the Flash profile (RFC 7425 §4.2, §4.6): AES-128-CBC
+// over [session sequence number][checksum][packet][0xff padding], with either the 16-bit
+// Internet checksum or an HMAC-SHA256 over the ciphertext, as negotiated at keying.
+import { createHmac } from 'node:crypto';
+import { internetChecksum } from '../checksum.js';
+import { ZeroIvDecryptor, ZeroIvEncryptor } from './aes-cbc.js';
+import { vluLength, writeVlu, ByteReader } from '../../codec/vlu.js';
+
+/** Bytes the session leaves free in front of a packet for sequence number and checksum. */
+export const PROTECTION_FRONT_MARGIN = 12;
+/** Bytes after a packet that sealing may use for padding. */
+export const PROTECTION_BACK_MARGIN = 16;
+/** Largest HMAC a peer may negotiate (RFC 7425 §4.6.4). */
+export const MAX_HMAC_LENGTH = 32;
+export const MIN_HMAC_LENGTH = 4;
+
+/** "Adobe Systems 02": the key for packets before a session has its own (RFC 7425 §4.1). */
+export const DEFAULT_SESSION_KEY = Buffer.from('Adobe Systems 02', 'latin1');
+
+/** How far behind the newest sequence number a late packet may arrive and still count. */
+const SEQUENCE_WINDOW = 1024;
+
+export interface ProtectionParams {
+  encryptKey: Uint8Array;
+  decryptKey: Uint8Array;
+  /** HMAC key and length for packets we send; undefined = checksum. */
+  sendHmac?: { key: Buffer; length: number };
+  /** HMAC key and length for packets we receive; undefined = checksum. */
+  recvHmac?: { key: Buffer; length: number };
+  sendSequence: boolean;
+  recvSequence: boolean;
+}
+
+export class PacketProtection {
+  private readonly encryptor: ZeroIvEncryptor;
+  private readonly decryptor: ZeroIvDecryptor;
+  private txSequence = 0;
+  /** Highest session sequence number seen, and a bitmap of the window below it. */
+  private rxHighest = -1;
+  private readonly rxSeen = new Uint32Array(SEQUENCE_WINDOW / 32);
+
+  constructor(private readonly params: ProtectionParams) {
+    this.encryptor = new ZeroIvEncryptor(params.encryptKey);
+    this.decryptor = new ZeroIvDecryptor(params.decryptKey);
+  }
+
+  static withDefaultKey(): PacketProtection {
+    return new PacketProtection({
+      encryptKey: DEFAULT_SESSION_KEY,
+      decryptKey: DEFAULT_SESSION_KEY,
+      sendSequence: false,
+      recvSequence: false,
+    });
+  }
+
+  /**
+   * Seals the packet at `buf[start..end)`, which must have PROTECTION_FRONT_MARGIN bytes free
+   * before it and PROTECTION_BACK_MARGIN after. Answers a new buffer: four bytes left for the
+   * scrambled session ID, then the ciphertext, then the HMAC if one is sent.
+   */
+  seal(buf: Buffer, start: number, end: number): Buffer {
+    const p = this.params;
+    const useHmac = p.sendHmac !== undefined;
+    let front = start - (useHmac ? 0 : 2);
+    if (p.sendSequence) front -= vluLength(this.txSequence);
+    const padded = front + Math.ceil((end - front) / 16) * 16;
+    buf.fill(0xff, end, padded);
+    let o = front;
+    if (p.sendSequence) o = writeVlu(buf, o, this.txSequence++);
+    if (!useHmac) buf.writeUInt16BE(internetChecksum(buf, start, padded), o);
+    const cipherText = this.encryptor.encrypt(buf, front, padded);
+    const hmacLength = useHmac ? p.sendHmac!.length : 0;
+    const out = Buffer.allocUnsafe(4 + cipherText.length + hmacLength);
+    cipherText.copy(out, 4);
+    if (useHmac) {
+      createHmac('sha256', p.sendHmac!.key).update(cipherText).digest().copy(out, 4 + cipherText.length, 0, hmacLength);
+    }
+    return out;
+  }
+
+  /**
+   * Opens a datagram (scrambled session ID included). Answers the packet (header and chunks,
+   * padding included) or undefined when it fails integrity, is malformed, or is a replay.
+   */
+  open(datagram: Buffer): Buffer | undefined {
+    const p = this.params;
+    const hmacLength = p.recvHmac ? p.recvHmac.length : 0;
+    const cipherLength = datagram.length - 4 - hmacLength;
+    if (cipherLength < 16 || cipherLength % 16 !== 0) return undefined;
+    const cipherText = datagram.subarray(4, 4 + cipherLength);
+    if (p.recvHmac) {
+      const mac = createHmac('sha256', p.recvHmac.key).update(cipherText).digest();
+      if (!mac.subarray(0, hmacLength).equals(datagram.subarray(4 + cipherLength))) return undefined;
+    }
+    const plain = this.decryptor.decrypt(cipherText);
+    let offset = 0;
+    let sequence = -1;
+    if (p.recvSequence) {
+      try {
+        const r = new ByteReader(plain);
+        sequence = r.vlu();
+        offset = r.offset;
+      } catch {
+        return undefined;
+      }
+      if (!this.isFreshSequence(sequence)) return undefined;
+    }
+    if (!p.recvHmac) {
+      if (plain.length - offset < 2) return undefined;
+      if (plain.readUInt16BE(offset) !== internetChecksum(plain, offset + 2)) return undefined;
+      offset += 2;
+    }
+    if (sequence >= 0) this.markSequence(sequence);
+    return plain.subarray(offset);
+  }
+
+  private isFreshSequence(n: number): boolean {
+    if (n > this.rxHighest) return true;
+    if (n <= this.rxHighest - SEQUENCE_WINDOW) return false;
+    const bit = n % SEQUENCE_WINDOW;
+    return (this.rxSeen[bit >>> 5]! & (1 << (bit & 31))) === 0;
+  }
+
+  private markSequence(n: number): void {
+    if (n > this.rxHighest) {
+      // Clear the bits of numbers skipped over, which now stand for newer numbers.
+      const gap = Math.min(n - this.rxHighest, SEQUENCE_WINDOW);
+      for (let i = 1; i <= gap; i++) {
+        const bit = (this.rxHighest + i) % SEQUENCE_WINDOW;
+        this.rxSeen[bit >>> 5]! &= ~(1 << (bit & 31));
+      }
+      this.rxHighest = n;
+    }
+    const bit = n % SEQUENCE_WINDOW;
+    this.rxSeen[bit >>> 5]! |= 1 << (bit & 31);
+  }
+}

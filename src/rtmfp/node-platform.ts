@@ -1,0 +1,92 @@
+// The real platform: the process clock and node:dgram sockets.
+import { createSocket, type Socket } from 'node:dgram';
+import { performance } from 'node:perf_hooks';
+import { isIPv6 } from 'node:net';
+import type { Clock, DatagramHandler, DatagramPort, TimerHandle } from './platform.js';
+import { normaliseHost, type Address } from './address.js';
+
+export const systemClock: Clock = {
+  now: () => performance.now(),
+  setTimer(delayMs: number, fn: () => void): TimerHandle {
+    const t = setTimeout(fn, Math.max(0, delayMs));
+    return { cancel: () => clearTimeout(t) };
+  },
+};
+
+/** 4 MiB: measured here, smaller kernel buffers lose packets of a loopback burst. */
+export const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
+
+export interface UdpBindOptions {
+  host: string;
+  port: number;
+}
+
+export class NodeDatagramPort implements DatagramPort {
+  private handler: DatagramHandler = () => {};
+  private closed = false;
+  /** Datagrams the kernel refused to send (counted, never thrown: UDP may lose them anyway). */
+  sendErrors = 0;
+
+  private constructor(private readonly socket: Socket) {
+    socket.on('message', (msg, rinfo) => this.handler(msg, { host: normaliseHost(rinfo.address), port: rinfo.port }));
+    socket.on('error', () => {
+      this.sendErrors++;
+    });
+  }
+
+  /**
+   * Binds a UDP socket. '::' binds IPv6 and IPv4 together (dual stack); where the host has no
+   * IPv6, it falls back to IPv4 on all interfaces.
+   */
+  static async bind(options: UdpBindOptions): Promise<NodeDatagramPort> {
+    const wantsV6 = isIPv6(options.host);
+    try {
+      return await NodeDatagramPort.tryBind(wantsV6 ? 'udp6' : 'udp4', options.host, options.port);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (options.host === '::' && (code === 'EAFNOSUPPORT' || code === 'EADDRNOTAVAIL')) {
+        return NodeDatagramPort.tryBind('udp4', '0.0.0.0', options.port);
+      }
+      throw err;
+    }
+  }
+
+  private static tryBind(type: 'udp4' | 'udp6', host: string, port: number): Promise<NodeDatagramPort> {
+    return new Promise((resolve, reject) => {
+      const socket = createSocket({
+        type,
+        ipv6Only: false,
+        recvBufferSize: SOCKET_BUFFER_BYTES,
+        sendBufferSize: SOCKET_BUFFER_BYTES,
+      });
+      socket.once('error', reject);
+      socket.bind({ address: host, port, exclusive: true }, () => {
+        socket.off('error', reject);
+        resolve(new NodeDatagramPort(socket));
+      });
+    });
+  }
+
+  send(data: Buffer, to: Address): void {
+    if (this.closed) return;
+    const host = this.socket.address().family === 'IPv6' && !to.host.includes(':') ? `::ffff:${to.host}` : to.host;
+    this.socket.send(data, to.port, host, (err) => {
+      if (err) this.sendErrors++;
+    });
+  }
+
+  onDatagram(handler: DatagramHandler): void {
+    this.handler = handler;
+  }
+
+  localAddress(): Address {
+    const a = this.socket.address();
+    return { host: normaliseHost(a.address), port: a.port };
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.socket.close();
+  }
+}

@@ -1,0 +1,104 @@
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { createHash, getDiffieHellman } from 'node:crypto';
+import { FlashCrypto, KeyingError } from '../../../src/rtmfp/crypto/flash-crypto.js';
+import { FlashCertificate, encodeEpd, parseEpd } from '../../../src/rtmfp/crypto/flash-certificate.js';
+import { DhKeyPair, primeBytes, type DhGroupId } from '../../../src/rtmfp/crypto/dh-groups.js';
+import { PROTECTION_FRONT_MARGIN, type PacketProtection } from '../../../src/rtmfp/crypto/packet-protection.js';
+
+function roundTrip(from: PacketProtection, to: PacketProtection, text: string): string | undefined {
+  const packet = Buffer.from(text);
+  const buf = Buffer.alloc(PROTECTION_FRONT_MARGIN + packet.length + 16);
+  packet.copy(buf, PROTECTION_FRONT_MARGIN);
+  return to.open(from.seal(buf, PROTECTION_FRONT_MARGIN, PROTECTION_FRONT_MARGIN + packet.length))?.subarray(0, packet.length).toString();
+}
+
+test('DH agreement in every group, public keys full width, secrets without leading zeros', () => {
+  for (const g of [2, 5, 14, 16] as DhGroupId[]) {
+    const a = DhKeyPair.generate(g), b = DhKeyPair.generate(g);
+    assert.equal(a.publicKey.length, primeBytes(g));
+    const s1 = a.computeSecret(b.publicKey), s2 = b.computeSecret(a.publicKey);
+    assert.deepEqual(s1, s2);
+    assert.notEqual(s1[0], 0);
+    // The same agreement as node's own named-group object, which is an independent path.
+    const ref = getDiffieHellman(`modp${g}`);
+    ref.generateKeys();
+    const viaRef = ref.computeSecret(a.publicKey);
+    let i = 0;
+    while (viaRef[i] === 0) i++;
+    assert.deepEqual(a.computeSecret(ref.getPublicKey()), viaRef.subarray(i));
+  }
+});
+
+test('a bad DH public value is refused', () => {
+  const a = DhKeyPair.generate(2);
+  assert.throws(() => a.computeSecret(Buffer.from([1])));
+});
+
+test('peer ID is the SHA-256 of the certificate', () => {
+  const c = new FlashCrypto({ server: false });
+  assert.deepEqual(c.fingerprint, createHash('sha256').update(c.certificate).digest());
+  const cert = FlashCertificate.parse(c.certificate);
+  assert.ok(cert.isStatic);
+  const s = new FlashCrypto({ server: true });
+  const scert = FlashCertificate.parse(s.certificate);
+  assert.ok(!scert.isStatic);
+  assert.deepEqual(scert.ephemeralGroups, [16, 14, 5, 2]);
+  assert.ok(scert.acceptsAncillaryData);
+});
+
+function handshake(initiator: FlashCrypto, responder: FlashCrypto) {
+  const responderCert = FlashCertificate.parse(responder.certificate);
+  const keying = initiator.initiate(responderCert);
+  const { skrc, keys: r } = responder.respond(FlashCertificate.parse(initiator.certificate), keying.skic);
+  const i = keying.complete(skrc);
+  return { i, r };
+}
+
+test('keying: Flash Player form (static key in certificate, group select) against our server', () => {
+  const { i, r } = handshake(new FlashCrypto({ server: false }), new FlashCrypto({ server: true }));
+  assert.equal(i.group, 2);
+  assert.equal(r.group, 2);
+  assert.equal(roundTrip(i.protection, r.protection, 'to server'), 'to server');
+  assert.equal(roundTrip(r.protection, i.protection, 'to client'), 'to client');
+});
+
+test('keying: ephemeral form (rtmfp-cpp) picks the strongest common group', () => {
+  const { i, r } = handshake(new FlashCrypto({ server: false, groups: [14, 2], ephemeralInitiator: true }), new FlashCrypto({ server: true }));
+  assert.equal(i.group, 14);
+  assert.equal(roundTrip(i.protection, r.protection, 'x'), 'x');
+});
+
+test('keying: peer to peer with static keys on both sides', () => {
+  const { i, r } = handshake(new FlashCrypto({ server: false }), new FlashCrypto({ server: false }));
+  assert.equal(roundTrip(i.protection, r.protection, 'p2p'), 'p2p');
+  assert.equal(roundTrip(r.protection, i.protection, 'p2p back'), 'p2p back');
+});
+
+test('HMAC and sequence negotiation: a side that requires them gets them from a willing peer', () => {
+  const strict = new FlashCrypto({ server: false, ephemeralInitiator: true, hmac: { sendAlways: true, recvRequired: true, length: 10 }, sessionSequence: { sendAlways: true, recvRequired: true } });
+  const { i, r } = handshake(strict, new FlashCrypto({ server: true }));
+  assert.deepEqual(i.negotiated, { sendHmac: true, recvHmac: true, sendSequence: true, recvSequence: true });
+  assert.deepEqual(r.negotiated, { sendHmac: true, recvHmac: true, sendSequence: true, recvSequence: true });
+  assert.equal(roundTrip(i.protection, r.protection, 'hmac up'), 'hmac up');
+  assert.equal(roundTrip(r.protection, i.protection, 'hmac down'), 'hmac down');
+});
+
+test('keying refuses unsupported groups and garbage', () => {
+  const server = new FlashCrypto({ server: true, groups: [14] });
+  const client = new FlashCrypto({ server: false, groups: [2] });
+  assert.throws(() => client.initiate(FlashCertificate.parse(server.certificate)), KeyingError);
+  assert.throws(() => server.respond(FlashCertificate.parse(client.certificate), Buffer.from('ffff', 'hex')), KeyingError);
+});
+
+test('endpoint discriminators select the right endpoint', () => {
+  const server = new FlashCrypto({ server: true });
+  const peer = new FlashCrypto({ server: false });
+  const url = parseEpd(encodeEpd({ ancillaryData: 'rtmfp://localhost/live' }));
+  assert.equal(url.ancillaryData, 'rtmfp://localhost/live');
+  assert.ok(server.isSelectedBy(url));
+  assert.ok(!peer.isSelectedBy(url));
+  assert.ok(peer.isSelectedBy({ fingerprint: peer.fingerprint }));
+  assert.ok(!server.isSelectedBy({ fingerprint: peer.fingerprint }));
+  assert.throws(() => parseEpd(Buffer.alloc(0)));
+});
