@@ -1,12 +1,58 @@
 // Composes the running server from its layers: transports, the Flash model, the apps.
 import type { ServerConfig } from './cli/config.js';
 import type { Logger } from './util/log.js';
+import { NodeDatagramPort } from './rtmfp/node-platform.js';
+import { RtmfpEndpoint } from './rtmfp/endpoint.js';
+import { FlashCrypto } from './rtmfp/crypto/flash-crypto.js';
+import { warmDhGroups } from './rtmfp/crypto/dh-groups.js';
+import { formatAddress } from './rtmfp/address.js';
 
 export interface RunningServer {
+  rtmfp?: RtmfpEndpoint;
   close(): Promise<void>;
 }
 
+/** Explains the usual bind failures in one line a user can act on. */
+function bindError(what: string, host: string, port: number, err: unknown): Error {
+  const code = (err as NodeJS.ErrnoException).code;
+  const why =
+    code === 'EADDRINUSE' ? 'the port is already in use (another server running? pick another with a flag or the config file)'
+    : code === 'EACCES' ? 'permission denied (ports below 1024 need privileges)'
+    : code === 'EADDRNOTAVAIL' ? 'no such local address'
+    : (err as Error).message;
+  return new Error(`cannot listen for ${what} on ${host}:${port}: ${why}`);
+}
+
 export async function startServer(config: ServerConfig, log: Logger): Promise<RunningServer> {
+  const started = performance.now();
   log.info({ www: config.www }, 'covey starting');
-  return { close: async () => {} };
+  const closers: Array<() => void | Promise<void>> = [];
+  const server: RunningServer = {
+    close: async () => {
+      for (const c of closers.reverse()) await c();
+    },
+  };
+
+  if (config.rtmfp.enabled) {
+    const { host, port } = config.rtmfp;
+    let udp: NodeDatagramPort;
+    try {
+      udp = await NodeDatagramPort.bind({ host, port });
+    } catch (err) {
+      throw bindError('RTMFP (UDP)', host, port, err);
+    }
+    warmDhGroups();
+    const rtmfpLog = log.child({ proto: 'rtmfp' });
+    const endpoint = new RtmfpEndpoint({ port: udp, crypto: new FlashCrypto({ server: true }), log: rtmfpLog, acceptSessions: true });
+    endpoint.onSession = (session) => {
+      session.log.info({ peerId: session.peerId }, 'RTMFP session opened');
+      session.onClose = (reason) => session.log.info({ reason }, 'RTMFP session closed');
+    };
+    server.rtmfp = endpoint;
+    closers.push(() => endpoint.close());
+    log.info({ address: formatAddress(endpoint.localAddress) }, 'RTMFP listening (UDP)');
+  }
+
+  log.info({ ms: Math.round(performance.now() - started) }, 'covey ready');
+  return server;
 }

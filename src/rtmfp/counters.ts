@@ -22,6 +22,6 @@ export class EngineCounters {
   sessionsClosed = 0;
 
   snapshot(): Record<string, number> {
-    return { ...this };
+    return Object.fromEntries(Object.entries(this)) as Record<string, number>;
   }
 }

@@ -1,0 +1,482 @@
+// An RTMFP endpoint: one datagram port, the session table, and the handshakes of both roles
+// (RFC 7016 §3.5.1). The same endpoint answers initiators (as a server or a P2P peer) and
+// initiates sessions of its own; sessions are keyed by our session ID, so one endpoint can be
+// a server and a peer at once. Responding is stateless until a valid cookie comes back.
+import { randomBytes } from 'node:crypto';
+import { ChunkType, PacketMode } from './chunk-types.js';
+import { ChunkWriter } from './chunk-writer.js';
+import { MIN_DATAGRAM, parsePacket, readSessionId, writePacketHeader, writeSessionId } from './packet.js';
+import { PacketProtection, PROTECTION_BACK_MARGIN, PROTECTION_FRONT_MARGIN } from './crypto/packet-protection.js';
+import { FlashCertificate, encodeEpd, parseEpd, type Epd } from './crypto/flash-certificate.js';
+import type { FlashCrypto, InitiatorKeying } from './crypto/flash-crypto.js';
+import { CookieJar } from './cookie.js';
+import {
+  encodeCookieChange, encodeIHello, encodeIIKeying, encodeRHello, encodeRIKeying, encodeRedirect,
+  parseCookieChange, parseForwardedIHello, parseIHello, parseIIKeying, parseRHello, parseRIKeying, parseRedirect,
+} from './handshake-chunks.js';
+import { addressKey, formatAddress, type Address } from './address.js';
+import type { Clock, DatagramPort, TimerHandle } from './platform.js';
+import { systemClock } from './node-platform.js';
+import { DEFAULT_TIMINGS, Session, type SessionHost, type SessionTimings } from './session.js';
+import { EngineCounters } from './counters.js';
+import { silentLogger, type Logger } from '../util/log.js';
+
+export interface HandshakeTimings {
+  /** First IHello/IIKeying retransmission, then multiplied by backoff each time. */
+  initialRetransmitMs: number;
+  backoff: number;
+  /** A connect that has not completed by then fails. */
+  connectTimeoutMs: number;
+}
+
+export const DEFAULT_HANDSHAKE_TIMINGS: HandshakeTimings = { initialRetransmitMs: 1000, backoff: 1.5, connectTimeoutMs: 30_000 };
+
+export interface EndpointOptions {
+  port: DatagramPort;
+  crypto: FlashCrypto;
+  clock?: Clock;
+  log?: Logger;
+  /** Answer IHellos that select us (a server, or a peer open to P2P sessions). */
+  acceptSessions?: boolean;
+  /** Decides on IHellos carrying a connect URL (ancillary data); default: accept all. */
+  acceptEpd?: (epd: Epd, from: Address) => boolean;
+  maxSessions?: number;
+  timings?: Partial<SessionTimings>;
+  handshake?: Partial<HandshakeTimings>;
+}
+
+export class ConnectError extends Error {}
+
+interface PendingConnect {
+  tag: Buffer;
+  epd: Buffer;
+  wanted: Epd;
+  localId: number;
+  addresses: Address[];
+  state: 'hello' | 'keying';
+  /** Chosen responder, once an RHello came. */
+  responder?: Address;
+  responderFingerprint?: Buffer;
+  cookie?: Buffer;
+  keying?: InitiatorKeying;
+  retransmitMs: number;
+  timer?: TimerHandle;
+  deadline: number;
+  resolve(session: Session): void;
+  reject(err: Error): void;
+}
+
+/** More IHello destinations than this from redirects are ignored (hostile redirect lists). */
+const MAX_REDIRECT_DESTINATIONS = 24;
+const MAX_TAG_LENGTH = 64;
+const STARTUP_FLAGS = 0x08 | PacketMode.STARTUP; // timestamp, no echo: MonaServer accepts only 0x0b
+
+export class RtmfpEndpoint implements SessionHost {
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly counters = new EngineCounters();
+  readonly crypto: FlashCrypto;
+  /** Called for each session an initiator opened with us. */
+  onSession: (session: Session) => void = () => {};
+  /**
+   * Called for an IHello naming another peer's ID: the rendezvous layer may forward it to
+   * that peer's session or answer with a redirect. Default: ignored.
+   */
+  onIHelloForPeer: (fingerprint: Buffer, epd: Buffer, tag: Buffer, from: Address) => void = () => {};
+
+  private readonly port: DatagramPort;
+  private readonly sessions = new Map<number, Session>();
+  private readonly sessionsByCookie = new Map<string, Session>();
+  private readonly cookieOfSession = new Map<Session, string>();
+  private readonly pendingByTag = new Map<string, PendingConnect>();
+  private readonly pendingById = new Map<number, PendingConnect>();
+  private readonly defaultProtection = PacketProtection.withDefaultKey();
+  private readonly cookies: CookieJar;
+  private readonly timings: SessionTimings;
+  private readonly handshakeTimings: HandshakeTimings;
+  private readonly scratch = Buffer.alloc(PROTECTION_FRONT_MARGIN + 4096 + PROTECTION_BACK_MARGIN);
+  private closed = false;
+
+  constructor(private readonly options: EndpointOptions) {
+    this.port = options.port;
+    this.crypto = options.crypto;
+    this.clock = options.clock ?? systemClock;
+    this.log = options.log ?? silentLogger;
+    this.timings = { ...DEFAULT_TIMINGS, ...options.timings };
+    this.handshakeTimings = { ...DEFAULT_HANDSHAKE_TIMINGS, ...options.handshake };
+    this.cookies = new CookieJar(() => this.clock.now() / 1000);
+    this.port.onDatagram((data, from) => this.onDatagram(data, from));
+  }
+
+  get localAddress(): Address {
+    return this.port.localAddress();
+  }
+
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  /** Our peer ID: the SHA-256 of our certificate. */
+  get peerId(): Buffer {
+    return this.crypto.fingerprint;
+  }
+
+  getSession(localId: number): Session | undefined {
+    return this.sessions.get(localId);
+  }
+
+  *allSessions(): IterableIterator<Session> {
+    yield* this.sessions.values();
+  }
+
+  // ---- SessionHost ----
+
+  sendDatagram(datagram: Buffer, to: Address): void {
+    if (!this.closed) this.port.send(datagram, to);
+  }
+
+  sessionClosed(session: Session): void {
+    if (this.sessions.get(session.localId) === session) this.sessions.delete(session.localId);
+    const cookie = this.cookieOfSession.get(session);
+    if (cookie !== undefined) {
+      this.sessionsByCookie.delete(cookie);
+      this.cookieOfSession.delete(session);
+    }
+    this.counters.sessionsClosed++;
+  }
+
+  forwardedIHello(body: Buffer): void {
+    let m;
+    try {
+      m = parseForwardedIHello(body);
+    } catch {
+      this.counters.malformed++;
+      return;
+    }
+    // A server introduces an initiator to us: answer it directly, which also opens our NAT.
+    this.answerIHello(m.epd, m.tag, m.replyAddress);
+  }
+
+  // ---- Receiving ----
+
+  private onDatagram(data: Buffer, from: Address): void {
+    this.counters.packetsReceived++;
+    if (data.length < MIN_DATAGRAM) {
+      this.counters.badLength++;
+      return;
+    }
+    const sessionId = readSessionId(data);
+    if (sessionId !== 0) {
+      const session = this.sessions.get(sessionId);
+      if (session) {
+        if (!session.receive(data, from)) this.counters.badIntegrity++;
+        return;
+      }
+      const pending = this.pendingById.get(sessionId);
+      if (pending) {
+        this.onStartupPacket(data, from, pending);
+        return;
+      }
+      this.counters.unknownSession++;
+      return;
+    }
+    this.onStartupPacket(data, from, undefined);
+  }
+
+  private onStartupPacket(data: Buffer, from: Address, pending: PendingConnect | undefined): void {
+    const plain = this.defaultProtection.open(data);
+    if (!plain) {
+      this.counters.badIntegrity++;
+      return;
+    }
+    let parsed;
+    try {
+      parsed = parsePacket(plain);
+    } catch {
+      this.counters.malformed++;
+      return;
+    }
+    if (parsed.header.mode !== PacketMode.STARTUP) {
+      this.counters.malformed++;
+      return;
+    }
+    for (const chunk of parsed.chunks) {
+      try {
+        switch (chunk.type) {
+          case ChunkType.IHELLO: {
+            const m = parseIHello(chunk.body);
+            this.answerIHello(m.epd, m.tag, from);
+            break;
+          }
+          case ChunkType.IIKEYING:
+            this.onIIKeying(chunk.body, from);
+            break;
+          case ChunkType.RHELLO:
+            this.onRHello(chunk.body, from);
+            break;
+          case ChunkType.RIKEYING:
+            if (pending) this.onRIKeying(chunk.body, from, pending);
+            break;
+          case ChunkType.REDIRECT:
+            this.onRedirect(chunk.body);
+            break;
+          case ChunkType.RHELLO_COOKIE_CHANGE:
+            this.onCookieChange(chunk.body, from);
+            break;
+          default:
+            this.counters.unknownChunk++;
+        }
+      } catch (err) {
+        this.counters.malformed++;
+        this.log.debug({ from: formatAddress(from), chunk: chunk.type, err: (err as Error).message }, 'bad startup chunk');
+      }
+    }
+  }
+
+  private answerIHello(epdBytes: Buffer, tag: Buffer, replyTo: Address): void {
+    if (tag.length === 0 || tag.length > MAX_TAG_LENGTH) {
+      this.counters.malformed++;
+      return;
+    }
+    const epd = parseEpd(epdBytes);
+    if (this.crypto.isSelectedBy(epd)) {
+      if (!this.options.acceptSessions) return;
+      if (epd.ancillaryData !== undefined && this.options.acceptEpd && !this.options.acceptEpd(epd, replyTo)) return;
+      const cookie = this.cookies.issue(replyTo);
+      this.sendStartup(0, ChunkType.RHELLO, encodeRHello({ tag, cookie, certificate: this.crypto.certificate }), replyTo);
+    } else if (epd.fingerprint) {
+      this.onIHelloForPeer(epd.fingerprint, epdBytes, tag, replyTo);
+    }
+  }
+
+  private onIIKeying(body: Buffer, from: Address): void {
+    if (!this.options.acceptSessions) return;
+    const m = parseIIKeying(body);
+    const check = this.cookies.check(m.cookie, from);
+    if (check === 'invalid') {
+      this.counters.badCookies++;
+      return;
+    }
+    if (check === 'moved') {
+      // The initiator's address changed between RHello and IIKeying (NAT rebinding): give it
+      // a cookie for its new address (RFC 7016 §3.5.1.2).
+      const fresh = this.cookies.issue(from);
+      this.sendStartup(0, ChunkType.RHELLO_COOKIE_CHANGE, encodeCookieChange({ oldCookie: m.cookie, newCookie: fresh }), from);
+      return;
+    }
+    const cookieKey = m.cookie.toString('latin1');
+    const existing = this.sessionsByCookie.get(cookieKey);
+    if (existing) {
+      // A repeated IIKeying: our RIKeying was lost. Repeat it; never key twice.
+      if (existing.remoteId === m.initiatorSessionId && existing.rikeyingDatagram) this.sendDatagram(existing.rikeyingDatagram, from);
+      return;
+    }
+    if (m.initiatorSessionId === 0) {
+      this.counters.malformed++;
+      return;
+    }
+    if (this.sessions.size >= (this.options.maxSessions ?? 100_000)) {
+      this.counters.handshakesFailed++;
+      this.log.warn({ sessions: this.sessions.size }, 'session limit reached: refusing a handshake');
+      return;
+    }
+    this.counters.handshakesStarted++;
+    let cert: FlashCertificate;
+    let result;
+    try {
+      cert = FlashCertificate.parse(m.certificate);
+      result = this.crypto.respond(cert, m.skic);
+    } catch (err) {
+      this.counters.handshakesFailed++;
+      this.log.debug({ from: formatAddress(from), err: (err as Error).message }, 'keying refused');
+      return;
+    }
+    const localId = this.newSessionId();
+    const session = new Session(this, localId, m.initiatorSessionId, from, result.keys.protection, false, cert.fingerprint, this.timings);
+    session.rikeyingDatagram = this.sendStartup(
+      m.initiatorSessionId,
+      ChunkType.RIKEYING,
+      encodeRIKeying({ responderSessionId: localId, skrc: result.skrc, signature: Buffer.alloc(0) }),
+      from,
+    );
+    this.sessions.set(localId, session);
+    this.sessionsByCookie.set(cookieKey, session);
+    this.cookieOfSession.set(session, cookieKey);
+    this.counters.handshakesCompleted++;
+    this.counters.sessionsOpened++;
+    session.log.debug({ group: result.keys.group, ...result.keys.negotiated }, 'session opened (responder)');
+    this.onSession(session);
+  }
+
+  // ---- Initiating ----
+
+  /**
+   * Opens a session with whoever answers for `epd` at any of `addresses`: a server by its
+   * connect URL (ancillaryData), or a peer by its peer ID (fingerprint).
+   */
+  connect(wanted: Epd, addresses: Address[]): Promise<Session> {
+    if (this.closed) return Promise.reject(new ConnectError('endpoint closed'));
+    return new Promise((resolve, reject) => {
+      const pending: PendingConnect = {
+        tag: randomBytes(16),
+        epd: encodeEpd(wanted),
+        wanted,
+        localId: this.newSessionId(),
+        addresses: [...addresses],
+        state: 'hello',
+        retransmitMs: this.handshakeTimings.initialRetransmitMs,
+        deadline: this.clock.now() + this.handshakeTimings.connectTimeoutMs,
+        resolve,
+        reject,
+      };
+      this.pendingByTag.set(pending.tag.toString('latin1'), pending);
+      this.pendingById.set(pending.localId, pending);
+      this.sendHandshake(pending);
+    });
+  }
+
+  private sendHandshake(p: PendingConnect): void {
+    if (p.state === 'hello') {
+      const body = encodeIHello({ epd: p.epd, tag: p.tag });
+      for (const a of p.addresses) this.sendStartup(0, ChunkType.IHELLO, body, a);
+    } else {
+      const body = encodeIIKeying({
+        initiatorSessionId: p.localId,
+        cookie: p.cookie!,
+        certificate: this.crypto.certificate,
+        skic: p.keying!.skic,
+        signature: Buffer.alloc(0),
+      });
+      this.sendStartup(0, ChunkType.IIKEYING, body, p.responder!);
+    }
+    p.timer?.cancel();
+    const now = this.clock.now();
+    const wait = Math.min(p.retransmitMs, Math.max(0, p.deadline - now));
+    p.timer = this.clock.setTimer(wait, () => {
+      if (this.clock.now() >= p.deadline) {
+        this.failPending(p, new ConnectError(`no answer from ${p.addresses.map(formatAddress).join(', ')} within ${this.handshakeTimings.connectTimeoutMs} ms`));
+        return;
+      }
+      p.retransmitMs *= this.handshakeTimings.backoff;
+      this.sendHandshake(p);
+    });
+  }
+
+  private failPending(p: PendingConnect, err: Error): void {
+    this.forgetPending(p);
+    p.reject(err);
+  }
+
+  private forgetPending(p: PendingConnect): void {
+    p.timer?.cancel();
+    this.pendingByTag.delete(p.tag.toString('latin1'));
+    this.pendingById.delete(p.localId);
+  }
+
+  private onRHello(body: Buffer, from: Address): void {
+    const m = parseRHello(body);
+    const p = this.pendingByTag.get(m.tag.toString('latin1'));
+    if (!p || p.state !== 'hello') return; // unsolicited, or a duplicate from another address
+    const cert = FlashCertificate.parse(m.certificate);
+    if (p.wanted.fingerprint && !cert.fingerprint.equals(p.wanted.fingerprint)) {
+      this.log.debug({ from: formatAddress(from) }, 'RHello from an endpoint with another peer ID: ignored');
+      return;
+    }
+    p.keying = this.crypto.initiate(cert);
+    p.state = 'keying';
+    p.responder = from;
+    p.responderFingerprint = cert.fingerprint;
+    p.cookie = Buffer.from(m.cookie);
+    p.retransmitMs = this.handshakeTimings.initialRetransmitMs;
+    this.sendHandshake(p);
+  }
+
+  private onCookieChange(body: Buffer, from: Address): void {
+    const m = parseCookieChange(body);
+    for (const p of this.pendingById.values()) {
+      if (p.state === 'keying' && p.cookie?.equals(m.oldCookie)) {
+        p.cookie = Buffer.from(m.newCookie);
+        p.responder = from;
+        this.sendHandshake(p);
+        return;
+      }
+    }
+  }
+
+  private onRedirect(body: Buffer): void {
+    const m = parseRedirect(body);
+    const p = this.pendingByTag.get(m.tag.toString('latin1'));
+    if (!p || p.state !== 'hello') return;
+    const known = new Set(p.addresses.map(addressKey));
+    const fresh = m.destinations.filter((d) => !known.has(addressKey(d)));
+    for (const d of fresh.slice(0, Math.max(0, MAX_REDIRECT_DESTINATIONS - p.addresses.length))) {
+      p.addresses.push({ host: d.host, port: d.port });
+      this.sendStartup(0, ChunkType.IHELLO, encodeIHello({ epd: p.epd, tag: p.tag }), d);
+    }
+  }
+
+  private onRIKeying(body: Buffer, from: Address, p: PendingConnect): void {
+    if (p.state !== 'keying') return;
+    const m = parseRIKeying(body);
+    let keys;
+    try {
+      keys = p.keying!.complete(Buffer.from(m.skrc));
+    } catch (err) {
+      this.counters.handshakesFailed++;
+      this.failPending(p, new ConnectError(`keying with ${formatAddress(from)} failed: ${(err as Error).message}`));
+      return;
+    }
+    if (m.responderSessionId === 0) {
+      this.failPending(p, new ConnectError('responder chose session ID 0'));
+      return;
+    }
+    this.forgetPending(p);
+    const session = new Session(this, p.localId, m.responderSessionId, from, keys.protection, true, p.responderFingerprint!, this.timings);
+    this.sessions.set(p.localId, session);
+    this.counters.handshakesCompleted++;
+    this.counters.sessionsOpened++;
+    session.log.debug({ group: keys.group, ...keys.negotiated }, 'session opened (initiator)');
+    p.resolve(session);
+  }
+
+  // ---- Rendezvous operations (used by the rendezvous layer) ----
+
+  /** Tells an initiator to try these addresses for the peer it asked for (RFC 7016 §2.3.5). */
+  sendRedirect(to: Address, tag: Buffer, destinations: Array<Address & { origin?: number }>): void {
+    this.sendStartup(0, ChunkType.REDIRECT, encodeRedirect(tag, destinations.slice(0, MAX_REDIRECT_DESTINATIONS)), to);
+  }
+
+  // ---- Sending ----
+
+  /** Sends one startup-mode packet with the default key; answers the datagram sent. */
+  private sendStartup(remoteSessionId: number, type: number, body: Buffer, to: Address): Buffer {
+    const headerEnd = writePacketHeader(this.scratch, PROTECTION_FRONT_MARGIN, {
+      flags: STARTUP_FLAGS,
+      mode: PacketMode.STARTUP,
+      timestamp: Math.floor(this.clock.now() / 4) & 0xffff,
+    });
+    const w = new ChunkWriter(this.scratch, headerEnd, this.scratch.length - PROTECTION_BACK_MARGIN);
+    if (!w.chunk(type, body)) throw new Error(`startup chunk 0x${type.toString(16)} of ${body.length} bytes does not fit`);
+    const datagram = this.defaultProtection.seal(this.scratch, PROTECTION_FRONT_MARGIN, w.offset);
+    writeSessionId(datagram, remoteSessionId);
+    this.sendDatagram(datagram, to);
+    this.counters.packetsSent++;
+    return datagram;
+  }
+
+  private newSessionId(): number {
+    for (;;) {
+      const id = randomBytes(4).readUInt32BE(0);
+      if (id !== 0 && !this.sessions.has(id) && !this.pendingById.has(id)) return id;
+    }
+  }
+
+  /** Closes every session (telling each far end once) and the port. */
+  close(): void {
+    if (this.closed) return;
+    for (const p of [...this.pendingById.values()]) this.failPending(p, new ConnectError('endpoint closed'));
+    for (const s of [...this.sessions.values()]) s.abort('endpoint closed');
+    this.closed = true;
+    this.port.close();
+  }
+}

@@ -1,0 +1,585 @@
+// One RTMFP session after keying (RFC 7016 §3.5): packet assembly and parsing, timestamps and
+// RTT, flows, keepalive and idle timeout, close, and address mobility. The same class serves
+// both ends; the endpoint that created it owns the socket and the session table.
+import { randomBytes } from 'node:crypto';
+import { ChunkType, PacketMode, TIMESTAMP_TICK_MS } from './chunk-types.js';
+import { ChunkWriter } from './chunk-writer.js';
+import { parsePacket, writePacketHeader, writeSessionId, type ChunkView } from './packet.js';
+import { PROTECTION_BACK_MARGIN, PROTECTION_FRONT_MARGIN, type PacketProtection } from './crypto/packet-protection.js';
+import { formatAddress, sameAddress, type Address } from './address.js';
+import type { Clock, TimerHandle } from './platform.js';
+import type { ReceivedFragment, RecvFlowContext, SendFlowContext } from './flow-context.js';
+import { SendFlow, type WriteOptions, type WriteReceipt } from './send-flow.js';
+import { RecvFlow } from './recv-flow.js';
+import { Congestion } from './congestion.js';
+import { RttEstimator } from './rtt-estimator.js';
+import { parseAck, parseUserDataHeader, parseFlowIdChunk, parseFlowException } from './ack-codec.js';
+import type { Logger } from '../util/log.js';
+import { EngineCounters } from './counters.js';
+
+/** Largest packet (header and chunks) we assemble: leaves room under 1280-byte IPv6 paths. */
+export const MAX_PACKET_LENGTH = 1180;
+
+export interface SessionTimings {
+  /** Send a ping after this long without sending anything (keeps NAT bindings). */
+  keepaliveMs: number;
+  /** Close the session after this long without hearing from the far end. */
+  idleTimeoutMs: number;
+  /** Close request retransmission period and how long to keep trying. */
+  closeRetransmitMs: number;
+  closeGiveUpMs: number;
+  /** After the far end closed, answer its packets with close acks this long. */
+  farCloseLingerMs: number;
+  /** Delayed acknowledgement. */
+  delayedAckMs: number;
+}
+
+export const DEFAULT_TIMINGS: SessionTimings = {
+  keepaliveMs: 15_000,
+  idleTimeoutMs: 120_000,
+  closeRetransmitMs: 5_000,
+  closeGiveUpMs: 90_000,
+  farCloseLingerMs: 19_000,
+  delayedAckMs: 200,
+};
+
+export type SessionState = 'open' | 'nearclose' | 'farclose' | 'closed';
+
+/** What a session needs from the endpoint that owns it. */
+export interface SessionHost {
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly counters: EngineCounters;
+  sendDatagram(datagram: Buffer, to: Address): void;
+  /** The session reached 'closed' and can be forgotten. */
+  sessionClosed(session: Session): void;
+  /** A server introduced an initiator to us (rendezvous). */
+  forwardedIHello(body: Buffer): void;
+}
+
+/** A flow opened by the far end; the application sets `onMessage` (or rejects it) when told. */
+export class IncomingFlow {
+  onMessage: (message: Buffer) => void = () => {};
+  /** Called once when the sender finished the flow. */
+  onEnd: () => void = () => {};
+
+  constructor(
+    readonly session: Session,
+    private readonly flow: RecvFlow,
+    readonly metadata: Buffer,
+    readonly returnFlowId: number | undefined,
+  ) {}
+
+  get flowId(): number {
+    return this.flow.flowId;
+  }
+
+  /** Refuses the flow: the sender is told with a Flow Exception Report. */
+  reject(code = 0): void {
+    this.flow.reject(code);
+    this.session.requestTransmit();
+  }
+}
+
+export interface OpenFlowOptions {
+  /** The incoming flow this one answers (return flow association). */
+  returnFlowId?: number;
+}
+
+export class Session {
+  state: SessionState = 'open';
+  /** Set by the application to hear about flows the far end opens. */
+  onFlow: (flow: IncomingFlow) => void = (f) => f.reject();
+  onClose: (reason: string) => void = () => {};
+  onAddressChange: (from: Address, to: Address) => void = () => {};
+
+  readonly congestion: Congestion;
+  readonly rtt = new RttEstimator();
+  private readonly sendFlows = new Map<number, SendFlow>();
+  private readonly recvFlows = new Map<number, RecvFlow>();
+  private readonly incoming = new Map<number, IncomingFlow>();
+  private nextFlowId = 1;
+  /** Round-robin start among send flows, so one busy flow cannot starve the others. */
+  private flowCursor = 0;
+
+  private lastRxTimestamp = -1;
+  private lastRxTimestampAt = 0;
+  private echoPending = false;
+  private lastReceiveAt: number;
+  private lastSendAt: number;
+
+  /** Data packets received since our last ack; acks go out at two (RFC 7016 §3.6.3.4.5). */
+  private packetsSinceAck = 0;
+  private ackDeadline = Infinity;
+  private ackNow = false;
+
+  private readonly pingReplies: Buffer[] = [];
+  private pingOut: Buffer | undefined;
+  private mobilityProbe: { nonce: Buffer; address: Address } | undefined;
+
+  private closeStartedAt = 0;
+  private closeNextSendAt = 0;
+  private sendCloseAck = false;
+
+  private timer: TimerHandle | undefined;
+  private timerAt = Infinity;
+  private transmitQueued = false;
+
+  /** Our RIKeying, resent if the initiator repeats its IIKeying before our first packet reaches it. */
+  rikeyingDatagram: Buffer | undefined;
+
+  private readonly writer: ChunkWriter;
+  private readonly scratch: Buffer;
+  readonly log: Logger;
+
+  constructor(
+    private readonly host: SessionHost,
+    readonly localId: number,
+    readonly remoteId: number,
+    public address: Address,
+    private readonly protection: PacketProtection,
+    readonly isInitiator: boolean,
+    /** The far end's fingerprint (its peer ID). */
+    readonly farFingerprint: Buffer,
+    readonly timings: SessionTimings = DEFAULT_TIMINGS,
+  ) {
+    const now = host.clock.now();
+    this.lastReceiveAt = now;
+    this.lastSendAt = now;
+    this.scratch = Buffer.alloc(PROTECTION_FRONT_MARGIN + MAX_PACKET_LENGTH + PROTECTION_BACK_MARGIN);
+    this.writer = new ChunkWriter(this.scratch, PROTECTION_FRONT_MARGIN, PROTECTION_FRONT_MARGIN + MAX_PACKET_LENGTH);
+    this.congestion = new Congestion(this.rtt);
+    this.log = host.log.child({ session: localId, peer: formatAddress(address) });
+    this.armTimer(now);
+  }
+
+  get peerId(): string {
+    return this.farFingerprint.toString('hex');
+  }
+
+  // ---- Application side ----
+
+  /** Opens a flow to the far end carrying `metadata` (RFC 7425 puts its flow signature here). */
+  openFlow(metadata: Buffer, options: OpenFlowOptions = {}): SendFlow {
+    if (this.state !== 'open') throw new Error(`session ${this.localId} is ${this.state}`);
+    const flowId = this.nextFlowId++;
+    const ctx: SendFlowContext = {
+      now: () => this.host.clock.now(),
+      congestion: this.congestion,
+      wantTransmit: () => this.requestTransmit(),
+    };
+    const flow = new SendFlow(ctx, flowId, metadata, options.returnFlowId);
+    this.sendFlows.set(flowId, flow);
+    return flow;
+  }
+
+  /** Convenience for one message on a flow. */
+  write(flow: SendFlow, message: Buffer, options?: WriteOptions): WriteReceipt {
+    return flow.write(message, options);
+  }
+
+  /** Starts an orderly close (RFC 7016 §3.5.5): close requests until acknowledged. */
+  close(reason = 'closed by application'): void {
+    if (this.state !== 'open') return;
+    this.state = 'nearclose';
+    const now = this.host.clock.now();
+    this.closeStartedAt = now;
+    this.closeNextSendAt = now;
+    this.log.debug({ reason }, 'closing');
+    this.closeReason = reason;
+    this.requestTransmit();
+  }
+
+  /** Ends the session at once, telling the far end once (no waiting for its ack). */
+  abort(reason: string): void {
+    if (this.state === 'closed') return;
+    if (this.state === 'open' || this.state === 'nearclose') this.sendControl(ChunkType.SESSION_CLOSE_REQUEST);
+    this.finish(reason);
+  }
+
+  private closeReason = '';
+
+  /** Sends a Forwarded IHello on this session (rendezvous: introduce an initiator to this peer). */
+  sendForwardedIHello(body: Buffer): void {
+    this.sendControl(ChunkType.FORWARDED_IHELLO, body);
+  }
+
+  requestTransmit(): void {
+    if (this.transmitQueued || this.state === 'closed') return;
+    this.transmitQueued = true;
+    queueMicrotask(() => {
+      this.transmitQueued = false;
+      this.transmit();
+    });
+  }
+
+  // ---- Receiving ----
+
+  /** A datagram whose session ID is ours. Answers false when it fails integrity (counted by the caller). */
+  receive(datagram: Buffer, from: Address): boolean {
+    if (this.state === 'closed') return false;
+    const plain = this.protection.open(datagram);
+    if (!plain) return false;
+    const now = this.host.clock.now();
+    let parsed;
+    try {
+      parsed = parsePacket(plain);
+    } catch {
+      this.host.counters.malformed++;
+      return true;
+    }
+    const { header, chunks } = parsed;
+    if (header.mode === PacketMode.STARTUP || header.mode === 0) {
+      this.host.counters.malformed++;
+      return true;
+    }
+    this.rikeyingDatagram = undefined; // the far end has our keys: no more RIKeying resends
+    this.lastReceiveAt = now;
+    if (header.timestamp !== undefined && header.timestamp !== this.lastRxTimestamp) {
+      this.lastRxTimestamp = header.timestamp;
+      this.lastRxTimestampAt = now;
+      this.echoPending = true;
+    }
+    if (header.timestampEcho !== undefined) {
+      const rttTicks = (this.ticks(now) - header.timestampEcho) & 0xffff;
+      const rttMs = rttTicks * TIMESTAMP_TICK_MS;
+      if (rttMs < 30_000) this.rtt.sample(rttMs, now);
+    }
+    if (!sameAddress(from, this.address)) this.considerNewAddress(from);
+
+    if (this.state === 'farclose') {
+      this.sendCloseAck = true;
+      this.requestTransmit();
+      return true;
+    }
+    let dataPacket = false;
+    let previous: ReceivedFragment | undefined;
+    let previousFlowId = 0;
+    for (const chunk of chunks) {
+      try {
+        if (chunk.type === ChunkType.USER_DATA || chunk.type === ChunkType.NEXT_USER_DATA) {
+          dataPacket = true;
+          let flowId: number;
+          let fragment: ReceivedFragment;
+          let metadata: Buffer | undefined;
+          let returnFlowId: number | undefined;
+          if (chunk.type === ChunkType.USER_DATA) {
+            const h = parseUserDataHeader(chunk.body);
+            flowId = h.flowId;
+            fragment = { flags: h.flags, sequenceNumber: h.sequenceNumber, fsnOffset: h.fsnOffset, data: h.data };
+            metadata = h.metadata;
+            returnFlowId = h.returnFlowId;
+          } else {
+            if (!previous) throw new Error('Next User Data without User Data before it');
+            flowId = previousFlowId;
+            const flags = chunk.body[0];
+            if (flags === undefined) throw new Error('empty Next User Data');
+            fragment = {
+              flags,
+              sequenceNumber: previous.sequenceNumber + 1,
+              fsnOffset: previous.fsnOffset + 1,
+              data: chunk.body.subarray(1),
+            };
+          }
+          this.onUserData(flowId, fragment, metadata, returnFlowId);
+          previous = fragment;
+          previousFlowId = flowId;
+        } else {
+          this.onChunk(chunk, from, now);
+        }
+      } catch (err) {
+        this.host.counters.malformed++;
+        this.log.debug({ chunk: chunk.type, err: (err as Error).message }, 'bad chunk');
+      }
+      if ((this.state as SessionState) === 'closed') return true;
+    }
+    if (dataPacket) {
+      this.packetsSinceAck++;
+      if (this.packetsSinceAck >= 2) this.ackNow = true;
+      else if (this.ackDeadline === Infinity) this.ackDeadline = now + this.timings.delayedAckMs;
+    }
+    this.requestTransmit();
+    this.armTimer(now);
+    return true;
+  }
+
+  private onUserData(flowId: number, fragment: ReceivedFragment, metadata: Buffer | undefined, returnFlowId: number | undefined): void {
+    let flow = this.recvFlows.get(flowId);
+    if (!flow) {
+      if (metadata === undefined) {
+        // A fragment of a flow we never saw start (or already forgot): nothing to deliver to.
+        // Acknowledging nothing makes the sender retransmit the first fragment with metadata.
+        this.host.counters.unknownFlow++;
+        return;
+      }
+      if (this.recvFlows.size >= MAX_RECV_FLOWS) {
+        this.host.counters.flowLimit++;
+        return;
+      }
+      const ctx: RecvFlowContext = {
+        now: () => this.host.clock.now(),
+        deliver: (message) => this.incoming.get(flowId)?.onMessage(message),
+        wantAck: (immediate) => {
+          if (immediate) this.ackNow = true;
+        },
+      };
+      flow = new RecvFlow(ctx, flowId, Buffer.from(metadata), returnFlowId);
+      this.recvFlows.set(flowId, flow);
+      const incoming = new IncomingFlow(this, flow, Buffer.from(metadata), returnFlowId);
+      this.incoming.set(flowId, incoming);
+      this.onFlow(incoming);
+    }
+    const wasComplete = flow.isComplete;
+    flow.onFragment(fragment);
+    flow.needsAck = true;
+    if (!wasComplete && flow.isComplete) this.incoming.get(flowId)?.onEnd();
+  }
+
+  private onChunk(chunk: ChunkView, from: Address, now: number): void {
+    switch (chunk.type) {
+      case ChunkType.PING:
+        if (this.pingReplies.length < 4) this.pingReplies.push(Buffer.from(chunk.body));
+        break;
+      case ChunkType.PING_REPLY:
+        if (this.mobilityProbe && chunk.body.equals(this.mobilityProbe.nonce) && sameAddress(from, this.mobilityProbe.address)) {
+          const old = this.address;
+          this.address = from;
+          this.mobilityProbe = undefined;
+          this.log.info({ from: formatAddress(old), to: formatAddress(from) }, 'peer address changed');
+          this.onAddressChange(old, from);
+        }
+        break;
+      case ChunkType.ACK_BITMAP:
+      case ChunkType.ACK_RANGES: {
+        const { flowId, ack } = parseAck(chunk.type, chunk.body);
+        this.sendFlows.get(flowId)?.onAck(ack, now);
+        break;
+      }
+      case ChunkType.BUFFER_PROBE: {
+        const flow = this.recvFlows.get(parseFlowIdChunk(chunk.body));
+        if (flow) {
+          flow.needsAck = true;
+          this.ackNow = true;
+        }
+        break;
+      }
+      case ChunkType.FLOW_EXCEPTION: {
+        const { flowId, code } = parseFlowException(chunk.body);
+        this.sendFlows.get(flowId)?.onException(code);
+        break;
+      }
+      case ChunkType.SESSION_CLOSE_REQUEST:
+        this.sendCloseAck = true;
+        if (this.state === 'open' || this.state === 'nearclose') {
+          this.state = 'farclose';
+          this.farClosedAt = now;
+          this.log.debug('far end closed the session');
+          this.closeReason = 'closed by far end';
+          this.onClose(this.closeReason);
+        }
+        break;
+      case ChunkType.SESSION_CLOSE_ACK:
+        if (this.state === 'nearclose' || this.state === 'open') this.finish(this.closeReason || 'closed');
+        break;
+      case ChunkType.FORWARDED_IHELLO:
+        this.host.forwardedIHello(chunk.body);
+        break;
+      default:
+        // Unknown chunks are skipped (RFC 7016 §2.3): later versions may add some.
+        this.host.counters.unknownChunk++;
+    }
+  }
+
+  private farClosedAt = 0;
+
+  /** RFC 7016 §3.5.4.2: validate a new far address with a ping before sending there. */
+  private considerNewAddress(from: Address): void {
+    if (this.mobilityProbe && sameAddress(this.mobilityProbe.address, from)) return;
+    this.mobilityProbe = { nonce: Buffer.concat([Buffer.from('M'), randomBytes(8)]), address: from };
+    this.log.debug({ candidate: formatAddress(from) }, 'packet from a new address: validating');
+    this.pingOut = this.mobilityProbe.nonce;
+  }
+
+  // ---- Sending ----
+
+  private ticks(now: number): number {
+    return Math.floor(now / TIMESTAMP_TICK_MS) & 0xffff;
+  }
+
+  /** Starts a packet: header with timestamp and, when due, the echo. */
+  private beginPacket(now: number): void {
+    const w = this.writer;
+    let echo: number | undefined;
+    if (this.echoPending && now - this.lastRxTimestampAt < 128_000) {
+      echo = (this.lastRxTimestamp + Math.floor((now - this.lastRxTimestampAt) / TIMESTAMP_TICK_MS)) & 0xffff;
+    }
+    this.echoPending = false;
+    const end = writePacketHeader(this.scratch, PROTECTION_FRONT_MARGIN, {
+      flags: 0,
+      mode: this.isInitiator ? PacketMode.INITIATOR : PacketMode.RESPONDER,
+      timestamp: this.ticks(now),
+      timestampEcho: echo,
+    });
+    w.reset(end, PROTECTION_FRONT_MARGIN + MAX_PACKET_LENGTH);
+  }
+
+  private sealAndSend(to: Address = this.address): void {
+    const datagram = this.protection.seal(this.scratch, PROTECTION_FRONT_MARGIN, this.writer.offset);
+    writeSessionId(datagram, this.remoteId);
+    this.host.sendDatagram(datagram, to);
+    this.lastSendAt = this.host.clock.now();
+    this.host.counters.packetsSent++;
+  }
+
+  /** Sends one packet holding a single control chunk, outside the assembly loop. */
+  private sendControl(type: number, body: Buffer = Buffer.alloc(0)): void {
+    this.beginPacket(this.host.clock.now());
+    if (!this.writer.chunk(type, body)) return;
+    this.sealAndSend();
+  }
+
+  /** Packet assembly: control chunks first, then acks, then flow data while congestion allows. */
+  transmit(): void {
+    if (this.state === 'closed') return;
+    const now = this.host.clock.now();
+    const w = this.writer;
+    const ackDue = this.ackNow || now >= this.ackDeadline;
+    for (let packets = 0; packets < MAX_PACKETS_PER_TRANSMIT; packets++) {
+      this.beginPacket(now);
+      const empty = w.offset;
+      if (this.sendCloseAck) {
+        w.chunk(ChunkType.SESSION_CLOSE_ACK, EMPTY);
+        this.sendCloseAck = false;
+      }
+      if (this.state === 'nearclose' && now >= this.closeNextSendAt) {
+        w.chunk(ChunkType.SESSION_CLOSE_REQUEST, EMPTY);
+        this.closeNextSendAt = now + this.timings.closeRetransmitMs;
+      }
+      while (this.pingReplies.length > 0 && w.chunk(ChunkType.PING_REPLY, this.pingReplies[0]!)) this.pingReplies.shift();
+      if (this.pingOut && !this.mobilityProbe && w.chunk(ChunkType.PING, this.pingOut)) this.pingOut = undefined;
+      if (ackDue) {
+        for (const flow of this.recvFlows.values()) {
+          if (flow.needsAck && flow.writeAck(w)) flow.needsAck = false;
+        }
+        if (![...this.recvFlows.values()].some((f) => f.needsAck)) {
+          this.ackNow = false;
+          this.ackDeadline = Infinity;
+          this.packetsSinceAck = 0;
+        }
+      }
+      for (const flow of this.recvFlows.values()) flow.writeException?.(w);
+      if (this.state === 'open' || this.state === 'nearclose') this.fillData(w, now);
+      if (w.offset === empty) break;
+      this.sealAndSend();
+      if (packets === MAX_PACKETS_PER_TRANSMIT - 1) {
+        // More may be sendable: continue after pending I/O rather than hold the event loop.
+        setImmediate(() => this.requestTransmit());
+      }
+    }
+    if (this.mobilityProbe && this.pingOut) {
+      // The probe goes to the candidate address only.
+      this.beginPacket(now);
+      w.chunk(ChunkType.PING, this.pingOut);
+      this.pingOut = undefined;
+      this.sealAndSend(this.mobilityProbe.address);
+    }
+    this.armTimer(now);
+  }
+
+  private fillData(w: ChunkWriter, now: number): void {
+    const flows = [...this.sendFlows.values()];
+    if (flows.length === 0) return;
+    const start = this.flowCursor % flows.length;
+    for (let i = 0; i < flows.length; i++) {
+      const flow = flows[(start + i) % flows.length]!;
+      flow.fill(w, now);
+      if (w.roomForBody < 16) {
+        this.flowCursor = start + i + 1;
+        return;
+      }
+    }
+    this.flowCursor = start + 1;
+  }
+
+  // ---- Timers ----
+
+  private armTimer(now: number): void {
+    let at = Infinity;
+    if (this.state === 'open') {
+      at = Math.min(at, this.lastReceiveAt + this.timings.idleTimeoutMs, this.lastSendAt + this.timings.keepaliveMs);
+      if (this.ackDeadline < Infinity) at = Math.min(at, this.ackDeadline);
+      for (const flow of this.sendFlows.values()) {
+        const t = flow.nextTimeout(now);
+        if (t !== undefined) at = Math.min(at, t);
+      }
+    } else if (this.state === 'nearclose') {
+      at = Math.min(this.closeNextSendAt, this.closeStartedAt + this.timings.closeGiveUpMs);
+    } else if (this.state === 'farclose') {
+      at = this.farClosedAt + this.timings.farCloseLingerMs;
+    }
+    if (at === Infinity) return;
+    if (this.timer && at >= this.timerAt - 1) return;
+    this.timer?.cancel();
+    this.timerAt = at;
+    this.timer = this.host.clock.setTimer(Math.max(0, at - now), () => {
+      this.timer = undefined;
+      this.timerAt = Infinity;
+      this.onTimer();
+    });
+  }
+
+  private onTimer(): void {
+    const now = this.host.clock.now();
+    if (this.state === 'open') {
+      if (now - this.lastReceiveAt >= this.timings.idleTimeoutMs) {
+        this.log.info({ idleMs: Math.round(now - this.lastReceiveAt) }, 'idle timeout');
+        this.abort('idle timeout');
+        return;
+      }
+      if (now - this.lastSendAt >= this.timings.keepaliveMs && !this.pingOut) this.pingOut = Buffer.alloc(0);
+      for (const flow of this.sendFlows.values()) {
+        const t = flow.nextTimeout(now);
+        if (t !== undefined && t <= now) flow.onTimeout(now);
+      }
+      this.reapFlows();
+    } else if (this.state === 'nearclose') {
+      if (now - this.closeStartedAt >= this.timings.closeGiveUpMs) {
+        this.finish(this.closeReason || 'close not acknowledged');
+        return;
+      }
+    } else if (this.state === 'farclose') {
+      if (now - this.farClosedAt >= this.timings.farCloseLingerMs) {
+        this.finish(this.closeReason);
+        return;
+      }
+    }
+    this.transmit();
+  }
+
+  /** Forgets flows that are done in both directions. */
+  private reapFlows(): void {
+    for (const [id, flow] of this.sendFlows) if (flow.isFinished) this.sendFlows.delete(id);
+    for (const [id, flow] of this.recvFlows) {
+      if (flow.isComplete && !flow.needsAck) {
+        this.recvFlows.delete(id);
+        this.incoming.delete(id);
+      }
+    }
+  }
+
+  private finish(reason: string): void {
+    if (this.state === 'closed') return;
+    const wasOpen = this.state === 'open' || this.state === 'nearclose';
+    this.state = 'closed';
+    this.timer?.cancel();
+    this.timer = undefined;
+    this.log.debug({ reason }, 'session closed');
+    if (wasOpen) this.onClose(reason);
+    this.host.sessionClosed(this);
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+const MAX_RECV_FLOWS = 256;
+/** Bounds one transmit() so a large queue cannot hold the event loop. */
+const MAX_PACKETS_PER_TRANSMIT = 64;

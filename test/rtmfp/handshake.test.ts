@@ -1,0 +1,109 @@
+// Handshake and session lifecycle, driven deterministically: fake clock, in-memory network.
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { FakeClock } from '../support/fake-clock.js';
+import { MemoryNetwork } from '../support/memory-network.js';
+import { RtmfpEndpoint } from '../../src/rtmfp/endpoint.js';
+import { FlashCrypto } from '../../src/rtmfp/crypto/flash-crypto.js';
+import type { Session } from '../../src/rtmfp/session.js';
+
+function world(options: { serverCrypto?: FlashCrypto; clientCrypto?: FlashCrypto } = {}) {
+  const clock = new FakeClock();
+  const net = new MemoryNetwork(clock);
+  const serverPort = net.bind(1935);
+  const server = new RtmfpEndpoint({
+    port: serverPort,
+    clock,
+    crypto: options.serverCrypto ?? new FlashCrypto({ server: true }),
+    acceptSessions: true,
+    timings: { keepaliveMs: 5_000, idleTimeoutMs: 20_000 },
+  });
+  const accepted: Session[] = [];
+  server.onSession = (s) => accepted.push(s);
+  const clientPort = net.bind(50000);
+  const client = new RtmfpEndpoint({ port: clientPort, clock, crypto: options.clientCrypto ?? new FlashCrypto({ server: false }), timings: { keepaliveMs: 5_000, idleTimeoutMs: 20_000 } });
+  return { clock, net, server, serverPort, client, clientPort, accepted };
+}
+
+async function connect(w: ReturnType<typeof world>): Promise<Session> {
+  const p = w.client.connect({ ancillaryData: 'rtmfp://10.0.0.1/live' }, [w.serverPort.localAddress()]);
+  await w.clock.advance(50);
+  return p;
+}
+
+test('handshake opens a session on both sides with matching IDs and peer IDs', async () => {
+  const w = world();
+  const session = await connect(w);
+  assert.equal(w.accepted.length, 1);
+  const far = w.accepted[0]!;
+  assert.equal(session.remoteId, far.localId);
+  assert.equal(far.remoteId, session.localId);
+  assert.equal(far.peerId, w.client.peerId.toString('hex'), 'server sees the client peer ID = SHA-256 of its certificate');
+  assert.equal(session.peerId, w.server.peerId.toString('hex'));
+  assert.equal(w.server.counters.handshakesCompleted, 1);
+});
+
+test('handshake survives loss: the initiator retransmits, duplicates do no harm', async () => {
+  const w = world();
+  w.net.policy = { loss: 0.5, duplicate: 0.5 };
+  const p = w.client.connect({ ancillaryData: 'rtmfp://10.0.0.1/live' }, [w.serverPort.localAddress()]);
+  let session: Session | undefined;
+  void p.then((s) => (session = s));
+  for (let i = 0; i < 60 && !session; i++) await w.clock.advance(500);
+  assert.ok(session, 'connected despite 50% loss');
+  assert.equal(w.accepted.length, 1, 'exactly one session on the server however many IIKeyings arrived');
+});
+
+test('connect fails with a clear error when nobody answers', async () => {
+  const w = world();
+  const p = w.client.connect({ ancillaryData: 'rtmfp://10.0.0.9/live' }, [{ host: '10.0.0.9', port: 1935 }]);
+  const failed = p.then(() => 'connected', (e: Error) => e.message);
+  await w.clock.advance(31_000);
+  assert.match(await failed, /no answer from 10\.0\.0\.9:1935/);
+});
+
+test('keepalive keeps an idle session open; silence times it out', async () => {
+  const w = world();
+  const session = await connect(w);
+  const far = w.accepted[0]!;
+  await w.clock.advance(60_000);
+  assert.equal(session.state, 'open', 'pings keep both ends alive');
+  assert.equal(far.state, 'open');
+  let reason = '';
+  far.onClose = (r) => (reason = r);
+  w.clientPort.close(); // the client vanishes without a word
+  await w.clock.advance(25_000);
+  assert.equal(far.state, 'closed');
+  assert.equal(reason, 'idle timeout');
+  assert.equal(w.server.sessionCount, 0);
+});
+
+test('orderly close: request, acknowledgement, both ends closed', async () => {
+  const w = world();
+  const session = await connect(w);
+  const far = w.accepted[0]!;
+  let farReason = '';
+  far.onClose = (r) => (farReason = r);
+  session.close();
+  await w.clock.advance(100);
+  assert.equal(session.state, 'closed');
+  assert.equal(farReason, 'closed by far end');
+  await w.clock.advance(20_000);
+  assert.equal(far.state, 'closed');
+  assert.equal(w.server.sessionCount, 0);
+  assert.equal(w.client.sessionCount, 0);
+});
+
+test('address mobility: the server validates the new address and follows it', async () => {
+  const w = world();
+  const session = await connect(w);
+  const far = w.accepted[0]!;
+  const moved: string[] = [];
+  far.onAddressChange = (_from, to) => moved.push(`${to.host}:${to.port}`);
+  w.net.rebind(w.clientPort, { host: '10.0.0.77', port: 40000 });
+  await w.clock.advance(6_000); // the client's keepalive ping now comes from the new address
+  assert.deepEqual(moved, ['10.0.0.77:40000']);
+  session.close();
+  await w.clock.advance(200);
+  assert.equal(session.state, 'closed', 'the close ack reached the moved client');
+});
