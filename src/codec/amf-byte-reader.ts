@@ -2,10 +2,7 @@
 // names what it was after, so a truncated input reports e.g. "truncated AMF0 string: need 12
 // bytes, 3 left (at byte 40)" instead of a RangeError from deep inside Buffer.
 import { AmfError } from './amf-types.js';
-
-export function asBuffer(input: Uint8Array): Buffer {
-  return Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
-}
+import { asBuffer } from './buffer-view.js';
 
 export class AmfByteReader {
   readonly buffer: Buffer;
