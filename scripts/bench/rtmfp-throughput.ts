@@ -39,6 +39,7 @@ for (;;) {
   await new Promise((r) => setTimeout(r, 20));
 }
 const s = (performance.now() - t0) / 1000;
+if (process.env.BENCH_DEBUG) console.log('cwnd', session.congestion.cwnd, 'ssthresh', session.congestion.ssthresh, 'erto', session.congestion.erto(), JSON.stringify(session.congestion.stats), JSON.stringify(flow.stats));
 const cpu = process.cpuUsage(cpu0);
 const packets = session.congestion.stats.txPackets;
 console.log(`RTMFP one reliable flow on loopback, ${fmt(megabytes)} MB in ${fmt(messageBytes)}-byte messages`);

@@ -27,7 +27,11 @@ export class NodeDatagramPort implements DatagramPort {
   /** Datagrams the kernel refused to send (counted, never thrown: UDP may lose them anyway). */
   sendErrors = 0;
 
+  /** Cached: asking the socket costs a native call, and every send needs it. */
+  private readonly ipv6: boolean;
+
   private constructor(private readonly socket: Socket) {
+    this.ipv6 = socket.address().family === 'IPv6';
     socket.on('message', (msg, rinfo) => this.handler(msg, { host: normaliseHost(rinfo.address), port: rinfo.port }));
     socket.on('error', () => {
       this.sendErrors++;
@@ -69,10 +73,9 @@ export class NodeDatagramPort implements DatagramPort {
 
   send(data: Buffer, to: Address): void {
     if (this.closed) return;
-    const host = this.socket.address().family === 'IPv6' && !to.host.includes(':') ? `::ffff:${to.host}` : to.host;
-    this.socket.send(data, to.port, host, (err) => {
-      if (err) this.sendErrors++;
-    });
+    const host = this.ipv6 && !to.host.includes(':') ? `::ffff:${to.host}` : to.host;
+    // No per-send callback (a closure per packet): failures reach the 'error' handler.
+    this.socket.send(data, to.port, host);
   }
 
   onDatagram(handler: DatagramHandler): void {

@@ -235,6 +235,7 @@ export class Session {
     }
     this.rikeyingDatagram = undefined; // the far end has our keys: no more RIKeying resends
     this.lastReceiveAt = now;
+    this.congestion.countRx(datagram.length);
     if (header.timestamp !== undefined && header.timestamp !== this.lastRxTimestamp) {
       this.lastRxTimestamp = header.timestamp;
       this.lastRxTimestampAt = now;
@@ -427,6 +428,7 @@ export class Session {
     const datagram = this.protection.seal(this.scratch, PROTECTION_FRONT_MARGIN, this.writer.offset);
     writeSessionId(datagram, this.remoteId);
     this.host.sendDatagram(datagram, to);
+    this.congestion.countTx(datagram.length);
     this.lastSendAt = this.host.clock.now();
     this.host.counters.packetsSent++;
   }
@@ -582,4 +584,4 @@ export class Session {
 const EMPTY = Buffer.alloc(0);
 const MAX_RECV_FLOWS = 256;
 /** Bounds one transmit() so a large queue cannot hold the event loop. */
-const MAX_PACKETS_PER_TRANSMIT = 64;
+const MAX_PACKETS_PER_TRANSMIT = 512;
