@@ -56,6 +56,8 @@ export class Congestion implements SessionCongestion {
   /** Bytes that must drain (acked or lost) before another loss may cut the window again. */
   private recoveryRemaining = 0;
   private lastActivity = -Infinity;
+  /** When the flight last filled the window. */
+  private lastFullAt = -Infinity;
   private lastBackoffAt = -Infinity;
   private tcrUntil = -Infinity;
 
@@ -79,6 +81,7 @@ export class Congestion implements SessionCongestion {
 
   onSent(bytes: number, now: number): void {
     this.outstanding += bytes;
+    if (this.outstanding * 64 >= this.cwnd * 63) this.lastFullAt = now;
     this.stats.bytesSent += bytes;
     this.lastActivity = now;
   }
@@ -96,11 +99,15 @@ export class Congestion implements SessionCongestion {
     if (anyLoss || bytes === 0) return;
 
     const cwnd = this.cwnd;
-    if (preAck * 64 >= cwnd * 63) {
-      // The window was in use: grow it.
+    // Grow only a window that limits the sender: full before this ack, or filled within about
+    // a round trip (acks often arrive in bursts, and only the first of a burst sees it full).
+    const recent = this.rtt.hasSample ? Math.max(2 * this.rtt.srtt, 10) : this.rtt.erto;
+    if (preAck * 64 >= cwnd * 63 || now - this.lastFullAt <= recent) {
       let increase: number;
       if (cwnd < this.ssthresh) {
-        increase = bytes < this.mss ? bytes : this.mss; // slow start: about doubling each RTT
+        // Slow start, about doubling each round trip (appropriate byte counting, L = 2 MSS).
+        const limit = 2 * this.mss;
+        increase = bytes < limit ? bytes : limit;
       } else {
         // Congestion avoidance: per window of acked data add one MSS, or 1/64 of the window
         // when it is large, unless a time-critical reverse notification asks for TCP's pace.

@@ -146,6 +146,8 @@ export class SendFlow {
   // Sent fragments by sequence number: slot seq & mask holds seq, for lowSeq <= seq < nextSeq,
   // or undefined once acknowledged.
   private ring: Array<Frag | undefined> = new Array<Frag | undefined>(64).fill(undefined);
+  /** For an acknowledged slot: a sequence number above it to resume searching at. */
+  private skip: number[] = new Array<number>(64).fill(0);
   private mask = 63;
   /** Lowest sequence number not yet acknowledged (or nextSeq). */
   private lowSeq = 1;
@@ -430,15 +432,20 @@ export class SendFlow {
     const blocks = ack.bufferBlocksAvailable;
     this.rxWindow = blocks > 0x1fffff ? 0x1fffff * 1024 : blocks * 1024;
 
+    // Visit only fragments not yet acknowledged: ranges repeat in every ack while a hole lasts.
     let ackedBytes = 0;
-    const low = this.lowSeq;
-    for (let seq = low; seq <= ack.cumulativeAck; seq++) ackedBytes += this.ackSeq(seq);
+    const cumulative = ack.cumulativeAck;
+    for (let seq = this.nextUnacked(this.lowSeq); seq <= cumulative; seq = this.nextUnacked(seq + 1)) {
+      ackedBytes += this.ackSeq(seq);
+    }
     for (let i = 0; i < ranges.length; i++) {
       const r = ranges[i]!;
-      let seq = r[0] > this.lowSeq ? r[0] : this.lowSeq;
-      for (; seq <= r[1]; seq++) ackedBytes += this.ackSeq(seq);
+      const last = r[1];
+      for (let seq = this.nextUnacked(r[0] > this.lowSeq ? r[0] : this.lowSeq); seq <= last; seq = this.nextUnacked(seq + 1)) {
+        ackedBytes += this.ackSeq(seq);
+      }
     }
-    while (this.lowSeq < this.nextSeq && this.ring[this.lowSeq & this.mask] === undefined) this.lowSeq++;
+    this.lowSeq = this.nextUnacked(this.lowSeq);
 
     // Negative acknowledgement: every fragment in flight sent before the latest acknowledged one.
     let lostBytes = 0;
@@ -486,11 +493,33 @@ export class SendFlow {
     if (this.hasDataToSend(now)) this.ctx.wantTransmit();
   }
 
+  /**
+   * The lowest sequence number at or above `from` (itself at or above lowSeq) not yet
+   * acknowledged, or nextSeq. Acknowledged slots point past themselves; chains are compressed
+   * as they are followed, so repeated walks over acknowledged runs cost almost nothing.
+   */
+  private nextUnacked(from: number): number {
+    const ring = this.ring;
+    const skip = this.skip;
+    const mask = this.mask;
+    const end = this.nextSeq;
+    let t = from;
+    while (t < end && ring[t & mask] === undefined) t = skip[t & mask]!;
+    for (let u = from; u < t; ) {
+      const slot = u & mask;
+      const next = skip[slot]!;
+      skip[slot] = t;
+      u = next;
+    }
+    return t < end ? t : end;
+  }
+
   private ackSeq(seq: number): number {
     const slot = seq & this.mask;
     const f = this.ring[slot];
     if (f === undefined || f.seq !== seq) return 0;
     this.ring[slot] = undefined;
+    this.skip[slot] = seq + 1;
     f.acked = true;
     f.lostQueued = false;
     let bytes = 0;
@@ -676,12 +705,15 @@ export class SendFlow {
   private growRing(): void {
     const size = this.ring.length * 2;
     const ring = new Array<Frag | undefined>(size).fill(undefined);
+    const skip = new Array<number>(size).fill(0);
     const mask = size - 1;
     for (let seq = this.lowSeq; seq < this.nextSeq; seq++) {
       const f = this.ring[seq & this.mask];
       if (f !== undefined) ring[seq & mask] = f;
+      else skip[seq & mask] = this.skip[seq & this.mask]!;
     }
     this.ring = ring;
+    this.skip = skip;
     this.mask = mask;
   }
 
@@ -693,6 +725,7 @@ export class SendFlow {
 
   private clear(): void {
     this.ring = new Array<Frag | undefined>(1).fill(undefined);
+    this.skip = [0];
     this.mask = 0;
     this.lowSeq = this.nextSeq;
     this.outHead = this.outTail = null;
