@@ -17,7 +17,7 @@ import {
 import { addressKey, formatAddress, type Address } from './address.js';
 import type { Clock, DatagramPort, TimerHandle } from './platform.js';
 import { systemClock } from './node-platform.js';
-import { DEFAULT_TIMINGS, Session, type SessionHost, type SessionTimings } from './session.js';
+import { DEFAULT_TIMINGS, MAX_PACKET_LENGTH, Session, type SessionHost, type SessionTimings } from './session.js';
 import { EngineCounters } from './counters.js';
 import { silentLogger, type Logger } from '../util/log.js';
 
@@ -69,7 +69,10 @@ interface PendingConnect {
 /** More IHello destinations than this from redirects are ignored (hostile redirect lists). */
 const MAX_REDIRECT_DESTINATIONS = 24;
 const MAX_TAG_LENGTH = 64;
-const STARTUP_FLAGS = 0x08 | PacketMode.STARTUP; // timestamp, no echo: MonaServer accepts only 0x0b
+/** Startup packets carry a timestamp and no echo: MonaServer accepts no other flags byte (0x0b). */
+const STARTUP_FLAGS = 0x08 | PacketMode.STARTUP;
+/** Flash profile keying uses no signature scheme; peers send (and librtmfp expects) 'X'. */
+const SIGNATURE = Buffer.from('X');
 
 export class RtmfpEndpoint implements SessionHost {
   readonly clock: Clock;
@@ -95,6 +98,8 @@ export class RtmfpEndpoint implements SessionHost {
   private readonly timings: SessionTimings;
   private readonly handshakeTimings: HandshakeTimings;
   private readonly scratch = Buffer.alloc(PROTECTION_FRONT_MARGIN + 4096 + PROTECTION_BACK_MARGIN);
+  readonly packetScratch = Buffer.alloc(PROTECTION_FRONT_MARGIN + MAX_PACKET_LENGTH + PROTECTION_BACK_MARGIN);
+  readonly packetWriter = new ChunkWriter(this.packetScratch, PROTECTION_FRONT_MARGIN, PROTECTION_FRONT_MARGIN + MAX_PACKET_LENGTH);
   private closed = false;
 
   constructor(private readonly options: EndpointOptions) {
@@ -296,7 +301,7 @@ export class RtmfpEndpoint implements SessionHost {
     session.rikeyingDatagram = this.sendStartup(
       m.initiatorSessionId,
       ChunkType.RIKEYING,
-      encodeRIKeying({ responderSessionId: localId, skrc: result.skrc, signature: Buffer.alloc(0) }),
+      encodeRIKeying({ responderSessionId: localId, skrc: result.skrc, signature: SIGNATURE }),
       from,
     );
     this.sessions.set(localId, session);
@@ -345,7 +350,7 @@ export class RtmfpEndpoint implements SessionHost {
         cookie: p.cookie!,
         certificate: this.crypto.certificate,
         skic: p.keying!.skic,
-        signature: Buffer.alloc(0),
+        signature: SIGNATURE,
       });
       this.sendStartup(0, ChunkType.IIKEYING, body, p.responder!);
     }

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { ChunkType, PacketMode, TIMESTAMP_TICK_MS } from './chunk-types.js';
 import { ChunkWriter } from './chunk-writer.js';
 import { parsePacket, writePacketHeader, writeSessionId, type ChunkView } from './packet.js';
-import { PROTECTION_BACK_MARGIN, PROTECTION_FRONT_MARGIN, type PacketProtection } from './crypto/packet-protection.js';
+import { PROTECTION_FRONT_MARGIN, type PacketProtection } from './crypto/packet-protection.js';
 import { formatAddress, sameAddress, type Address } from './address.js';
 import type { Clock, TimerHandle } from './platform.js';
 import type { ReceivedFragment, RecvFlowContext, SendFlowContext } from './flow-context.js';
@@ -55,6 +55,9 @@ export interface SessionHost {
   sessionClosed(session: Session): void;
   /** A server introduced an initiator to us (rendezvous). */
   forwardedIHello(body: Buffer): void;
+  /** Shared packet assembly space; see Session's constructor. */
+  readonly packetScratch: Buffer;
+  readonly packetWriter: ChunkWriter;
 }
 
 /** A flow opened by the far end; the application sets `onMessage` (or rejects it) when told. */
@@ -130,7 +133,7 @@ export class Session {
 
   private readonly writer: ChunkWriter;
   private readonly scratch: Buffer;
-  readonly log: Logger;
+  private logger: Logger | undefined;
 
   constructor(
     private readonly host: SessionHost,
@@ -146,11 +149,18 @@ export class Session {
     const now = host.clock.now();
     this.lastReceiveAt = now;
     this.lastSendAt = now;
-    this.scratch = Buffer.alloc(PROTECTION_FRONT_MARGIN + MAX_PACKET_LENGTH + PROTECTION_BACK_MARGIN);
-    this.writer = new ChunkWriter(this.scratch, PROTECTION_FRONT_MARGIN, PROTECTION_FRONT_MARGIN + MAX_PACKET_LENGTH);
+    // Packet assembly is synchronous from start to send, so every session of an endpoint can
+    // share one scratch buffer and writer: an idle session costs no packet-sized memory.
+    this.scratch = host.packetScratch;
+    this.writer = host.packetWriter;
     this.congestion = new Congestion(this.rtt);
-    this.log = host.log.child({ session: localId, peer: formatAddress(address) });
     this.armTimer(now);
+  }
+
+  /** A child logger naming the session, made on first use (most sessions never log). */
+  get log(): Logger {
+    this.logger ??= this.host.log.child({ session: this.localId, peer: formatAddress(this.address) });
+    return this.logger;
   }
 
   get peerId(): string {

@@ -109,9 +109,11 @@ export class FlashCrypto {
     const parts: Buffer[] = [];
     if (options.hostname !== undefined) parts.push(encodeOption(CertOption.HOSTNAME, Buffer.from(options.hostname, 'utf8')));
     if (options.server) {
+      // The order Flash servers use (ancillary, randomness, groups weakest first): librtmfp
+      // reads the first 77 bytes, which are then exactly the certificate it knows.
       parts.push(encodeOption(CertOption.ACCEPTS_ANCILLARY_DATA));
-      for (const g of this.groups) parts.push(encodeVluOption(CertOption.SUPPORTED_EPHEMERAL_DH_GROUP, g));
       parts.push(encodeOption(CertOption.EXTRA_RANDOMNESS, randomBytes(64)));
+      for (const g of [...this.groups].reverse()) parts.push(encodeVluOption(CertOption.SUPPORTED_EPHEMERAL_DH_GROUP, g));
     } else {
       for (const g of this.groups) {
         const pair = DhKeyPair.generate(g);
@@ -141,10 +143,25 @@ export class FlashCrypto {
     return this.groups.find((g) => theirs.has(g));
   }
 
-  private negotiationOptions(hmac: NegotiationPolicy, sequence: NegotiationPolicy): Buffer[] {
+  /** The initiator offers: what it will do always, that it will send on request, what it requires. */
+  private offerOptions(): Buffer[] {
     return [
-      encodeOption(KeyingOption.HMAC_NEGOTIATION, Buffer.concat([Buffer.from([negotiationFlags(hmac)]), encodeVlu(this.hmacLength)])),
-      encodeOption(KeyingOption.SESSION_SEQUENCE_NEGOTIATION, Buffer.from([negotiationFlags(sequence)])),
+      encodeOption(KeyingOption.HMAC_NEGOTIATION, Buffer.concat([Buffer.from([negotiationFlags(this.hmacPolicy)]), encodeVlu(this.hmacLength)])),
+      encodeOption(KeyingOption.SESSION_SEQUENCE_NEGOTIATION, Buffer.from([negotiationFlags(this.sequencePolicy)])),
+    ];
+  }
+
+  /**
+   * The responder answers with the outcome: "send always" where it will send, "request" where
+   * it requires, nothing else, and an HMAC length only when it sends HMACs. librtmfp accepts
+   * no other answer when neither is used (exactly 03 1a 00 00 02 1e 00), and rtmfp-cpp reads
+   * the same bits as a binding answer.
+   */
+  private answerOptions(hmac: NegotiationPolicy, sequence: NegotiationPolicy): Buffer[] {
+    const outcome = (p: NegotiationPolicy) => (p.sendAlways ? NegotiationFlag.SEND_ALWAYS : 0) | (p.recvRequired ? NegotiationFlag.REQUEST : 0);
+    return [
+      encodeOption(KeyingOption.HMAC_NEGOTIATION, Buffer.concat([Buffer.from([outcome(hmac)]), encodeVlu(hmac.sendAlways ? this.hmacLength : 0)])),
+      encodeOption(KeyingOption.SESSION_SEQUENCE_NEGOTIATION, Buffer.from([outcome(sequence)])),
     ];
   }
 
@@ -202,7 +219,8 @@ export class FlashCrypto {
     } catch (err) {
       throw new KeyingError(`malformed SKIC: ${(err as Error).message}`);
     }
-    const { hmac, sequence } = this.agree(readNegotiation(options));
+    const far = readNegotiation(options);
+    const { hmac, sequence } = this.agree(far);
     let group: number;
     let farPublic: Buffer;
     const select = findOption(options, KeyingOption.DH_GROUP_SELECT);
@@ -238,8 +256,8 @@ export class FlashCrypto {
     } catch (err) {
       throw new KeyingError(`bad DH public value: ${(err as Error).message}`);
     }
-    const skrc = Buffer.concat([...skrcParts, ...this.negotiationOptions(hmac, sequence)]);
-    const far = readNegotiation(options);
+    // Negotiation first, then the key: librtmfp reads the DH public value at a fixed offset.
+    const skrc = Buffer.concat([...this.answerOptions(hmac, sequence), ...skrcParts]);
     return { skrc, keys: this.keysFrom(secret, skrc, skic, hmac, sequence, far.hmacLength, group) };
   }
 
@@ -257,7 +275,7 @@ export class FlashCrypto {
       ephemeral = DhKeyPair.generate(group);
       parts.push(encodeVluOption(KeyingOption.EPHEMERAL_DH_PUBLIC_KEY, group, ephemeral.publicKey));
     }
-    parts.push(...this.negotiationOptions(this.hmacPolicy, this.sequencePolicy));
+    parts.push(...this.offerOptions());
     const skic = Buffer.concat(parts);
     const pair = ephemeral ?? mine!;
     const responderStatic = responder.isStatic ? responder.staticKeys().get(group) : undefined;

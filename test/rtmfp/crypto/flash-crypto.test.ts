@@ -43,7 +43,8 @@ test('peer ID is the SHA-256 of the certificate', () => {
   const s = new FlashCrypto({ server: true });
   const scert = FlashCertificate.parse(s.certificate);
   assert.ok(!scert.isStatic);
-  assert.deepEqual(scert.ephemeralGroups, [16, 14, 5, 2]);
+  assert.deepEqual(scert.ephemeralGroups, [2, 5, 14, 16]);
+  assert.equal(s.certificate.length, 80, "Flash's 77 bytes plus group 16");
   assert.ok(scert.acceptsAncillaryData);
 });
 
@@ -101,4 +102,14 @@ test('endpoint discriminators select the right endpoint', () => {
   assert.ok(peer.isSelectedBy({ fingerprint: peer.fingerprint }));
   assert.ok(!server.isSelectedBy({ fingerprint: peer.fingerprint }));
   assert.throws(() => parseEpd(Buffer.alloc(0)));
+});
+
+test('an SKRC without HMAC or sequence numbers has the exact form librtmfp reads', () => {
+  const server = new FlashCrypto({ server: true });
+  const client = new FlashCrypto({ server: false });
+  const keying = client.initiate(FlashCertificate.parse(server.certificate));
+  const { skrc } = server.respond(FlashCertificate.parse(client.certificate), keying.skic);
+  // HMAC negotiation "none", sequence "none", then the group 2 DH key option at byte 7 and the key at byte 11.
+  assert.equal(skrc.subarray(0, 11).toString('hex'), '031a0000021e0081020d02');
+  assert.equal(skrc.length, 11 + 128);
 });
