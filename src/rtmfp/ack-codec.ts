@@ -12,6 +12,12 @@ export class ChunkError extends Error {
   override name = 'ChunkError';
 }
 
+// Local copies for the per-chunk paths.
+const F_OPTIONS = UserDataFlag.OPTIONS;
+const CT_ACK_BITMAP = ChunkType.ACK_BITMAP;
+const CT_ACK_RANGES = ChunkType.ACK_RANGES;
+const vluLen = vluLength;
+
 function safeVlu(r: ByteReader, what: string): number {
   let v: number;
   try {
@@ -59,7 +65,7 @@ export function parseUserDataHeader(body: Uint8Array): UserDataChunk {
   const fsnOffset = safeVlu(r, 'user data fsnOffset');
   if (fsnOffset > sequenceNumber) throw new ChunkError('user data fsnOffset exceeds its sequence number');
   const out: UserDataChunk = { flags, flowId, sequenceNumber, fsnOffset, unknownMandatoryOption: false, data: EMPTY };
-  if (flags & UserDataFlag.OPTIONS) {
+  if (flags & F_OPTIONS) {
     for (;;) {
       if (r.remaining < 1) throw new ChunkError('user data option list has no end marker');
       const length = safeVlu(r, 'user data option length');
@@ -88,7 +94,7 @@ export function parseNextUserData(body: Uint8Array): { flags: number; data: Buff
 
 /** Body bytes before the data in a User Data chunk without options. */
 export function userDataHeaderLength(flowId: number, sequenceNumber: number, fsnOffset: number): number {
-  return 1 + vluLength(flowId) + vluLength(sequenceNumber) + vluLength(fsnOffset);
+  return 1 + vluLen(flowId) + vluLen(sequenceNumber) + vluLen(fsnOffset);
 }
 
 /**
@@ -172,8 +178,8 @@ export function parseAckRanges(body: Uint8Array): ParsedAck {
 
 /** Parses either acknowledgement form by chunk type. */
 export function parseAck(chunkType: number, body: Uint8Array): ParsedAck {
-  if (chunkType === ChunkType.ACK_BITMAP) return parseAckBitmap(body);
-  if (chunkType === ChunkType.ACK_RANGES) return parseAckRanges(body);
+  if (chunkType === CT_ACK_BITMAP) return parseAckBitmap(body);
+  if (chunkType === CT_ACK_RANGES) return parseAckRanges(body);
   throw new ChunkError(`chunk type 0x${chunkType.toString(16)} is not an acknowledgement`);
 }
 
@@ -186,12 +192,12 @@ export interface AckRangeList {
 
 /** Body length of the ranges form with all ranges. */
 export function ackRangesBodyLength(flowId: number, blocks: number, cumulativeAck: number, list: AckRangeList): number {
-  let n = vluLength(flowId) + vluLength(blocks) + vluLength(cumulativeAck);
+  let n = vluLen(flowId) + vluLen(blocks) + vluLen(cumulativeAck);
   let cursor = cumulativeAck;
   for (let i = 0; i < list.count; i++) {
     const s = list.starts[i]!;
     const e = list.ends[i]!;
-    n += vluLength(s - cursor - 2) + vluLength(e - s);
+    n += vluLen(s - cursor - 2) + vluLen(e - s);
     cursor = e;
   }
   return n;
@@ -199,7 +205,7 @@ export function ackRangesBodyLength(flowId: number, blocks: number, cumulativeAc
 
 /** Body length of the bitmap form (Infinity if there are no ranges worth a bitmap). */
 export function ackBitmapBodyLength(flowId: number, blocks: number, cumulativeAck: number, list: AckRangeList): number {
-  const head = vluLength(flowId) + vluLength(blocks) + vluLength(cumulativeAck);
+  const head = vluLen(flowId) + vluLen(blocks) + vluLen(cumulativeAck);
   if (list.count === 0) return head;
   const lastBit = list.ends[list.count - 1]! - (cumulativeAck + 2);
   return head + (lastBit >> 3) + 1;
@@ -213,7 +219,7 @@ export function ackBitmapBodyLength(flowId: number, blocks: number, cumulativeAc
  */
 export function writeAck(w: ChunkWriter, flowId: number, blocks: number, cumulativeAck: number, list: AckRangeList): boolean {
   const room = w.roomForBody;
-  const head = vluLength(flowId) + vluLength(blocks) + vluLength(cumulativeAck);
+  const head = vluLen(flowId) + vluLen(blocks) + vluLen(cumulativeAck);
   if (head > room) return false;
   const rangesLen = ackRangesBodyLength(flowId, blocks, cumulativeAck, list);
   // The bitmap is only worth considering when it could be shorter; bound its size first so a far
@@ -221,7 +227,7 @@ export function writeAck(w: ChunkWriter, flowId: number, blocks: number, cumulat
   if (list.count > 0) {
     const bitmapLen = ackBitmapBodyLength(flowId, blocks, cumulativeAck, list);
     if (bitmapLen < rangesLen && bitmapLen <= room) {
-      w.begin(ChunkType.ACK_BITMAP);
+      w.begin(CT_ACK_BITMAP);
       w.vlu(flowId);
       w.vlu(blocks);
       w.vlu(cumulativeAck);
@@ -240,7 +246,7 @@ export function writeAck(w: ChunkWriter, flowId: number, blocks: number, cumulat
       return true;
     }
   }
-  w.begin(ChunkType.ACK_RANGES);
+  w.begin(CT_ACK_RANGES);
   w.vlu(flowId);
   w.vlu(blocks);
   w.vlu(cumulativeAck);
@@ -251,7 +257,7 @@ export function writeAck(w: ChunkWriter, flowId: number, blocks: number, cumulat
     const e = list.ends[i]!;
     const holes = s - cursor - 2;
     const received = e - s;
-    const need = vluLength(holes) + vluLength(received);
+    const need = vluLen(holes) + vluLen(received);
     if (need > left) break;
     w.vlu(holes);
     w.vlu(received);
@@ -279,7 +285,7 @@ export function parseFlowIdChunk(body: Uint8Array): number {
 export const parseBufferProbe = parseFlowIdChunk;
 
 export function writeBufferProbe(w: ChunkWriter, flowId: number): boolean {
-  if (vluLength(flowId) > w.roomForBody) return false;
+  if (vluLen(flowId) > w.roomForBody) return false;
   w.begin(ChunkType.BUFFER_PROBE);
   w.vlu(flowId);
   w.end();
@@ -294,7 +300,7 @@ export function parseFlowException(body: Uint8Array): { flowId: number; code: nu
 }
 
 export function writeFlowException(w: ChunkWriter, flowId: number, code: number): boolean {
-  if (vluLength(flowId) + vluLength(code) > w.roomForBody) return false;
+  if (vluLen(flowId) + vluLen(code) > w.roomForBody) return false;
   w.begin(ChunkType.FLOW_EXCEPTION);
   w.vlu(flowId);
   w.vlu(code);

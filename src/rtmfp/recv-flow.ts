@@ -25,6 +25,16 @@ export const RecvFlowParams = {
   MAX_RANGES: 4096,
 } as const;
 
+// Local copies of the constants the per-fragment paths use.
+const F_ABANDON = UserDataFlag.ABANDON;
+const F_FINAL = UserDataFlag.FINAL;
+const F_FRAGMENT_MASK = UserDataFlag.FRAGMENT_MASK;
+const FRA_WHOLE = Fragment.WHOLE;
+const FRA_BEGIN = Fragment.BEGIN;
+const FRA_END = Fragment.END;
+const FRA_MIDDLE = Fragment.MIDDLE;
+const BIAS = RecvFlowParams.FRAGMENT_BIAS;
+
 export interface RecvFlowOptions {
   /** Receive buffer, bytes: the window advertised is what remains of it (default 1 MiB). */
   bufferCapacity?: number;
@@ -160,14 +170,14 @@ export class RecvFlow {
     }
     this.stats.fragments++;
     this.needsAck = true;
-    const abandoned = (flags & UserDataFlag.ABANDON) !== 0;
+    const abandoned = (flags & F_ABANDON) !== 0;
     const fresh = !this.contains(seq);
     const gapBefore = this.starts.length > 0;
     let immediate = !fresh || abandoned || gapBefore || this.prevBlocks < 2 || this.stateValue !== 'open';
 
     if (!fresh) {
       this.stats.duplicates++;
-    } else if ((flags & UserDataFlag.FINAL) !== 0 && this.finSeq === 0) {
+    } else if ((flags & F_FINAL) !== 0 && this.finSeq === 0) {
       this.finSeq = seq;
       immediate = true;
     }
@@ -250,7 +260,7 @@ export class RecvFlow {
     while (this.heldHead < this.held.length && !this.pausedValue && this.stateValue !== 'rejected') {
       const m = this.held[this.heldHead]!;
       this.held[this.heldHead++] = EMPTY;
-      this.heldBytes -= m.length + RecvFlowParams.FRAGMENT_BIAS;
+      this.heldBytes -= m.length + BIAS;
       this.stats.messagesDelivered++;
       this.ctx.deliver(m);
     }
@@ -299,9 +309,9 @@ export class RecvFlow {
 
   /** Records a fresh sequence number above the cumulative ack and keeps its data; false if there is no room. */
   private accept(seq: number, flags: number, data: Buffer): boolean {
-    const keepsData = (flags & UserDataFlag.ABANDON) === 0 && this.stateValue === 'open';
+    const keepsData = (flags & F_ABANDON) === 0 && this.stateValue === 'open';
     const next = seq === this.cumAck + 1;
-    const cost = keepsData ? data.length + RecvFlowParams.FRAGMENT_BIAS : 0;
+    const cost = keepsData ? data.length + BIAS : 0;
     if (keepsData && (!next || this.pausedValue) && this.bufferedBytes + cost > this.bufferCapacity + RecvFlowParams.BUFFER_SLACK) {
       return false;
     }
@@ -377,7 +387,7 @@ export class RecvFlow {
         if (this.stateValue === 'rejected') return;
         const h = buffer.get(k)!;
         buffer.delete(k);
-        this.bufferBytes -= h.data.length + RecvFlowParams.FRAGMENT_BIAS;
+        this.bufferBytes -= h.data.length + BIAS;
         if (k !== this.processed + 1) this.gap();
         this.processed = k;
         this.process(h.flags, h.data, false);
@@ -395,7 +405,7 @@ export class RecvFlow {
         continue;
       }
       buffer.delete(seq);
-      this.bufferBytes -= h.data.length + RecvFlowParams.FRAGMENT_BIAS;
+      this.bufferBytes -= h.data.length + BIAS;
       this.process(h.flags, h.data, false);
     }
   }
@@ -417,31 +427,31 @@ export class RecvFlow {
   /** The next fragment in sequence. `view` means data points into the packet and must be copied to keep. */
   private process(flags: number, data: Buffer, view: boolean): void {
     if (this.stateValue === 'rejected') return;
-    if ((flags & UserDataFlag.ABANDON) !== 0) {
+    if ((flags & F_ABANDON) !== 0) {
       this.gap();
       return;
     }
-    switch (flags & UserDataFlag.FRAGMENT_MASK) {
-      case Fragment.WHOLE:
+    switch (flags & F_FRAGMENT_MASK) {
+      case FRA_WHOLE:
         this.gap();
         // A data-less final fragment only marks the end of the flow.
-        if (data.length === 0 && (flags & UserDataFlag.FINAL) !== 0) return;
+        if (data.length === 0 && (flags & F_FINAL) !== 0) return;
         this.emit(view ? Buffer.from(data) : data);
         return;
-      case Fragment.BEGIN:
+      case FRA_BEGIN:
         this.gap();
         this.assembling = true;
         this.append(data, view);
         return;
-      case Fragment.MIDDLE:
+      case FRA_MIDDLE:
         if (this.assembling) this.append(data, view);
         return; // orphan (its beginning was abandoned or the message was too long): drop
-      case Fragment.END:
+      case FRA_END:
         if (!this.assembling) return;
         if (!this.append(data, view)) return;
         {
           const parts = this.parts;
-          const message = parts.length === 1 ? parts[0]! : Buffer.concat(parts, this.partsBytes - parts.length * RecvFlowParams.FRAGMENT_BIAS);
+          const message = parts.length === 1 ? parts[0]! : Buffer.concat(parts, this.partsBytes - parts.length * BIAS);
           this.resetAssembly();
           this.emit(message);
         }
@@ -451,7 +461,7 @@ export class RecvFlow {
 
   private append(data: Buffer, view: boolean): boolean {
     const n = this.parts.length + 1;
-    const bytes = this.partsBytes - this.parts.length * RecvFlowParams.FRAGMENT_BIAS + data.length;
+    const bytes = this.partsBytes - this.parts.length * BIAS + data.length;
     if (bytes > this.maxMessageSize || n > RecvFlowParams.MAX_MESSAGE_FRAGMENTS) {
       this.stats.oversizeMessages++;
       this.resetAssembly(); // the rest of it arrives as orphans and is dropped
@@ -461,14 +471,14 @@ export class RecvFlow {
       return false;
     }
     this.parts.push(view ? Buffer.from(data) : data);
-    this.partsBytes += data.length + RecvFlowParams.FRAGMENT_BIAS;
+    this.partsBytes += data.length + BIAS;
     return true;
   }
 
   private emit(message: Buffer): void {
     if (this.pausedValue) {
       this.held.push(message);
-      this.heldBytes += message.length + RecvFlowParams.FRAGMENT_BIAS;
+      this.heldBytes += message.length + BIAS;
       return;
     }
     this.stats.messagesDelivered++;

@@ -29,6 +29,21 @@ export const SendFlowParams = {
   DEFAULT_BUFFER_CAPACITY: 1024 * 1024,
 } as const;
 
+// Local copies of the constants the per-fragment paths use.
+const CT_USER_DATA = ChunkType.USER_DATA;
+const CT_NEXT_USER_DATA = ChunkType.NEXT_USER_DATA;
+const F_OPTIONS = UserDataFlag.OPTIONS;
+const F_ABANDON = UserDataFlag.ABANDON;
+const F_FINAL = UserDataFlag.FINAL;
+const FRA_WHOLE = Fragment.WHOLE;
+const FRA_BEGIN = Fragment.BEGIN;
+const FRA_END = Fragment.END;
+const FRA_MIDDLE = Fragment.MIDDLE;
+const NAKS_FOR_LOSS = SendFlowParams.NAKS_FOR_LOSS;
+const MIN_FRAGMENT_PAYLOAD = SendFlowParams.MIN_FRAGMENT_PAYLOAD;
+const CHUNK_HEADER = CHUNK_HEADER_LENGTH;
+const vluLen = vluLength;
+
 export type ReceiptStatus = 'pending' | 'delivered' | 'abandoned';
 
 export interface WriteOptions {
@@ -333,14 +348,14 @@ export class SendFlow {
         const remaining = msg._data.length - msg._cut;
         let size = remaining;
         if (size > room) {
-          if (room < SendFlowParams.MIN_FRAGMENT_PAYLOAD) break;
+          if (room < MIN_FRAGMENT_PAYLOAD) break;
           size = room;
         }
         if (size < 0) break;
         const begins = msg._cut === 0;
         const ends = size === remaining;
-        let flags: number = begins ? (ends ? Fragment.WHOLE : Fragment.BEGIN) : ends ? Fragment.END : Fragment.MIDDLE;
-        if (msg._fin) flags |= UserDataFlag.FINAL | UserDataFlag.ABANDON;
+        let flags: number = begins ? (ends ? FRA_WHOLE : FRA_BEGIN) : ends ? FRA_END : FRA_MIDDLE;
+        if (msg._fin) flags |= F_FINAL | F_ABANDON;
         const data = size === msg._data.length ? msg._data : msg._data.subarray(msg._cut, msg._cut + size);
         const f = new Frag(seq, flags, data, msg);
         if (this.nextSeq - this.lowSeq >= this.ring.length) this.growRing();
@@ -386,13 +401,13 @@ export class SendFlow {
     else body = userDataHeaderLengthFor(this.flowId, f.seq, fsnOffset) + (withOptions ? this.optionsLength : 0) + dataLen;
     if (body > w.roomForBody) return 0;
     let flags = f.flags;
-    if (abandoned) flags |= UserDataFlag.ABANDON;
+    if (abandoned) flags |= F_ABANDON;
     if (useNext) {
-      w.begin(ChunkType.NEXT_USER_DATA);
+      w.begin(CT_NEXT_USER_DATA);
       w.u8(flags);
     } else {
-      w.begin(ChunkType.USER_DATA);
-      w.u8(withOptions ? flags | UserDataFlag.OPTIONS : flags);
+      w.begin(CT_USER_DATA);
+      w.u8(withOptions ? flags | F_OPTIONS : flags);
       w.vlu(this.flowId);
       w.vlu(f.seq);
       w.vlu(fsnOffset);
@@ -400,7 +415,7 @@ export class SendFlow {
     }
     if (dataLen > 0) w.bytes(f.data);
     w.end();
-    const size = CHUNK_HEADER_LENGTH + body;
+    const size = CHUNK_HEADER + body;
     f.sentAbandoned = abandoned;
     f.tsn = ++this.tsnCounter;
     f.txSize = size;
@@ -454,7 +469,7 @@ export class SendFlow {
     for (let f = this.outHead; f !== null && f.tsn < this.maxAckedTsn; ) {
       const next = f.next;
       naks = true;
-      if (++f.nakCount >= SendFlowParams.NAKS_FOR_LOSS) {
+      if (++f.nakCount >= NAKS_FOR_LOSS) {
         this.unlink(f);
         f.inFlight = false;
         this.outstanding -= f.txSize;
@@ -776,5 +791,5 @@ export class SendFlow {
 }
 
 function userDataHeaderLengthFor(flowId: number, seq: number, fsnOffset: number): number {
-  return 1 + vluLength(flowId) + vluLength(seq) + vluLength(fsnOffset);
+  return 1 + vluLen(flowId) + vluLen(seq) + vluLen(fsnOffset);
 }
