@@ -62,7 +62,7 @@ export const Fragment = {
 export const UserDataOption = {
   METADATA: 0x00,
   RETURN_FLOW_ASSOCIATION: 0x0a,
-  /** Option types at or above this are mandatory to understand. */
+  /** Option types below this must be understood; a flow with an unknown one is rejected. */
   MANDATORY_CUTOFF: 0x2000,
 } as const;
 

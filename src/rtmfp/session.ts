@@ -280,6 +280,11 @@ export class Session {
             fragment = { flags: h.flags, sequenceNumber: h.sequenceNumber, fsnOffset: h.fsnOffset, data: h.data };
             metadata = h.metadata;
             returnFlowId = h.returnFlowId;
+            if (h.unknownMandatoryOption && !this.recvFlows.has(flowId)) {
+              // An option we must understand but do not: refuse the flow rather than misread it.
+              this.host.counters.malformed++;
+              continue;
+            }
           } else {
             if (!previous) throw new Error('Next User Data without User Data before it');
             flowId = previousFlowId;
