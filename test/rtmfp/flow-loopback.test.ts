@@ -17,17 +17,9 @@ import {
   parseUserDataHeader,
 } from '../../src/rtmfp/ack-codec.js';
 import type { ReceivedFragment } from '../../src/rtmfp/flow-context.js';
+import { seededRandom } from '../support/memory-network.js';
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = seededRandom;
 
 interface LinkOptions {
   loss: number;
