@@ -6,9 +6,17 @@ import { RtmfpEndpoint } from './rtmfp/endpoint.js';
 import { FlashCrypto } from './rtmfp/crypto/flash-crypto.js';
 import { warmDhGroups } from './rtmfp/crypto/dh-groups.js';
 import { formatAddress } from './rtmfp/address.js';
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { FlashServer } from './flash/flash-server.js';
+import { startRtmpService } from './rtmp-flash/rtmp-service.js';
+import type { RtmpListener } from './rtmp/rtmp-listener.js';
 
 export interface RunningServer {
   rtmfp?: RtmfpEndpoint;
+  rtmp?: RtmpListener;
+  /** The protocol-neutral model both transports share. */
+  flash: FlashServer;
   close(): Promise<void>;
 }
 
@@ -27,7 +35,14 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const started = performance.now();
   log.info({ www: config.www }, 'covey starting');
   const closers: Array<() => void | Promise<void>> = [];
+  // An application is a folder under www/.
+  const appExists = (name: string) => {
+    const dir = join(config.www, name);
+    return existsSync(dir) && statSync(dir).isDirectory();
+  };
+  const flash = new FlashServer({ log: log.child({ layer: 'flash' }), appExists });
   const server: RunningServer = {
+    flash,
     close: async () => {
       for (const c of closers.reverse()) await c();
     },
@@ -51,6 +66,20 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     server.rtmfp = endpoint;
     closers.push(() => endpoint.close());
     log.info({ address: formatAddress(endpoint.localAddress) }, 'RTMFP listening (UDP)');
+  }
+
+  if (config.rtmp.enabled) {
+    const { host, port } = config.rtmp;
+    let rtmp: RtmpListener;
+    try {
+      rtmp = await startRtmpService({ host, port, flash, log: log.child({ proto: 'rtmp' }) });
+    } catch (err) {
+      await server.close();
+      throw bindError('RTMP (TCP)', host, port, err);
+    }
+    server.rtmp = rtmp;
+    closers.push(() => rtmp.close());
+    log.info({ address: `${rtmp.address.address}:${rtmp.address.port}` }, 'RTMP listening (TCP)');
   }
 
   log.info({ ms: Math.round(performance.now() - started) }, 'covey ready');

@@ -1,0 +1,27 @@
+// What an application can decide or add: accept connections, answer calls, allow publishing and
+// playing. Every hook is optional; without hooks an application accepts everything. A hook
+// returning a string refuses with that description.
+import type { FlashClient } from './flash-client.js';
+import type { StreamName } from './stream-name.js';
+
+export type Refusal = string | undefined | void;
+
+export interface AppHooks {
+  onConnect?(client: FlashClient): Refusal | Promise<Refusal>;
+  onDisconnect?(client: FlashClient): void;
+  /** Methods clients may call (NetConnection.call); the value returned (or resolved) is the result. */
+  methods?: Record<string, (client: FlashClient, ...args: unknown[]) => unknown>;
+  onPublish?(client: FlashClient, name: StreamName): Refusal;
+  onUnpublish?(client: FlashClient, name: StreamName): void;
+  onPlay?(client: FlashClient, name: StreamName): Refusal;
+}
+
+/** Thrown by a method to answer with a specific error status instead of NetConnection.Call.Failed. */
+export class CallRefused extends Error {
+  constructor(
+    description: string,
+    readonly code = 'NetConnection.Call.Failed',
+  ) {
+    super(description);
+  }
+}

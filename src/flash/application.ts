@@ -1,0 +1,95 @@
+// One application (the first segment of the connect URL path): its clients and its streams. A
+// stream name has at most one live publisher here; players of a name wait for it.
+import type { AppHooks } from './app-hooks.js';
+import type { FlashClient } from './flash-client.js';
+import { Publication } from './publication.js';
+import type { StreamName } from './stream-name.js';
+import type { Subscriber } from './subscriber.js';
+import { Subscription } from './subscription.js';
+import type { Logger } from '../util/log.js';
+
+/** Everything known about one stream name: its publication, if any, and its players. */
+interface StreamSlot {
+  publication: Publication | undefined;
+  subscriptions: Set<Subscription>;
+}
+
+export class Application {
+  readonly clients = new Set<FlashClient>();
+  private readonly slots = new Map<string, StreamSlot>();
+
+  constructor(
+    readonly name: string,
+    readonly hooks: AppHooks,
+    readonly log: Logger,
+  ) {}
+
+  /** The live publication of a name (without query string), if any. */
+  publication(key: string): Publication | undefined {
+    return this.slots.get(key)?.publication;
+  }
+
+  get publications(): Publication[] {
+    const out: Publication[] = [];
+    for (const slot of this.slots.values()) if (slot.publication) out.push(slot.publication);
+    return out;
+  }
+
+  subscriptionCount(key?: string): number {
+    if (key !== undefined) return this.slots.get(key)?.subscriptions.size ?? 0;
+    let n = 0;
+    for (const slot of this.slots.values()) n += slot.subscriptions.size;
+    return n;
+  }
+
+  /** Starts publishing `name`; undefined when someone already publishes it (BadName). */
+  publish(name: StreamName, publisherId: string): Publication | undefined {
+    const slot = this.slot(name.key);
+    if (slot.publication) return undefined;
+    const publication = new Publication(name, publisherId, slot.subscriptions, (p) => this.unpublished(p));
+    slot.publication = publication;
+    this.log.info({ stream: name.key, publisher: publisherId, players: slot.subscriptions.size }, 'publish started');
+    for (const subscription of slot.subscriptions) subscription.attach(publication, true);
+    return publication;
+  }
+
+  /** Starts playing `name`, live now or when a publisher comes. */
+  subscribe(name: StreamName, subscriber: Subscriber, clientId: string, reset: boolean): Subscription {
+    const slot = this.slot(name.key);
+    const subscription = new Subscription(name, subscriber, clientId, (s) => this.unsubscribed(s));
+    slot.subscriptions.add(subscription);
+    subscription.start(slot.publication, reset);
+    return subscription;
+  }
+
+  private slot(key: string): StreamSlot {
+    let slot = this.slots.get(key);
+    if (slot === undefined) {
+      slot = { publication: undefined, subscriptions: new Set() };
+      this.slots.set(key, slot);
+    }
+    return slot;
+  }
+
+  private unpublished(publication: Publication): void {
+    const key = publication.name.key;
+    const slot = this.slots.get(key);
+    if (slot?.publication !== publication) return;
+    slot.publication = undefined;
+    this.log.info({ stream: key, frames: publication.frames, bytes: publication.bytes, players: slot.subscriptions.size }, 'publish stopped');
+    for (const subscription of slot.subscriptions) subscription.detach();
+    this.dropIfEmpty(key, slot);
+  }
+
+  private unsubscribed(subscription: Subscription): void {
+    const key = subscription.name.key;
+    const slot = this.slots.get(key);
+    if (slot === undefined) return;
+    slot.subscriptions.delete(subscription);
+    this.dropIfEmpty(key, slot);
+  }
+
+  private dropIfEmpty(key: string, slot: StreamSlot): void {
+    if (slot.publication === undefined && slot.subscriptions.size === 0) this.slots.delete(key);
+  }
+}

@@ -1,0 +1,420 @@
+// One client's NetConnection as the server sees it, whatever carries it: the connect handshake,
+// NetStreams by id, the stream commands (publish, play, pause...), calls both ways, and the media
+// a publishing stream sends. A transport feeds it decoded commands and messages and implements
+// FlashTransport for what goes back.
+import { randomBytes } from 'node:crypto';
+import { encodeAmf0 } from '../codec/amf0.js';
+import { amfObjectProperties } from '../codec/amf-types.js';
+import type { Logger } from '../util/log.js';
+import { CallRefused } from './app-hooks.js';
+import type { Application } from './application.js';
+import { parseConnectRequest, type ConnectRequest } from './connect-request.js';
+import type { FlashServer } from './flash-server.js';
+import type { FlashTransport, ObjectEncoding } from './flash-transport.js';
+import type { Publication } from './publication.js';
+import { statusInfo, type StatusInfo } from './status.js';
+import { parseStreamName } from './stream-name.js';
+import type { Subscription } from './subscription.js';
+
+export interface FlashClientLimits {
+  /** NetStreams one client may have at once. */
+  maxStreams: number;
+  /** Calls to the client awaiting an answer. */
+  maxPendingCalls: number;
+  callTimeoutMs: number;
+}
+
+export const DEFAULT_FLASH_CLIENT_LIMITS: FlashClientLimits = { maxStreams: 64, maxPendingCalls: 256, callTimeoutMs: 30_000 };
+
+/** A command as the transport decoded it. */
+export interface FlashCommand {
+  name: string;
+  transactionId: number;
+  commandObject: unknown;
+  args: unknown[];
+}
+
+/** Our side of a NetStream. */
+interface NetStream {
+  id: number;
+  publication?: Publication;
+  subscription?: Subscription;
+}
+
+interface PendingCall {
+  resolve: (value: unknown) => void;
+  reject: (error: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+/** A call to the client answered with _error; `info` is what it sent. */
+export class CallError extends Error {
+  constructor(
+    message: string,
+    readonly info: unknown,
+  ) {
+    super(message);
+  }
+}
+
+const CONNECT_PROPERTIES = { fmsVer: 'FMS/3,5,7,7009', capabilities: 31, mode: 1 };
+
+export class FlashClient {
+  readonly id = randomBytes(8).toString('hex');
+  readonly log: Logger;
+  state: 'new' | 'connecting' | 'connected' | 'closed' = 'new';
+  app: Application | undefined;
+  request: ConnectRequest | undefined;
+  objectEncoding: ObjectEncoding = 0;
+  readonly connectedAt = Date.now();
+  private readonly streams = new Map<number, NetStream>();
+  private nextStreamId = 1;
+  private readonly pending = new Map<number, PendingCall>();
+  private nextTransactionId = 1;
+  private readonly limits: FlashClientLimits;
+
+  constructor(
+    readonly server: FlashServer,
+    readonly transport: FlashTransport,
+    limits: Partial<FlashClientLimits> = {},
+  ) {
+    this.limits = { ...DEFAULT_FLASH_CLIENT_LIMITS, ...limits };
+    this.log = transport.log.child({ client: this.id });
+  }
+
+  get protocol(): string {
+    return this.transport.protocol;
+  }
+
+  get remoteAddress(): string {
+    return this.transport.remoteAddress;
+  }
+
+  /** Calls a method of the client (its NetConnection.client object); resolves with its return value. */
+  call(method: string, ...args: unknown[]): Promise<unknown> {
+    if (this.state !== 'connected') return Promise.reject(new Error(`cannot call ${method}: client not connected`));
+    if (this.pending.size >= this.limits.maxPendingCalls) return Promise.reject(new Error(`cannot call ${method}: ${this.pending.size} calls already waiting for the client`));
+    const transactionId = ++this.nextTransactionId;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(transactionId);
+        reject(new Error(`call ${method} not answered within ${this.limits.callTimeoutMs} ms`));
+      }, this.limits.callTimeoutMs);
+      timer.unref();
+      this.pending.set(transactionId, { resolve, reject, timer });
+      this.transport.sendCommand(0, this.objectEncoding, method, transactionId, null, ...args);
+    });
+  }
+
+  /** Sends a NetConnection status event (onStatus on stream 0). */
+  sendStatus(info: StatusInfo): void {
+    this.transport.sendCommand(0, this.objectEncoding, 'onStatus', 0, null, info);
+  }
+
+  /** Ends the client's connection from the server side (an app's kick). */
+  disconnect(reason: string): void {
+    this.transport.close(reason);
+  }
+
+  /** A command from the client, on the NetConnection (streamId 0) or a NetStream. */
+  handleCommand(streamId: number, command: FlashCommand): void {
+    if (this.state === 'closed') return;
+    const { name } = command;
+    if (name === 'connect') {
+      void this.connect(command);
+      return;
+    }
+    if (this.state !== 'connected') {
+      this.transport.close(`command ${JSON.stringify(name)} before a successful connect`);
+      return;
+    }
+    switch (name) {
+      case '_result':
+      case '_error':
+        this.answer(command);
+        return;
+      case 'createStream':
+        return this.createStream(command);
+      case 'deleteStream':
+        return this.deleteStream(Number(command.args[0]));
+      case 'closeStream':
+        return this.closeStream(streamId);
+      case 'releaseStream':
+        return this.result(command, undefined);
+      case 'FCPublish':
+        this.result(command, undefined);
+        this.transport.sendCommand(0, this.objectEncoding, 'onFCPublish', 0, null, statusInfo('status', 'NetStream.Publish.Start', String(command.args[0] ?? '')));
+        return;
+      case 'FCUnpublish':
+        this.result(command, undefined);
+        this.unpublishByName(String(command.args[0] ?? ''));
+        this.transport.sendCommand(0, this.objectEncoding, 'onFCUnpublish', 0, null, statusInfo('status', 'NetStream.Unpublish.Success', String(command.args[0] ?? '')));
+        return;
+      case 'FCSubscribe':
+        this.transport.sendCommand(0, this.objectEncoding, 'onFCSubscribe', 0, null, statusInfo('status', 'NetStream.Play.Start', String(command.args[0] ?? '')));
+        return;
+      case 'FCUnsubscribe':
+        return;
+      case 'getStreamLength':
+        // Live streams have no length.
+        return this.result(command, 0);
+      case '_checkbw':
+        return this.result(command, undefined);
+      case 'publish':
+        return this.publish(streamId, command);
+      case 'play':
+        return this.play(streamId, command);
+      case 'pause':
+        this.streams.get(streamId)?.subscription?.pause(command.args[0] !== false);
+        return;
+      case 'receiveAudio':
+        this.streams.get(streamId)?.subscription?.receiveAudio(command.args[0] !== false);
+        return;
+      case 'receiveVideo':
+        this.streams.get(streamId)?.subscription?.receiveVideo(command.args[0] !== false);
+        return;
+      default:
+        void this.invoke(command);
+    }
+  }
+
+  handleAudio(streamId: number, timestamp: number, payload: Buffer): void {
+    if (payload.length > 0) this.streams.get(streamId)?.publication?.pushAudio(timestamp, payload);
+  }
+
+  handleVideo(streamId: number, timestamp: number, payload: Buffer): void {
+    if (payload.length > 0) this.streams.get(streamId)?.publication?.pushVideo(timestamp, payload);
+  }
+
+  /** A data message: handler name then values (@setDataFrame, @clearDataFrame, onCuePoint...). */
+  handleData(streamId: number, timestamp: number, values: unknown[]): void {
+    const publication = this.streams.get(streamId)?.publication;
+    if (publication === undefined) return;
+    const [name, ...rest] = values;
+    if (name === '@setDataFrame') {
+      // "@setDataFrame", "onMetaData", {...}: keep and pass on without the directive.
+      if (typeof rest[0] === 'string') publication.setDataFrame(timestamp, encodeAmf0(...rest));
+    } else if (name === '@clearDataFrame') {
+      publication.clearDataFrame();
+    } else if (typeof name === 'string') {
+      publication.pushData(timestamp, encodeAmf0(...values));
+    }
+  }
+
+  /** The transport is gone: stop everything this client published or played. */
+  handleClose(reason: string): void {
+    if (this.state === 'closed') return;
+    const wasConnected = this.state === 'connected';
+    this.state = 'closed';
+    for (const stream of this.streams.values()) this.stopStream(stream, false);
+    this.streams.clear();
+    for (const call of this.pending.values()) {
+      clearTimeout(call.timer);
+      call.reject(new Error(`connection closed: ${reason}`));
+    }
+    this.pending.clear();
+    if (this.app) {
+      this.app.clients.delete(this);
+      if (wasConnected) {
+        try {
+          this.app.hooks.onDisconnect?.(this);
+        } catch (err) {
+          this.log.error({ err }, 'onDisconnect hook failed');
+        }
+      }
+    }
+    this.server.forget(this);
+  }
+
+  private async connect(command: FlashCommand): Promise<void> {
+    if (this.state !== 'new') {
+      this.transport.close('second connect on one connection');
+      return;
+    }
+    this.state = 'connecting';
+    const parsed = parseConnectRequest(command.commandObject, command.args);
+    if ('rejected' in parsed) return this.rejectConnect(command, parsed.rejected);
+    this.request = parsed;
+    this.objectEncoding = parsed.objectEncoding;
+    const app = this.server.application(parsed.app);
+    if (app === undefined) return this.rejectConnect(command, `no application "${parsed.app}" on this server`);
+    this.app = app;
+    let refusal: string | undefined | void;
+    try {
+      refusal = await app.hooks.onConnect?.(this);
+    } catch (err) {
+      refusal = `application error: ${(err as Error).message}`;
+    }
+    if ((this.state as string) === 'closed') return;
+    if (typeof refusal === 'string') return this.rejectConnect(command, refusal);
+    this.state = 'connected';
+    app.clients.add(this);
+    this.log.info({ app: app.name, instance: parsed.instance || undefined, tcUrl: parsed.tcUrl, flashVer: parsed.properties.flashVer, objectEncoding: parsed.objectEncoding }, 'client connected');
+    this.transport.sendCommand(0, 0, '_result', command.transactionId, CONNECT_PROPERTIES,
+      statusInfo('status', 'NetConnection.Connect.Success', 'Connection succeeded.', {
+        objectEncoding: this.objectEncoding,
+        clientid: this.id,
+        data: { version: '3,5,7,7009' },
+      }));
+  }
+
+  private rejectConnect(command: FlashCommand, description: string): void {
+    this.log.info({ reason: description }, 'connect rejected');
+    this.transport.sendCommand(0, 0, '_error', command.transactionId, null, statusInfo('error', 'NetConnection.Connect.Rejected', description));
+    this.transport.close(`connect rejected: ${description}`);
+  }
+
+  private result(command: FlashCommand, value: unknown): void {
+    if (command.transactionId !== 0) this.transport.sendCommand(0, this.objectEncoding, '_result', command.transactionId, null, value);
+  }
+
+  private error(command: FlashCommand, info: StatusInfo): void {
+    if (command.transactionId !== 0) this.transport.sendCommand(0, this.objectEncoding, '_error', command.transactionId, null, info);
+  }
+
+  private answer(command: FlashCommand): void {
+    const call = this.pending.get(command.transactionId);
+    if (call === undefined) return;
+    this.pending.delete(command.transactionId);
+    clearTimeout(call.timer);
+    const value = command.args[0];
+    if (command.name === '_result') call.resolve(value);
+    else {
+      const description = amfObjectProperties(value)?.description;
+      call.reject(new CallError(typeof description === 'string' ? description : 'call failed', value));
+    }
+  }
+
+  private async invoke(command: FlashCommand): Promise<void> {
+    const method = this.app?.hooks.methods?.[command.name];
+    if (method === undefined || !Object.hasOwn(this.app!.hooks.methods!, command.name)) {
+      this.error(command, statusInfo('error', 'NetConnection.Call.Failed', `Method not found (${command.name}).`));
+      return;
+    }
+    try {
+      const value = await method(this, ...command.args);
+      if (this.state === 'connected') this.result(command, value);
+    } catch (err) {
+      if (this.state !== 'connected') return;
+      const code = err instanceof CallRefused ? err.code : 'NetConnection.Call.Failed';
+      if (!(err instanceof CallRefused)) this.log.warn({ err, method: command.name }, 'method failed');
+      this.error(command, statusInfo('error', code, (err as Error).message));
+    }
+  }
+
+  private createStream(command: FlashCommand): void {
+    if (this.streams.size >= this.limits.maxStreams) {
+      this.error(command, statusInfo('error', 'NetConnection.Call.Failed', `too many streams (${this.limits.maxStreams})`));
+      return;
+    }
+    let id = this.nextStreamId;
+    while (this.streams.has(id)) id = id >= 0xffff ? 1 : id + 1;
+    this.nextStreamId = id >= 0xffff ? 1 : id + 1;
+    this.streams.set(id, { id });
+    this.result(command, id);
+  }
+
+  private deleteStream(id: number): void {
+    const stream = this.streams.get(id);
+    if (stream === undefined) return;
+    this.stopStream(stream, true);
+    this.streams.delete(id);
+  }
+
+  private closeStream(id: number): void {
+    const stream = this.streams.get(id);
+    if (stream) this.stopStream(stream, true);
+  }
+
+  private stopStream(stream: NetStream, tell: boolean): void {
+    if (stream.publication) {
+      const publication = stream.publication;
+      stream.publication = undefined;
+      publication.close();
+      try {
+        this.app?.hooks.onUnpublish?.(this, publication.name);
+      } catch (err) {
+        this.log.error({ err }, 'onUnpublish hook failed');
+      }
+      if (tell) this.streamStatus(stream.id, statusInfo('status', 'NetStream.Unpublish.Success', `${publication.name.key} is now unpublished.`, { details: publication.name.key }));
+    }
+    if (stream.subscription) {
+      const subscription = stream.subscription;
+      stream.subscription = undefined;
+      subscription.close();
+      if (tell) this.streamStatus(stream.id, statusInfo('status', 'NetStream.Play.Stop', `Stopped playing ${subscription.name.key}.`, { details: subscription.name.key }));
+    }
+  }
+
+  private unpublishByName(raw: string): void {
+    const key = parseStreamName(raw).key;
+    for (const stream of this.streams.values()) {
+      if (stream.publication?.name.key === key) this.stopStream(stream, true);
+    }
+  }
+
+  private streamStatus(streamId: number, info: StatusInfo): void {
+    this.transport.sendCommand(streamId, this.objectEncoding, 'onStatus', 0, null, { ...info, clientid: this.id });
+  }
+
+  private publish(streamId: number, command: FlashCommand): void {
+    const stream = this.streams.get(streamId);
+    const raw = command.args[0];
+    if (stream === undefined) {
+      this.log.warn({ streamId }, 'publish on a stream that was not created');
+      return;
+    }
+    if (raw === false || raw === null || raw === undefined) {
+      // publish(false) / publish(null): stop publishing.
+      this.stopStream(stream, true);
+      return;
+    }
+    this.stopStream(stream, false);
+    const name = parseStreamName(String(raw));
+    const type = typeof command.args[1] === 'string' ? command.args[1] : 'live';
+    if (name.key === '') {
+      this.streamStatus(streamId, statusInfo('error', 'NetStream.Publish.BadName', 'empty stream name'));
+      return;
+    }
+    const refusal = this.app!.hooks.onPublish?.(this, name);
+    if (typeof refusal === 'string') {
+      this.streamStatus(streamId, statusInfo('error', 'NetStream.Publish.Denied', refusal, { details: name.key }));
+      return;
+    }
+    const publication = this.app!.publish(name, this.id);
+    if (publication === undefined) {
+      this.log.info({ stream: name.key }, 'publish refused: name already published');
+      this.streamStatus(streamId, statusInfo('error', 'NetStream.Publish.BadName', `${name.key} is already being published.`, { details: name.key }));
+      return;
+    }
+    if (type !== 'live') this.log.info({ stream: name.key, type }, 'recording is not supported; publishing live');
+    stream.publication = publication;
+    this.streamStatus(streamId, statusInfo('status', 'NetStream.Publish.Start', `${name.key} is now published.`, { details: name.key }));
+  }
+
+  private play(streamId: number, command: FlashCommand): void {
+    const stream = this.streams.get(streamId);
+    if (stream === undefined) {
+      this.log.warn({ streamId }, 'play on a stream that was not created');
+      return;
+    }
+    const raw = command.args[0];
+    this.stopStream(stream, false);
+    if (raw === false || raw === null || raw === undefined) return;
+    const name = parseStreamName(String(raw));
+    if (name.key === '') {
+      this.streamStatus(streamId, statusInfo('error', 'NetStream.Play.StreamNotFound', 'empty stream name'));
+      return;
+    }
+    const refusal = this.app!.hooks.onPlay?.(this, name);
+    if (typeof refusal === 'string') {
+      this.streamStatus(streamId, statusInfo('error', 'NetStream.Play.Failed', refusal, { details: name.key }));
+      return;
+    }
+    // play(name, start, duration, reset): reset defaults to true.
+    const reset = command.args[3] !== false && command.args[3] !== 0;
+    const subscriber = this.transport.openSubscriber(streamId);
+    stream.subscription = this.app!.subscribe(name, subscriber, this.id, reset);
+    this.log.info({ stream: name.key, streamId, live: stream.subscription.live }, 'play started');
+  }
+}

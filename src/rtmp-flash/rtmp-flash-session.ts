@@ -1,0 +1,108 @@
+// Binds one RTMP connection to the Flash model: decodes its command, data and media messages for
+// a FlashClient, and implements FlashTransport (commands out, subscribers, close) on top of it.
+import type { FlashClient } from '../flash/flash-client.js';
+import type { FlashServer } from '../flash/flash-server.js';
+import type { FlashTransport, ObjectEncoding } from '../flash/flash-transport.js';
+import type { StatusInfo } from '../flash/status.js';
+import type { Subscriber } from '../flash/subscriber.js';
+import type { Logger } from '../util/log.js';
+import { OutChunkStream } from '../rtmp/chunk-encoder.js';
+import { decodeCommand, decodeData, encodeCommand } from '../rtmp/command-message.js';
+import type { MediaQueueLimits } from '../rtmp/media-send-policy.js';
+import { MessageType, UserControlEvent, type RtmpMessage } from '../rtmp/message-types.js';
+import { DEFAULT_OUT_CHUNK_SIZE, DEFAULT_WINDOW_SIZE, type RtmpConnection } from '../rtmp/rtmp-connection.js';
+import { RtmpSubscriber } from './rtmp-subscriber.js';
+
+export interface RtmpSessionOptions {
+  /** The connect command must come this soon after the handshake. */
+  connectTimeoutMs?: number;
+  mediaQueue?: MediaQueueLimits;
+}
+
+export class RtmpFlashSession implements FlashTransport {
+  readonly protocol = 'rtmp';
+  readonly remoteAddress: string;
+  readonly log: Logger;
+  readonly client: FlashClient;
+  private connectTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly connection: RtmpConnection,
+    flash: FlashServer,
+    private readonly options: RtmpSessionOptions = {},
+  ) {
+    this.log = connection.log;
+    this.remoteAddress = `${connection.socket.remoteAddress}:${connection.socket.remotePort}`;
+    this.client = flash.createClient(this);
+    connection.onReady = () => {
+      const ms = options.connectTimeoutMs ?? 10_000;
+      this.connectTimer = setTimeout(() => {
+        if (this.client.state === 'new') connection.close(`no connect command within ${ms} ms of the handshake`, 'protocol');
+      }, ms);
+      this.connectTimer.unref();
+    };
+    connection.onMessage = (message) => this.receive(message);
+    connection.onUserControl = (event) => {
+      if (event.event === UserControlEvent.SetBufferLength) this.log.trace({ streamId: event.value, ms: event.extra }, 'client buffer length');
+    };
+    connection.addCloseListener((info) => {
+      clearTimeout(this.connectTimer);
+      this.client.handleClose(info.reason);
+    });
+  }
+
+  sendCommand(streamId: number, encoding: ObjectEncoding, name: string, transactionId: number, commandObject: unknown, ...args: unknown[]): void {
+    const { type, payload } = encodeCommand(encoding, name, transactionId, commandObject, ...args);
+    this.connection.sendMessage(streamId === 0 ? OutChunkStream.Command : OutChunkStream.StreamCommand, type, streamId, 0, payload);
+  }
+
+  openSubscriber(streamId: number): Subscriber {
+    return new RtmpSubscriber(this.connection, streamId, (id, info) => this.sendStatus(id, info), this.options.mediaQueue);
+  }
+
+  close(reason: string): void {
+    this.connection.close(reason, 'normal', true);
+  }
+
+  private sendStatus(streamId: number, info: StatusInfo): void {
+    this.sendCommand(streamId, this.client.objectEncoding, 'onStatus', 0, null, info);
+  }
+
+  private receive(message: RtmpMessage): void {
+    switch (message.type) {
+      case MessageType.Audio:
+        this.client.handleAudio(message.streamId, message.timestamp, message.payload);
+        return;
+      case MessageType.Video:
+        this.client.handleVideo(message.streamId, message.timestamp, message.payload);
+        return;
+      case MessageType.DataAmf0:
+      case MessageType.DataAmf3:
+        this.client.handleData(message.streamId, message.timestamp, decodeData(message.type, message.payload));
+        return;
+      case MessageType.CommandAmf0:
+      case MessageType.CommandAmf3: {
+        const command = decodeCommand(message.type, message.payload);
+        if (command.name === 'connect') this.beforeConnect();
+        this.client.handleCommand(message.streamId, command);
+        return;
+      }
+      case MessageType.SharedObjectAmf0:
+      case MessageType.SharedObjectAmf3:
+        this.log.debug('shared object message ignored (shared objects are not supported)');
+        return;
+      default:
+        this.log.debug({ type: message.type }, 'unknown RTMP message type ignored');
+    }
+  }
+
+  /** What Adobe's server sends ahead of the connect result: window, bandwidth, chunk size. */
+  private beforeConnect(): void {
+    clearTimeout(this.connectTimer);
+    if (this.client.state !== 'new') return;
+    this.connection.setWindowAckSize(DEFAULT_WINDOW_SIZE);
+    this.connection.setPeerBandwidth(DEFAULT_WINDOW_SIZE);
+    this.connection.setChunkSize(DEFAULT_OUT_CHUNK_SIZE);
+    this.connection.sendUserControl(UserControlEvent.StreamBegin, 0);
+  }
+}

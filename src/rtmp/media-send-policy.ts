@@ -1,0 +1,54 @@
+// Drops audio and video for a subscriber that cannot keep up, rather than queueing without
+// limit. The measure is the connection's unsent bytes: past a bound, what we would add is late.
+// Video then skips to the next keyframe (frames in between cannot be decoded without those
+// dropped); audio frames stand alone and are simply skipped. Sequence headers and data are
+// never dropped: they are small and decoders need them.
+
+export interface MediaQueueLimits {
+  /** Unsent bytes beyond which video frames are dropped (until a keyframe once below again). */
+  videoDropBytes: number;
+  /** Unsent bytes beyond which audio frames are dropped. Higher: audio is cheap and gaps are heard. */
+  audioDropBytes: number;
+}
+
+export const DEFAULT_MEDIA_QUEUE_LIMITS: MediaQueueLimits = {
+  videoDropBytes: 768 * 1024,
+  audioDropBytes: 1536 * 1024,
+};
+
+export class MediaSendPolicy {
+  droppedVideo = 0;
+  droppedAudio = 0;
+  /** True from a dropped video frame until the next keyframe that fits. */
+  private waitKeyframe = false;
+
+  constructor(private readonly limits: MediaQueueLimits = DEFAULT_MEDIA_QUEUE_LIMITS) {}
+
+  get skippingVideo(): boolean {
+    return this.waitKeyframe;
+  }
+
+  /** Whether to send a video frame now, given the bytes already waiting. */
+  admitVideo(keyframe: boolean, sequenceHeader: boolean, queuedBytes: number): boolean {
+    if (sequenceHeader) return true;
+    if (queuedBytes > this.limits.videoDropBytes) {
+      this.waitKeyframe = true;
+      this.droppedVideo++;
+      return false;
+    }
+    if (this.waitKeyframe) {
+      if (!keyframe) {
+        this.droppedVideo++;
+        return false;
+      }
+      this.waitKeyframe = false;
+    }
+    return true;
+  }
+
+  admitAudio(sequenceHeader: boolean, queuedBytes: number): boolean {
+    if (sequenceHeader || queuedBytes <= this.limits.audioDropBytes) return true;
+    this.droppedAudio++;
+    return false;
+  }
+}
