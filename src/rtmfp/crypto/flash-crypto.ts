@@ -108,10 +108,12 @@ export class FlashCrypto {
     this.sequencePolicy = options.sessionSequence ?? NO_NEGOTIATION;
     const parts: Buffer[] = [];
     if (options.hostname !== undefined) parts.push(encodeOption(CertOption.HOSTNAME, Buffer.from(options.hostname, 'utf8')));
-    if (options.server) {
+    if (options.server || options.ephemeralInitiator) {
+      // An ephemeral certificate: groups offered, keys made per session. A certificate with
+      // static keys would oblige a group select (rtmfp-cpp drops the keying otherwise).
       // The order Flash servers use (ancillary, randomness, groups weakest first): librtmfp
       // reads the first 77 bytes, which are then exactly the certificate it knows.
-      parts.push(encodeOption(CertOption.ACCEPTS_ANCILLARY_DATA));
+      if (options.server) parts.push(encodeOption(CertOption.ACCEPTS_ANCILLARY_DATA));
       parts.push(encodeOption(CertOption.EXTRA_RANDOMNESS, randomBytes(64)));
       for (const g of [...this.groups].reverse()) parts.push(encodeVluOption(CertOption.SUPPORTED_EPHEMERAL_DH_GROUP, g));
     } else {
