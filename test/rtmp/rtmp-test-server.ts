@@ -1,0 +1,69 @@
+// A real Covey RTMP service on 127.0.0.1 with an ephemeral port, for tests: the Flash model, the
+// listener, and a logger whose JSON lines the test can search (close reasons, say).
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { FlashServer, type FlashServerOptions } from '../../src/flash/flash-server.js';
+import { startRtmpService, type RtmpServiceOptions } from '../../src/rtmp-flash/rtmp-service.js';
+import type { RtmpListener } from '../../src/rtmp/rtmp-listener.js';
+
+export interface TestServer {
+  flash: FlashServer;
+  listener: RtmpListener;
+  port: number;
+  url: (path: string) => string;
+  /** Parsed log lines so far. */
+  logs: Array<Record<string, unknown>>;
+  /** Resolves with the first log line matching, waiting up to `ms`. */
+  waitLog: (match: (line: Record<string, unknown>) => boolean, ms?: number) => Promise<Record<string, unknown>>;
+  close: () => Promise<void>;
+}
+
+export async function startTestServer(
+  options: { flash?: Partial<FlashServerOptions>; rtmp?: Partial<RtmpServiceOptions> } = {},
+): Promise<TestServer> {
+  const logs: Array<Record<string, unknown>> = [];
+  let partial = '';
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      partial += chunk.toString();
+      const lines = partial.split('\n');
+      partial = lines.pop()!;
+      for (const line of lines) if (line) logs.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  const log = pino({ level: process.env.TEST_LOG ? 'debug' : 'info', base: undefined }, sink);
+  const flash = new FlashServer({ log, ...options.flash });
+  const listener = await startRtmpService({ host: '127.0.0.1', port: 0, flash, log, ...options.rtmp });
+  const port = listener.address.port;
+  return {
+    flash,
+    listener,
+    port,
+    url: (path) => `rtmp://127.0.0.1:${port}/${path}`,
+    logs,
+    waitLog: async (match, ms = 5000) => {
+      const t0 = Date.now();
+      for (;;) {
+        const found = logs.find(match);
+        if (found) return found;
+        if (Date.now() - t0 > ms) throw new Error(`no matching log line within ${ms} ms; got:\n${logs.map((l) => JSON.stringify(l)).join('\n')}`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    },
+    close: () => listener.close(),
+  };
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Polls until `check` returns a truthy value. */
+export async function until<T>(check: () => T | undefined | false, ms = 5000, what = 'condition'): Promise<T> {
+  const t0 = Date.now();
+  for (;;) {
+    const v = check();
+    if (v) return v;
+    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
