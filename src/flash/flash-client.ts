@@ -72,6 +72,8 @@ export class FlashClient {
   private readonly pending = new Map<number, PendingCall>();
   private nextTransactionId = 1;
   private readonly limits: FlashClientLimits;
+  /** Messages that came while an application decided on connect, replayed once it accepted. */
+  private backlog: Array<() => void> = [];
 
   constructor(
     readonly server: FlashServer,
@@ -122,6 +124,11 @@ export class FlashClient {
     const { name } = command;
     if (name === 'connect') {
       void this.connect(command);
+      return;
+    }
+    if (this.state === 'connecting') {
+      // Clients may send createStream and the like right behind connect, without waiting.
+      this.defer(() => this.handleCommand(streamId, command));
       return;
     }
     if (this.state !== 'connected') {
@@ -179,15 +186,18 @@ export class FlashClient {
   }
 
   handleAudio(streamId: number, timestamp: number, payload: Buffer): void {
+    if (this.state === 'connecting') return this.defer(() => this.handleAudio(streamId, timestamp, payload));
     if (payload.length > 0) this.streams.get(streamId)?.publication?.pushAudio(timestamp, payload);
   }
 
   handleVideo(streamId: number, timestamp: number, payload: Buffer): void {
+    if (this.state === 'connecting') return this.defer(() => this.handleVideo(streamId, timestamp, payload));
     if (payload.length > 0) this.streams.get(streamId)?.publication?.pushVideo(timestamp, payload);
   }
 
   /** A data message: handler name then values (@setDataFrame, @clearDataFrame, onCuePoint...). */
   handleData(streamId: number, timestamp: number, values: unknown[]): void {
+    if (this.state === 'connecting') return this.defer(() => this.handleData(streamId, timestamp, values));
     const publication = this.streams.get(streamId)?.publication;
     if (publication === undefined) return;
     const [name, ...rest] = values;
@@ -241,7 +251,9 @@ export class FlashClient {
     this.app = app;
     let refusal: string | undefined | void;
     try {
-      refusal = await app.hooks.onConnect?.(this);
+      // Only wait when the application has something to decide, so a plain connect completes at once.
+      const decision = app.hooks.onConnect?.(this);
+      refusal = decision instanceof Promise ? await decision : decision;
     } catch (err) {
       refusal = `application error: ${(err as Error).message}`;
     }
@@ -256,9 +268,21 @@ export class FlashClient {
         clientid: this.id,
         data: { version: '3,5,7,7009' },
       }));
+    const backlog = this.backlog;
+    this.backlog = [];
+    for (const replay of backlog) replay();
+  }
+
+  private defer(replay: () => void): void {
+    if (this.backlog.length >= 64) {
+      this.transport.close('more than 64 messages sent while connect was still being decided');
+      return;
+    }
+    this.backlog.push(replay);
   }
 
   private rejectConnect(command: FlashCommand, description: string): void {
+    this.backlog = [];
     this.log.info({ reason: description }, 'connect rejected');
     this.transport.sendCommand(0, 0, '_error', command.transactionId, null, statusInfo('error', 'NetConnection.Connect.Rejected', description));
     this.transport.close(`connect rejected: ${description}`);
