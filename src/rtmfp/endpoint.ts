@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { ChunkType, PacketMode } from './chunk-types.js';
 import { ChunkWriter } from './chunk-writer.js';
-import { MIN_DATAGRAM, parsePacket, readSessionId, writePacketHeader, writeSessionId } from './packet.js';
+import { MIN_DATAGRAM, parsePacket, readSessionId, writePacketHeader } from './packet.js';
 import { PacketProtection, PROTECTION_BACK_MARGIN, PROTECTION_FRONT_MARGIN } from './crypto/packet-protection.js';
 import { FlashCertificate, encodeEpd, parseEpd, type Epd } from './crypto/flash-certificate.js';
 import type { FlashCrypto, InitiatorKeying } from './crypto/flash-crypto.js';
@@ -136,7 +136,7 @@ export class RtmfpEndpoint implements SessionHost {
 
   // ---- SessionHost ----
 
-  sendDatagram(datagram: Buffer, to: Address): void {
+  sendDatagram(datagram: Buffer | readonly Buffer[], to: Address): void {
     if (!this.closed) this.port.send(datagram, to);
   }
 
@@ -462,8 +462,7 @@ export class RtmfpEndpoint implements SessionHost {
     });
     const w = new ChunkWriter(this.scratch, headerEnd, this.scratch.length - PROTECTION_BACK_MARGIN);
     if (!w.chunk(type, body)) throw new Error(`startup chunk 0x${type.toString(16)} of ${body.length} bytes does not fit`);
-    const datagram = this.defaultProtection.seal(this.scratch, PROTECTION_FRONT_MARGIN, w.offset);
-    writeSessionId(datagram, remoteSessionId);
+    const datagram = Buffer.concat(this.defaultProtection.seal(this.scratch, PROTECTION_FRONT_MARGIN, w.offset, remoteSessionId));
     this.sendDatagram(datagram, to);
     this.counters.packetsSent++;
     return datagram;

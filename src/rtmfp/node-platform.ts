@@ -71,11 +71,11 @@ export class NodeDatagramPort implements DatagramPort {
     });
   }
 
-  send(data: Buffer, to: Address): void {
+  send(data: Buffer | readonly Buffer[], to: Address): void {
     if (this.closed) return;
     const host = this.ipv6 && !to.host.includes(':') ? `::ffff:${to.host}` : to.host;
     // No per-send callback (a closure per packet): failures reach the 'error' handler.
-    this.socket.send(data, to.port, host);
+    this.socket.send(data as Buffer | Buffer[], to.port, host);
   }
 
   onDatagram(handler: DatagramHandler): void {

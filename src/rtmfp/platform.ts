@@ -18,8 +18,8 @@ export type DatagramHandler = (data: Buffer, from: Address) => void;
 
 /** One bound UDP socket (or its in-memory stand-in). */
 export interface DatagramPort {
-  /** Sends one datagram; failures are the network's business (UDP), never thrown. */
-  send(data: Buffer, to: Address): void;
+  /** Sends one datagram (given whole or as parts to gather); failures are the network's business (UDP), never thrown. */
+  send(data: Buffer | readonly Buffer[], to: Address): void;
   /** Installs the handler for incoming datagrams (one handler at a time). */
   onDatagram(handler: DatagramHandler): void;
   localAddress(): Address;

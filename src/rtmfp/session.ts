@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { ChunkType, PacketMode, TIMESTAMP_TICK_MS } from './chunk-types.js';
 import { ChunkWriter } from './chunk-writer.js';
-import { parsePacket, writePacketHeader, writeSessionId, type ChunkView } from './packet.js';
+import { parsePacket, writePacketHeader, type ChunkView } from './packet.js';
 import { PROTECTION_FRONT_MARGIN, type PacketProtection } from './crypto/packet-protection.js';
 import { formatAddress, sameAddress, type Address } from './address.js';
 import type { Clock, TimerHandle } from './platform.js';
@@ -50,7 +50,7 @@ export interface SessionHost {
   readonly clock: Clock;
   readonly log: Logger;
   readonly counters: EngineCounters;
-  sendDatagram(datagram: Buffer, to: Address): void;
+  sendDatagram(datagram: Buffer | readonly Buffer[], to: Address): void;
   /** The session reached 'closed' and can be forgotten. */
   sessionClosed(session: Session): void;
   /** A server introduced an initiator to us (rendezvous). */
@@ -440,10 +440,11 @@ export class Session {
   }
 
   private sealAndSend(to: Address = this.address): void {
-    const datagram = this.protection.seal(this.scratch, PROTECTION_FRONT_MARGIN, this.writer.offset);
-    writeSessionId(datagram, this.remoteId);
-    this.host.sendDatagram(datagram, to);
-    this.congestion.countTx(datagram.length);
+    const parts = this.protection.seal(this.scratch, PROTECTION_FRONT_MARGIN, this.writer.offset, this.remoteId);
+    this.host.sendDatagram(parts, to);
+    let bytes = 0;
+    for (const part of parts) bytes += part.length;
+    this.congestion.countTx(bytes);
     this.lastSendAt = this.host.clock.now();
     this.host.counters.packetsSent++;
   }

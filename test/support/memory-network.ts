@@ -85,10 +85,10 @@ export class MemoryPort implements DatagramPort {
     public address: Address,
   ) {}
 
-  send(data: Buffer, to: Address): void {
+  send(data: Buffer | readonly Buffer[], to: Address): void {
     if (this.closed) return;
     this.sent++;
-    this.network.transmit(data, this.address, to);
+    this.network.transmit(Buffer.isBuffer(data) ? data : Buffer.concat(data), this.address, to);
   }
 
   onDatagram(handler: DatagramHandler): void {

@@ -5,6 +5,7 @@ import { createHmac } from 'node:crypto';
 import { internetChecksum } from '../checksum.js';
 import { ZeroIvDecryptor, ZeroIvEncryptor } from './aes-cbc.js';
 import { vluLength, writeVlu, ByteReader } from '../../codec/vlu.js';
+import { scrambledSessionId } from '../packet.js';
 
 /** Bytes the session leaves free in front of a packet for sequence number and checksum. */
 export const PROTECTION_FRONT_MARGIN = 12;
@@ -55,10 +56,11 @@ export class PacketProtection {
 
   /**
    * Seals the packet at `buf[start..end)`, which must have PROTECTION_FRONT_MARGIN bytes free
-   * before it and PROTECTION_BACK_MARGIN after. Answers a new buffer: four bytes left for the
-   * scrambled session ID, then the ciphertext, then the HMAC if one is sent.
+   * before it and PROTECTION_BACK_MARGIN after, for the far end's `sessionId`. Answers the
+   * datagram as parts to send together (scrambled session ID, ciphertext, HMAC if any): the
+   * socket gathers them, so the ciphertext is never copied into a datagram buffer.
    */
-  seal(buf: Buffer, start: number, end: number): Buffer {
+  seal(buf: Buffer, start: number, end: number, sessionId: number): Buffer[] {
     const p = this.params;
     const useHmac = p.sendHmac !== undefined;
     let front = start - (useHmac ? 0 : 2);
@@ -69,13 +71,10 @@ export class PacketProtection {
     if (p.sendSequence) o = writeVlu(buf, o, this.txSequence++);
     if (!useHmac) buf.writeUInt16BE(internetChecksum(buf, start, padded), o);
     const cipherText = this.encryptor.encrypt(buf, front, padded);
-    const hmacLength = useHmac ? p.sendHmac!.length : 0;
-    const out = Buffer.allocUnsafe(4 + cipherText.length + hmacLength);
-    cipherText.copy(out, 4);
-    if (useHmac) {
-      createHmac('sha256', p.sendHmac!.key).update(cipherText).digest().copy(out, 4 + cipherText.length, 0, hmacLength);
-    }
-    return out;
+    const prefix = scrambledSessionId(sessionId, cipherText);
+    if (!useHmac) return [prefix, cipherText];
+    const mac = createHmac('sha256', p.sendHmac!.key).update(cipherText).digest().subarray(0, p.sendHmac!.length);
+    return [prefix, cipherText, mac];
   }
 
   /**

@@ -10,7 +10,7 @@ function roundTrip(from: PacketProtection, to: PacketProtection, text: string): 
   const packet = Buffer.from(text);
   const buf = Buffer.alloc(PROTECTION_FRONT_MARGIN + packet.length + 16);
   packet.copy(buf, PROTECTION_FRONT_MARGIN);
-  return to.open(from.seal(buf, PROTECTION_FRONT_MARGIN, PROTECTION_FRONT_MARGIN + packet.length))?.subarray(0, packet.length).toString();
+  return to.open(Buffer.concat(from.seal(buf, PROTECTION_FRONT_MARGIN, PROTECTION_FRONT_MARGIN + packet.length, 0)))?.subarray(0, packet.length).toString();
 }
 
 test('DH agreement in every group, public keys full width, secrets without leading zeros', () => {

@@ -37,7 +37,7 @@ test('Internet checksum known answer (RFC 1071 §3)', () => {
 function sealed(p: PacketProtection, packet: Buffer): Buffer {
   const buf = Buffer.alloc(PROTECTION_FRONT_MARGIN + packet.length + 16);
   packet.copy(buf, PROTECTION_FRONT_MARGIN);
-  return p.seal(buf, PROTECTION_FRONT_MARGIN, PROTECTION_FRONT_MARGIN + packet.length);
+  return Buffer.concat(p.seal(buf, PROTECTION_FRONT_MARGIN, PROTECTION_FRONT_MARGIN + packet.length, 0));
 }
 
 test('default-key packets decrypt with @noble/ciphers and carry checksum then 0xff padding', () => {
