@@ -217,7 +217,10 @@ export class Session {
   requestTransmit(): void {
     if (this.transmitQueued || this.state === 'closed') return;
     this.transmitQueued = true;
-    queueMicrotask(() => {
+    // After the current I/O phase rather than after this datagram: every packet read in one
+    // turn of the event loop is then answered by one round of assembly, so acks for a burst
+    // go out together (the receiver's ack sends were a fifth of its CPU when acking per pair).
+    setImmediate(() => {
       this.transmitQueued = false;
       this.transmit();
     });
