@@ -9,7 +9,7 @@ import { PROTECTION_FRONT_MARGIN, type PacketProtection } from './crypto/packet-
 import { formatAddress, sameAddress, type Address } from './address.js';
 import type { Clock, TimerHandle } from './platform.js';
 import type { ReceivedFragment, RecvFlowContext, SendFlowContext } from './flow-context.js';
-import { SendFlow, type WriteOptions, type WriteReceipt } from './send-flow.js';
+import { SendFlow } from './send-flow.js';
 import { RecvFlow } from './recv-flow.js';
 import { Congestion } from './congestion.js';
 import { RttEstimator } from './rtt-estimator.js';
@@ -120,7 +120,9 @@ export class Session {
   private pingOut: Buffer | undefined;
   private mobilityProbe: { nonce: Buffer; address: Address } | undefined;
 
+  private closeReason = '';
   private closeStartedAt = 0;
+  private farClosedAt = 0;
   private closeNextSendAt = 0;
   private sendCloseAck = false;
 
@@ -183,11 +185,6 @@ export class Session {
     return flow;
   }
 
-  /** Convenience for one message on a flow. */
-  write(flow: SendFlow, message: Buffer, options?: WriteOptions): WriteReceipt {
-    return flow.write(message, options);
-  }
-
   /** Starts an orderly close (RFC 7016 §3.5.5): close requests until acknowledged. */
   close(reason = 'closed by application'): void {
     if (this.state !== 'open') return;
@@ -206,8 +203,6 @@ export class Session {
     if (this.state === 'open' || this.state === 'nearclose') this.sendControl(ChunkType.SESSION_CLOSE_REQUEST);
     this.finish(reason);
   }
-
-  private closeReason = '';
 
   /** Sends a Forwarded IHello on this session (rendezvous: introduce an initiator to this peer). */
   sendForwardedIHello(body: Buffer): void {
@@ -409,8 +404,6 @@ export class Session {
     }
   }
 
-  private farClosedAt = 0;
-
   /** RFC 7016 §3.5.4.2: validate a new far address with a ping before sending there. */
   private considerNewAddress(from: Address): void {
     if (this.mobilityProbe && sameAddress(this.mobilityProbe.address, from)) return;
@@ -479,16 +472,18 @@ export class Session {
       while (this.pingReplies.length > 0 && w.chunk(ChunkType.PING_REPLY, this.pingReplies[0]!)) this.pingReplies.shift();
       if (this.pingOut && !this.mobilityProbe && w.chunk(ChunkType.PING, this.pingOut)) this.pingOut = undefined;
       if (ackDue) {
+        let unacked = false;
         for (const flow of this.recvFlows.values()) {
           if (flow.needsAck && flow.writeAck(w)) flow.needsAck = false;
+          unacked ||= flow.needsAck;
         }
-        if (![...this.recvFlows.values()].some((f) => f.needsAck)) {
+        if (!unacked) {
           this.ackNow = false;
           this.ackDeadline = Infinity;
           this.packetsSinceAck = 0;
         }
       }
-      for (const flow of this.recvFlows.values()) flow.writeException?.(w);
+      for (const flow of this.recvFlows.values()) flow.writeException(w);
       if (this.state === 'open' || this.state === 'nearclose') this.fillData(w, now);
       if (w.offset === empty) break;
       this.sealAndSend();
