@@ -1,7 +1,7 @@
 // Audio tag bodies (FLV audio tags = RTMP audio message payloads): which codec, and whether this
 // is a sequence header (e.g. AAC AudioSpecificConfig) to keep for late joiners. Covers the legacy
 // header (FLV spec v10.1, E.4.2) and Enhanced RTMP v2 audio (SoundFormat 9 + FourCC).
-import { AvMultitrackType, needMediaBytes, readFourCc, skipModEx } from './enhanced-rtmp.js';
+import { AvMultitrackType, needMediaBytes, readTrackHeader, skipModEx } from './enhanced-rtmp.js';
 import { MediaFormatError } from './media-format-error.js';
 
 export const SoundFormat = {
@@ -181,17 +181,11 @@ function parseEnhanced(data: Uint8Array, first: number): AudioTagInfo {
   info.packetType = packetType;
   // The FourCC comes next either way: shared by all tracks, or (ManyTracksManyCodecs) the first
   // track's own, which is the one described here.
-  info.fourCc = readFourCc(data, offset);
-  offset += 4;
-  if (multitrackType !== undefined) {
-    needMediaBytes(data, offset + 1, 'multitrack track id');
-    info.trackId = data[offset++]!;
-    if (multitrackType !== AvMultitrackType.OneTrack) {
-      needMediaBytes(data, offset + 3, 'multitrack track size');
-      offset += 3;
-    }
-  }
-  info.codec = FOURCC_CODEC_NAMES[info.fourCc] ?? info.fourCc;
+  const track = readTrackHeader(data, offset, multitrackType);
+  info.fourCc = track.fourCc;
+  if (track.trackId !== undefined) info.trackId = track.trackId;
+  offset = track.offset;
+  info.codec = FOURCC_CODEC_NAMES[track.fourCc] ?? track.fourCc;
 
   switch (packetType) {
     case AudioPacketType.SequenceStart:

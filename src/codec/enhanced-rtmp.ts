@@ -20,6 +20,29 @@ export function readFourCc(data: Uint8Array, offset: number): string {
   return String.fromCharCode(data[offset]!, data[offset + 1]!, data[offset + 2]!, data[offset + 3]!);
 }
 
+/**
+ * Reads what starts each track of an enhanced audio or video packet: its FourCC, then for a
+ * multitrack packet the track ID and, when tracks differ in size, the 24-bit size (skipped).
+ */
+export function readTrackHeader(
+  data: Uint8Array,
+  offset: number,
+  multitrackType: number | undefined,
+): { fourCc: string; trackId: number | undefined; offset: number } {
+  const fourCc = readFourCc(data, offset);
+  offset += 4;
+  let trackId: number | undefined;
+  if (multitrackType !== undefined) {
+    needMediaBytes(data, offset + 1, 'multitrack track id');
+    trackId = data[offset++]!;
+    if (multitrackType !== AvMultitrackType.OneTrack) {
+      needMediaBytes(data, offset + 3, 'multitrack track size');
+      offset += 3;
+    }
+  }
+  return { fourCc, trackId, offset };
+}
+
 /** Signed 24-bit big-endian (composition time offsets). */
 export function readInt24(data: Uint8Array, offset: number): number {
   return ((data[offset]! << 24) | (data[offset + 1]! << 16) | (data[offset + 2]! << 8)) >> 8;

@@ -2,7 +2,7 @@
 // sequence header to keep for late joiners, whether it is a keyframe they can start on. Covers the
 // legacy header (FLV spec v10.1, E.4.3) and Enhanced RTMP (v1 ExVideoTagHeader with FourCC; v2
 // ModEx prefixes and multitrack).
-import { AvMultitrackType, needMediaBytes, readFourCc, readInt24, skipModEx } from './enhanced-rtmp.js';
+import { AvMultitrackType, needMediaBytes, readInt24, readTrackHeader, skipModEx } from './enhanced-rtmp.js';
 import { MediaFormatError } from './media-format-error.js';
 
 export const VideoFrameType = {
@@ -231,17 +231,11 @@ function parseEnhanced(data: Uint8Array, first: number): VideoTagInfo {
   }
   // The FourCC comes next either way: shared by all tracks, or (ManyTracksManyCodecs) the first
   // track's own, which is the one described here.
-  info.fourCc = readFourCc(data, offset);
-  offset += 4;
-  if (multitrackType !== undefined) {
-    needMediaBytes(data, offset + 1, 'multitrack track id');
-    info.trackId = data[offset++]!;
-    if (multitrackType !== AvMultitrackType.OneTrack) {
-      needMediaBytes(data, offset + 3, 'multitrack track size');
-      offset += 3;
-    }
-  }
-  info.codec = FOURCC_CODEC_NAMES[info.fourCc] ?? info.fourCc;
+  const track = readTrackHeader(data, offset, multitrackType);
+  info.fourCc = track.fourCc;
+  if (track.trackId !== undefined) info.trackId = track.trackId;
+  offset = track.offset;
+  info.codec = FOURCC_CODEC_NAMES[track.fourCc] ?? track.fourCc;
 
   switch (packetType) {
     case VideoPacketType.SequenceStart:
