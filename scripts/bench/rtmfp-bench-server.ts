@@ -34,6 +34,7 @@ process.on('message', (msg: { cmd: string; n?: number }) => {
       handshakes: endpoint.counters.handshakesCompleted,
       sessions: endpoint.sessionCount,
       cpuMs: (cpu.user + cpu.system) / 1000,
+      systemMs: cpu.system / 1000,
       heapUsed: mem.heapUsed,
       rss: mem.rss,
       external: mem.external + mem.arrayBuffers,
