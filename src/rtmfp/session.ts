@@ -2,7 +2,7 @@
 // RTT, flows, keepalive and idle timeout, close, and address mobility. The same class serves
 // both ends; the endpoint that created it owns the socket and the session table.
 import { randomBytes } from 'node:crypto';
-import { ChunkType, PacketMode, TIMESTAMP_TICK_MS } from './chunk-types.js';
+import { ChunkType, HeaderFlag, PacketMode, TIMESTAMP_TICK_MS } from './chunk-types.js';
 import { ChunkWriter } from './chunk-writer.js';
 import { parsePacket, writePacketHeader, type ChunkView } from './packet.js';
 import { PROTECTION_FRONT_MARGIN, type PacketProtection } from './crypto/packet-protection.js';
@@ -87,7 +87,14 @@ export class IncomingFlow {
 export interface OpenFlowOptions {
   /** The incoming flow this one answers (return flow association). */
   returnFlowId?: number;
+  /** Scheduling priority; TIME_CRITICAL_PRIORITY and above mark packets time critical (audio, video). */
+  priority?: number;
 }
+
+/** Flows at or above this priority carry time-critical data (RFC 7016 §3.5.2.2). */
+export const TIME_CRITICAL_PRIORITY = 4;
+/** How long after time-critical data arrives we tell the sender so (TCR) and how long that holds. */
+const TIME_CRITICAL_HOLD_MS = 800;
 
 export class Session {
   state: SessionState = 'open';
@@ -105,6 +112,8 @@ export class Session {
   /** Round-robin start among send flows, so one busy flow cannot starve the others. */
   private flowCursor = 0;
 
+  /** When the far end last sent us time-critical data; we answer with TCR for a while after. */
+  private timeCriticalReceivedAt = -Infinity;
   private lastRxTimestamp = -1;
   private lastRxTimestampAt = 0;
   private echoPending = false;
@@ -165,6 +174,11 @@ export class Session {
     return this.logger;
   }
 
+  /** Whether the far end sent time-critical data within the last 800 ms. */
+  get receivingTimeCritical(): boolean {
+    return this.host.clock.now() - this.timeCriticalReceivedAt < TIME_CRITICAL_HOLD_MS;
+  }
+
   get peerId(): string {
     return this.farFingerprint.toString('hex');
   }
@@ -180,7 +194,7 @@ export class Session {
       congestion: this.congestion,
       wantTransmit: () => this.requestTransmit(),
     };
-    const flow = new SendFlow(ctx, flowId, metadata, options.returnFlowId);
+    const flow = new SendFlow(ctx, flowId, metadata, options.returnFlowId, { priority: options.priority ?? 0 });
     this.sendFlows.set(flowId, flow);
     return flow;
   }
@@ -249,6 +263,9 @@ export class Session {
       this.lastRxTimestampAt = now;
       this.echoPending = true;
     }
+    if (header.flags & HeaderFlag.TIME_CRITICAL) this.timeCriticalReceivedAt = now;
+    // The far end receives someone's time-critical data: yield to it, grow at TCP's pace.
+    if (header.flags & HeaderFlag.TIME_CRITICAL_REVERSE) this.congestion.onTimeCriticalReverse(now);
     if (header.timestampEcho !== undefined) {
       const rttTicks = (this.ticks(now) - header.timestampEcho) & 0xffff;
       const rttMs = rttTicks * TIMESTAMP_TICK_MS;
@@ -427,7 +444,7 @@ export class Session {
     }
     this.echoPending = false;
     const end = writePacketHeader(this.scratch, PROTECTION_FRONT_MARGIN, {
-      flags: 0,
+      flags: now - this.timeCriticalReceivedAt < TIME_CRITICAL_HOLD_MS ? HeaderFlag.TIME_CRITICAL_REVERSE : 0,
       mode: this.isInitiator ? PacketMode.INITIATOR : PacketMode.RESPONDER,
       timestamp: this.ticks(now),
       timestampEcho: echo,
@@ -508,7 +525,9 @@ export class Session {
     const start = this.flowCursor % flows.length;
     for (let i = 0; i < flows.length; i++) {
       const flow = flows[(start + i) % flows.length]!;
-      flow.fill(w, now);
+      if (flow.fill(w, now) > 0 && flow.priority >= TIME_CRITICAL_PRIORITY) {
+        this.scratch[PROTECTION_FRONT_MARGIN]! |= HeaderFlag.TIME_CRITICAL;
+      }
       if (w.roomForBody < 16) {
         this.flowCursor = start + i + 1;
         return;

@@ -5,7 +5,7 @@ import { FakeClock } from '../support/fake-clock.js';
 import { MemoryNetwork } from '../support/memory-network.js';
 import { RtmfpEndpoint } from '../../src/rtmfp/endpoint.js';
 import { FlashCrypto } from '../../src/rtmfp/crypto/flash-crypto.js';
-import type { Session } from '../../src/rtmfp/session.js';
+import { TIME_CRITICAL_PRIORITY, type Session } from '../../src/rtmfp/session.js';
 
 function world(options: { serverCrypto?: FlashCrypto; clientCrypto?: FlashCrypto } = {}) {
   const clock = new FakeClock();
@@ -106,4 +106,21 @@ test('address mobility: the server validates the new address and follows it', as
   session.close();
   await w.clock.advance(200);
   assert.equal(session.state, 'closed', 'the close ack reached the moved client');
+});
+
+test('time-critical flows mark packets TC; the receiver answers TCR and the sender grows at TCP pace', async () => {
+  const w = world();
+  const session = await connect(w);
+  const far = w.accepted[0]!;
+  far.onFlow = (f) => (f.onMessage = () => {});
+  const bulk = session.openFlow(Buffer.from('data'));
+  bulk.write(Buffer.alloc(500));
+  await w.clock.advance(50);
+  assert.equal(far.receivingTimeCritical, false, 'ordinary data is not time critical');
+  const media = session.openFlow(Buffer.from('video'), { priority: TIME_CRITICAL_PRIORITY });
+  media.write(Buffer.alloc(500));
+  await w.clock.advance(50);
+  assert.equal(far.receivingTimeCritical, true);
+  await w.clock.advance(1000);
+  assert.equal(far.receivingTimeCritical, false, 'the mark fades 800 ms after the last time-critical packet');
 });
