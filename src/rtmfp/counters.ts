@@ -18,6 +18,8 @@ export class EngineCounters {
   handshakesCompleted = 0;
   handshakesFailed = 0;
   badCookies = 0;
+  /** IIKeyings whose cookie was issued to another address: answered with a cookie change. */
+  cookieChanges = 0;
   sessionsOpened = 0;
   sessionsClosed = 0;
 

@@ -265,6 +265,7 @@ export class RtmfpEndpoint implements SessionHost {
     if (check === 'moved') {
       // The initiator's address changed between RHello and IIKeying (NAT rebinding): give it
       // a cookie for its new address (RFC 7016 §3.5.1.2).
+      this.counters.cookieChanges++;
       const fresh = this.cookies.issue(from);
       this.sendStartup(0, ChunkType.RHELLO_COOKIE_CHANGE, encodeCookieChange({ oldCookie: m.cookie, newCookie: fresh }), from);
       return;

@@ -124,3 +124,17 @@ test('time-critical flows mark packets TC; the receiver answers TCR and the send
   await w.clock.advance(1000);
   assert.equal(far.receivingTimeCritical, false, 'the mark fades 800 ms after the last time-critical packet');
 });
+
+test('an initiator whose address changes between RHello and IIKeying gets a cookie change and connects', async () => {
+  const w = world();
+  const p = w.client.connect({ ancillaryData: 'rtmfp://10.0.0.1/live' }, [w.serverPort.localAddress()]);
+  await w.clock.advance(1.5); // the IHello has reached the server; its RHello is on the way back
+  w.net.rebind(w.clientPort, { host: '10.0.0.66', port: 50001 }, true);
+  await w.clock.advance(50);
+  const session = await p;
+  assert.equal(session.state, 'open');
+  assert.equal(w.accepted.length, 1);
+  assert.deepEqual(w.accepted[0]!.address, { host: '10.0.0.66', port: 50001 });
+  assert.equal(w.server.counters.cookieChanges, 1, 'the server answered the moved IIKeying with a cookie change');
+  assert.equal(w.server.counters.badCookies, 0);
+});

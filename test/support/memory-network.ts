@@ -43,9 +43,12 @@ export class MemoryNetwork {
     return p;
   }
 
-  /** Moves a port to a new address (a NAT rebinding or a roaming client). */
-  rebind(p: MemoryPort, to: Address): void {
-    this.ports.delete(addressKey(p.address));
+  /**
+   * Moves a port to a new address (a NAT rebinding or a roaming client). With `keepOld`, the
+   * old address still delivers to it, as a NAT's old mapping may for a while.
+   */
+  rebind(p: MemoryPort, to: Address, keepOld = false): void {
+    if (!keepOld) this.ports.delete(addressKey(p.address));
     p.address = to;
     this.ports.set(addressKey(to), p);
   }
