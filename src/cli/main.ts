@@ -2,6 +2,8 @@
 // `covey`: the one command-line program. Subcommands are registered by their own modules.
 import { Command, CommanderError } from 'commander';
 import { registerServe } from './serve.js';
+import { registerPublish } from './publish.js';
+import { registerPlay } from './play.js';
 
 const program = new Command();
 program
@@ -12,6 +14,8 @@ program
   .exitOverride();
 
 registerServe(program);
+registerPublish(program);
+registerPlay(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -211,7 +211,8 @@ export class RtmpClient {
       case MessageType.Video:
       case MessageType.DataAmf0:
       case MessageType.DataAmf3: {
-        const stream = this.streams.get(message.streamId);
+        // Some servers (Node-Media-Server 4) send media on stream 0 whatever stream is playing.
+        const stream = this.streams.get(message.streamId) ?? (this.streams.size === 1 ? this.streams.values().next().value : undefined);
         if (stream === undefined) return;
         const kind = message.type === MessageType.Audio ? 'audio' : message.type === MessageType.Video ? 'video' : 'data';
         const payload = message.type === MessageType.DataAmf3 && message.payload[0] === 0 ? message.payload.subarray(1) : message.payload;

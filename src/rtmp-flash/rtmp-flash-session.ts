@@ -16,8 +16,15 @@ import { RtmpSubscriber } from './rtmp-subscriber.js';
 export interface RtmpSessionOptions {
   /** The connect command must come this soon after the handshake. */
   connectTimeoutMs?: number;
+  /**
+   * Media to players may wait this long to leave together with the next (default 40 ms): far
+   * fewer syscalls per subscriber for a little latency. 0 sends each message at once.
+   */
+  mediaMergeMs?: number;
   mediaQueue?: MediaQueueLimits;
 }
+
+export const DEFAULT_MEDIA_MERGE_MS = 100;
 
 export class RtmpFlashSession implements FlashTransport {
   readonly protocol = 'rtmp';
@@ -34,6 +41,7 @@ export class RtmpFlashSession implements FlashTransport {
     this.log = connection.log;
     this.remoteAddress = `${connection.socket.remoteAddress}:${connection.socket.remotePort}`;
     this.client = flash.createClient(this);
+    connection.mediaMergeMs = options.mediaMergeMs ?? DEFAULT_MEDIA_MERGE_MS;
     connection.onReady = () => {
       const ms = options.connectTimeoutMs ?? 10_000;
       this.connectTimer = setTimeout(() => {

@@ -78,6 +78,6 @@ export class RtmpSubscriber implements Subscriber {
       this.dropping = false;
       connection.log.debug({ streamId: this.streamId, droppedVideo: this.policy.droppedVideo, droppedAudio: this.policy.droppedAudio }, 'subscriber caught up');
     }
-    connection.writeChunks(chunksFor(frame, this.streamId, connection.outChunkSize));
+    connection.writeChunks(chunksFor(frame, this.streamId, connection.outChunkSize), true);
   }
 }

@@ -75,6 +75,8 @@ export class RtmpConnection {
   handshakeForm: HandshakeForm | undefined;
   /** Our outgoing chunk size; change it with setChunkSize. */
   outChunkSize = 128;
+  /** Media written with `merge` may wait this long to leave with the next ones (see write-batcher). */
+  mediaMergeMs = 0;
   closed: CloseInfo | undefined;
   bytesIn = 0;
   bytesOut = 0;
@@ -146,10 +148,13 @@ export class RtmpConnection {
     this.writeChunks(encodeChunks(csid, type, streamId, timestamp, payload, this.outChunkSize));
   }
 
-  /** Sends bytes already cut into chunks for our chunk size (a shared fan-out encoding). */
-  writeChunks(chunks: Buffer): void {
+  /**
+   * Sends bytes already cut into chunks for our chunk size (a shared fan-out encoding); with
+   * `merge`, they may wait up to mediaMergeMs to leave with the next media in one syscall.
+   */
+  writeChunks(chunks: Buffer, merge = false): void {
     if (this.closed !== undefined) return;
-    this.writeRaw(chunks);
+    this.writeRaw(chunks, merge ? this.mediaMergeMs : 0);
     if (this.socket.writableLength > this.limits.maxQueuedBytes) {
       this.close(`peer is not reading: ${this.socket.writableLength} bytes queued (limit ${this.limits.maxQueuedBytes})`, 'protocol');
     }
@@ -202,10 +207,10 @@ export class RtmpConnection {
     for (const listener of this.closeListeners) listener(this.closed);
   }
 
-  private writeRaw(data: Buffer): void {
+  private writeRaw(data: Buffer, mergeMs = 0): void {
     this.bytesOut += data.length;
     this.bytesQueued += data.length;
-    batchedWrite(this.socket, data);
+    batchedWrite(this.socket, data, mergeMs);
   }
 
   private receive(data: Buffer): void {

@@ -1,0 +1,108 @@
+// `covey play URL -o out.flv | -o - [--duration S]`: records a live stream into an FLV file (or
+// stdout), timestamps starting at zero, until the publisher stops, the duration is reached or
+// the user interrupts.
+import type { Command } from 'commander';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { encodeFlvHeader, encodeFlvTag, FlvTagType } from '../codec/flv.js';
+import { streamProtocolFor, type StreamFrameKind } from '../client/stream-client.js';
+import '../client/stream-protocols.js';
+import { Progress } from './progress.js';
+
+const TAG_TYPES: Record<StreamFrameKind, number> = { audio: FlvTagType.Audio, video: FlvTagType.Video, data: FlvTagType.ScriptData };
+
+/** Data messages that are about the connection, not the media: not written to the file. */
+function isControlData(payload: Buffer): boolean {
+  return payload.length > 3 && payload[0] === 2 && payload.toString('latin1', 3, 4) === '|';
+}
+
+export interface PlayOptions {
+  output: string;
+  /** Stop after this much media time, in seconds. */
+  duration?: number;
+  /** Give up when no media came within this many seconds. */
+  wait: number;
+  quiet?: boolean;
+}
+
+export async function recordStream(url: string, options: PlayOptions): Promise<void> {
+  const protocol = streamProtocolFor(url);
+  const out: NodeJS.WritableStream = options.output === '-' ? process.stdout : createWriteStream(options.output);
+  let fileError: Error | undefined;
+  out.on('error', (err: Error) => (fileError = err));
+  const progress = new Progress();
+  let base: number | undefined;
+  let mediaMs = 0;
+  let bytes = 0;
+  let lastReport = 0;
+  let finish!: (reason: string | Error) => void;
+  const finished = new Promise<string | Error>((resolve) => (finish = resolve));
+  let headerWritten = false;
+
+  const onFrame = (kind: StreamFrameKind, timestamp: number, payload: Buffer) => {
+    if (kind === 'data' && isControlData(payload)) return;
+    if (!headerWritten) {
+      out.write(encodeFlvHeader({ hasAudio: true, hasVideo: true }));
+      headerWritten = true;
+    }
+    // Timestamps start at zero in the file, wherever the live stream was when we joined.
+    if (kind !== 'data') base ??= timestamp;
+    const ts = base === undefined ? 0 : Math.max(0, (timestamp - base) | 0);
+    out.write(encodeFlvTag({ type: TAG_TYPES[kind], timestamp: ts, data: payload }));
+    bytes += payload.length;
+    mediaMs = Math.max(mediaMs, ts);
+    if (!options.quiet && Date.now() - lastReport >= 1000) {
+      lastReport = Date.now();
+      progress.update(mediaMs, bytes);
+    }
+    if (options.duration !== undefined && mediaMs >= options.duration * 1000) finish('duration reached');
+  };
+
+  const session = await protocol.play(url, onFrame);
+  session.onEnd = (reason) => finish(reason);
+  const waitTimer = setTimeout(() => {
+    if (base === undefined) finish(new Error(`no media within ${options.wait} s: is the stream published? (${url})`));
+  }, options.wait * 1000);
+  const onSignal = () => finish('interrupted');
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const outcome = await finished;
+  clearTimeout(waitTimer);
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  await session.close();
+  if (!options.quiet && bytes > 0) progress.update(mediaMs, bytes);
+  progress.done();
+  if (out !== process.stdout) await new Promise<void>((resolve) => (out as WriteStream).end(() => resolve()));
+  if (fileError) throw new Error(`cannot write ${options.output}: ${fileError.message}`);
+  if (outcome instanceof Error) throw outcome;
+}
+
+export function registerPlay(program: Command): void {
+  program
+    .command('play')
+    .description('record a live stream from an rtmp:// (or rtmfp://) URL into an FLV file or stdout')
+    .argument('<url>', 'rtmp://host[:port]/app/stream')
+    .requiredOption('-o, --output <file>', 'FLV file to write, or - for stdout')
+    .option('--duration <seconds>', 'stop after this much media time')
+    .option('--wait <seconds>', 'fail when no media comes within this time', '10')
+    .option('-q, --quiet', 'no progress lines')
+    .action(async (url: string, flags: { output: string; duration?: string; wait: string; quiet?: boolean }) => {
+      const duration = flags.duration === undefined ? undefined : Number(flags.duration);
+      const wait = Number(flags.wait);
+      if (duration !== undefined && !(duration > 0)) {
+        console.error(`covey play: --duration must be a positive number of seconds, got ${flags.duration}`);
+        process.exit(2);
+      }
+      if (!(wait > 0)) {
+        console.error(`covey play: --wait must be a positive number of seconds, got ${flags.wait}`);
+        process.exit(2);
+      }
+      try {
+        await recordStream(url, { output: flags.output, duration, wait, quiet: flags.quiet });
+      } catch (err) {
+        console.error(`covey play: ${(err as Error).message}`);
+        process.exit(1);
+      }
+      process.exit(0);
+    });
+}

@@ -1,0 +1,104 @@
+// `covey publish FILE.flv URL [--loop]`: publishes an FLV file in real time, as a live encoder
+// would, over whichever protocol the URL names.
+import type { Command } from 'commander';
+import { createReadStream, existsSync } from 'node:fs';
+import { FlvParser, FlvTagType, MediaFormatError } from '../codec/flv.js';
+import { streamProtocolFor, type PublishSession, type StreamFrameKind } from '../client/stream-client.js';
+import '../client/stream-protocols.js';
+import { Progress } from './progress.js';
+
+/** The publisher waits while more than this is waiting to be sent (a slow link). */
+const MAX_BUFFERED = 4 * 1024 * 1024;
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function kindOf(type: number): StreamFrameKind | undefined {
+  return type === FlvTagType.Audio ? 'audio' : type === FlvTagType.Video ? 'video' : type === FlvTagType.ScriptData ? 'data' : undefined;
+}
+
+export async function publishFile(file: string, url: string, options: { loop?: boolean; quiet?: boolean }): Promise<void> {
+  if (!existsSync(file)) throw new Error(`no such file: ${file}`);
+  const protocol = streamProtocolFor(url);
+  const session: PublishSession = await protocol.publish(url);
+  let ended: string | undefined;
+  let closing = false;
+  session.onEnd = (reason) => {
+    if (!closing) ended = reason;
+  };
+  const progress = new Progress();
+  let interrupted = false;
+  const onSignal = () => (interrupted = true);
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const started = Date.now();
+  let offset = 0; // added to the file's timestamps on each loop
+  let lastTs = 0;
+  let bytes = 0;
+  let lastReport = 0;
+  try {
+    do {
+      const parser = new FlvParser();
+      let first: number | undefined;
+      let loopEnd = offset;
+      for await (const chunk of createReadStream(file, { highWaterMark: 64 * 1024 })) {
+        let tags;
+        try {
+          tags = parser.push(chunk as Buffer);
+        } catch (err) {
+          if (err instanceof MediaFormatError) throw new Error(`${file}: ${err.message}`);
+          throw err;
+        }
+        for (const tag of tags) {
+          if (interrupted || ended) break;
+          const kind = kindOf(tag.type);
+          if (kind === undefined) continue;
+          first ??= tag.timestamp;
+          const ts = offset + tag.timestamp - first;
+          // Real time: wait until the wall clock reaches the tag's time.
+          const wait = ts - (Date.now() - started);
+          if (wait > 0) await sleep(wait);
+          while (session.bufferedBytes > MAX_BUFFERED && !ended) await sleep(10);
+          if (ended) break;
+          session.send(kind, ts, tag.data);
+          bytes += tag.data.length;
+          lastTs = ts;
+          loopEnd = Math.max(loopEnd, ts);
+          if (!options.quiet && Date.now() - lastReport >= 1000) {
+            lastReport = Date.now();
+            progress.update(ts, bytes);
+          }
+        }
+        if (interrupted || ended) break;
+      }
+      // Next loop continues one frame interval (a guess: 40 ms) after the last timestamp.
+      offset = loopEnd + 40;
+    } while (options.loop && !interrupted && !ended);
+    if (!options.quiet) progress.update(lastTs, bytes);
+  } finally {
+    progress.done();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    closing = true;
+    await session.close();
+  }
+  if (ended) throw new Error(`connection ended: ${ended}`);
+}
+
+export function registerPublish(program: Command): void {
+  program
+    .command('publish')
+    .description('publish an FLV file in real time to rtmp:// (or rtmfp://) URL, as a live encoder would')
+    .argument('<file>', 'FLV file (H.264/AAC, or anything FLV holds, Enhanced RTMP included)')
+    .argument('<url>', 'rtmp://host[:port]/app/stream')
+    .option('--loop', 'start over at the end of the file, until interrupted')
+    .option('-q, --quiet', 'no progress lines')
+    .action(async (file: string, url: string, flags: { loop?: boolean; quiet?: boolean }) => {
+      try {
+        await publishFile(file, url, flags);
+      } catch (err) {
+        console.error(`covey publish: ${(err as Error).message}`);
+        process.exit(1);
+      }
+      process.exit(0);
+    });
+}

@@ -1,0 +1,48 @@
+// What `covey publish` and `covey play` need from a protocol's client, so that rtmp:// and
+// rtmfp:// URLs work the same way. Each protocol registers itself by URL scheme
+// (see stream-protocols.ts).
+
+export type StreamFrameKind = 'audio' | 'video' | 'data';
+
+/** A stream being published. Payloads are FLV tag bodies; data is AMF0 (name, then values). */
+export interface PublishSession {
+  /** Audio and video tag bodies, data as AMF0; an onMetaData data frame is kept by the server for late joiners. */
+  send(kind: StreamFrameKind, timestamp: number, payload: Buffer): void;
+  /** Bytes accepted but not yet sent: a publisher slows down when this grows. */
+  readonly bufferedBytes: number;
+  /** Called if the server or network ends the session. */
+  onEnd?: (reason: string) => void;
+  close(): Promise<void>;
+}
+
+/** A stream being played. */
+export interface PlaySession {
+  /** Called for every frame, timestamps as the server sent them. */
+  onFrame?: (kind: StreamFrameKind, timestamp: number, payload: Buffer) => void;
+  /** The publisher stopped, or the connection ended. */
+  onEnd?: (reason: string) => void;
+  close(): Promise<void>;
+}
+
+export interface StreamProtocol {
+  /** Connects and starts publishing; rejects with one readable line (refused, bad name...). */
+  publish(url: string): Promise<PublishSession>;
+  /** Connects and starts playing; rejects with one readable line. Frames may follow at once. */
+  play(url: string, onFrame: PlaySession['onFrame']): Promise<PlaySession>;
+}
+
+const protocols = new Map<string, StreamProtocol>();
+
+/** Registers a protocol for a URL scheme such as "rtmp" or "rtmfp". */
+export function registerStreamProtocol(scheme: string, protocol: StreamProtocol): void {
+  protocols.set(scheme.toLowerCase(), protocol);
+}
+
+/** The protocol for a URL; throws one readable line for a malformed URL or an unknown scheme. */
+export function streamProtocolFor(url: string): StreamProtocol {
+  const m = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url);
+  if (m === null) throw new Error(`not a stream URL: ${url} (expected ${[...protocols.keys()].map((s) => `${s}://`).join(' or ')}host/app/stream)`);
+  const protocol = protocols.get(m[1]!.toLowerCase());
+  if (protocol === undefined) throw new Error(`unsupported URL scheme ${m[1]}:// (supported: ${[...protocols.keys()].join(', ')})`);
+  return protocol;
+}
