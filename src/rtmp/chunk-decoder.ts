@@ -101,7 +101,13 @@ export class ChunkDecoder {
         return;
       }
       this.stash = undefined;
-      offset += used - stashed;
+      if (used >= stashed) {
+        offset += used - stashed;
+      } else {
+        // The header ended inside the stash (4 bytes peeked for an extended timestamp turned
+        // out to be payload): feed the rest of the stash again, then go on with `data`.
+        this.push(Buffer.from(joined.subarray(used, stashed)), onMessage);
+      }
     }
   }
 
