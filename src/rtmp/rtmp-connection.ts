@@ -80,6 +80,11 @@ export class RtmpConnection {
   closed: CloseInfo | undefined;
   bytesIn = 0;
   bytesOut = 0;
+  /** The peer's last Acknowledgement (its count of bytes received), and how many came. */
+  peerAcknowledged = 0;
+  acknowledgements = 0;
+  /** Ping responses received (to our ping requests). */
+  pingResponses = 0;
 
   /** Called once the handshake completes. */
   onReady?: () => void;
@@ -259,6 +264,8 @@ export class RtmpConnection {
         this.log.debug({ type: message.type, value: message.payload.readUInt32BE(0) }, 'RTMP chunk control');
         return;
       case MessageType.Acknowledgement:
+        this.peerAcknowledged = readUint32Payload(message.payload, 'Acknowledgement');
+        this.acknowledgements++;
         return;
       case MessageType.WindowAckSize: {
         const size = readUint32Payload(message.payload, 'Window Acknowledgement Size');
@@ -274,7 +281,9 @@ export class RtmpConnection {
         const event = parseUserControl(message.payload);
         if (event.event === UserControlEvent.PingRequest) {
           this.sendUserControl(UserControlEvent.PingResponse, event.value);
-        } else if (event.event !== UserControlEvent.PingResponse) {
+        } else if (event.event === UserControlEvent.PingResponse) {
+          this.pingResponses++;
+        } else {
           this.onUserControl?.(event);
         }
         return;
