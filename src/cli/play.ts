@@ -80,7 +80,7 @@ export async function recordStream(url: string, options: PlayOptions): Promise<v
 export function registerPlay(program: Command): void {
   program
     .command('play')
-    .description('record a live stream from an rtmp:// (or rtmfp://) URL into an FLV file or stdout')
+    .description('record a live stream from an rtmp:// URL into an FLV file or stdout (rtmfp:// is not streamed yet)')
     .argument('<url>', 'rtmp://host[:port]/app/stream')
     .requiredOption('-o, --output <file>', 'FLV file to write, or - for stdout')
     .option('--duration <seconds>', 'stop after this much media time')

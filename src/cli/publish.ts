@@ -87,7 +87,7 @@ export async function publishFile(file: string, url: string, options: { loop?: b
 export function registerPublish(program: Command): void {
   program
     .command('publish')
-    .description('publish an FLV file in real time to rtmp:// (or rtmfp://) URL, as a live encoder would')
+    .description('publish an FLV file in real time to an rtmp:// URL, as a live encoder would (rtmfp:// is not streamed yet)')
     .argument('<file>', 'FLV file (H.264/AAC, or anything FLV holds, Enhanced RTMP included)')
     .argument('<url>', 'rtmp://host[:port]/app/stream')
     .option('--loop', 'start over at the end of the file, until interrupted')
