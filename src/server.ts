@@ -79,7 +79,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     }
     server.rtmp = rtmp;
     closers.push(() => rtmp.close());
-    log.info({ address: `${rtmp.address.address}:${rtmp.address.port}` }, 'RTMP listening (TCP)');
+    log.info({ address: formatAddress({ host: rtmp.address.address, port: rtmp.address.port }) }, 'RTMP listening (TCP)');
   }
 
   log.info({ ms: Math.round(performance.now() - started) }, 'covey ready');
