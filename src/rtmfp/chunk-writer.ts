@@ -1,7 +1,7 @@
 // Appends chunks to a packet being assembled, never past its size limit.
 // One writer is reused for every packet a session sends, so assembling costs no allocation.
 import { CHUNK_HEADER_LENGTH } from './chunk-types.js';
-import { vluLength, writeVlu } from '../codec/vlu.js';
+import { writeVlu } from '../codec/vlu.js';
 
 export class ChunkWriter {
   /** Where the current chunk's header starts, or -1 outside a chunk. */
@@ -78,9 +78,5 @@ export class ChunkWriter {
     this.bytes(body);
     this.end();
     return true;
-  }
-
-  static vluSize(v: number): number {
-    return vluLength(v);
   }
 }

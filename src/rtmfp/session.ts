@@ -106,6 +106,8 @@ export class Session {
   readonly congestion: Congestion;
   readonly rtt = new RttEstimator();
   private readonly sendFlows = new Map<number, SendFlow>();
+  /** The same flows in round-robin order, kept beside the map so assembly allocates nothing. */
+  private readonly sendOrder: SendFlow[] = [];
   private readonly recvFlows = new Map<number, RecvFlow>();
   private readonly incoming = new Map<number, IncomingFlow>();
   private nextFlowId = 1;
@@ -196,6 +198,7 @@ export class Session {
     };
     const flow = new SendFlow(ctx, flowId, metadata, options.returnFlowId, { priority: options.priority ?? 0 });
     this.sendFlows.set(flowId, flow);
+    this.sendOrder.push(flow);
     return flow;
   }
 
@@ -520,7 +523,7 @@ export class Session {
   }
 
   private fillData(w: ChunkWriter, now: number): void {
-    const flows = [...this.sendFlows.values()];
+    const flows = this.sendOrder;
     if (flows.length === 0) return;
     const start = this.flowCursor % flows.length;
     for (let i = 0; i < flows.length; i++) {
@@ -594,6 +597,11 @@ export class Session {
   /** Forgets flows that are done in both directions. */
   private reapFlows(): void {
     for (const [id, flow] of this.sendFlows) if (flow.isFinished) this.sendFlows.delete(id);
+    if (this.sendOrder.length !== this.sendFlows.size) {
+      const live = this.sendOrder.filter((f) => !f.isFinished);
+      this.sendOrder.length = 0;
+      this.sendOrder.push(...live);
+    }
     for (const [id, flow] of this.recvFlows) {
       if (flow.isComplete && !flow.needsAck) {
         this.recvFlows.delete(id);
