@@ -6,7 +6,7 @@ import type { MediaFrame } from '../flash/media-frame.js';
 import type { StatusInfo } from '../flash/status.js';
 import type { Subscriber } from '../flash/subscriber.js';
 import { encodeChunks, OutChunkStream } from '../rtmp/chunk-encoder.js';
-import { MediaSendPolicy, type MediaQueueLimits } from '../rtmp/media-send-policy.js';
+import { MediaSendPolicy, type MediaQueueLimits } from '../flash/media-send-policy.js';
 import { MessageType, UserControlEvent } from '../rtmp/message-types.js';
 import type { RtmpConnection } from '../rtmp/rtmp-connection.js';
 

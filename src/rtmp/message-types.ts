@@ -1,21 +1,14 @@
 // RTMP message type ids and user control event types (Adobe RTMP specification 1.0, 5.4 and 7.1).
+import { FlashMessageType } from '../codec/flash-command.js';
 
 export const MessageType = {
   SetChunkSize: 1,
   Abort: 2,
   Acknowledgement: 3,
-  UserControl: 4,
   WindowAckSize: 5,
   SetPeerBandwidth: 6,
-  Audio: 8,
-  Video: 9,
-  DataAmf3: 15,
-  SharedObjectAmf3: 16,
-  CommandAmf3: 17,
-  DataAmf0: 18,
-  SharedObjectAmf0: 19,
-  CommandAmf0: 20,
-  Aggregate: 22,
+  // User control, audio, video, data, shared object, command and aggregate: what RTMFP carries too.
+  ...FlashMessageType,
 } as const;
 
 export const UserControlEvent = {

@@ -8,6 +8,7 @@ import type { Logger } from '../util/log.js';
 import { ChunkDecoder, DEFAULT_CHUNK_DECODER_LIMITS, type ChunkDecoderLimits } from './chunk-decoder.js';
 import { encodeChunks, OutChunkStream } from './chunk-encoder.js';
 import { ChunkStreamError } from './chunk-stream-error.js';
+import { MalformedMessageError } from '../codec/flash-command.js';
 import { ClientHandshake } from './client-handshake.js';
 import { HandshakeError } from './handshake-error.js';
 import { MessageType, UserControlEvent, type RtmpMessage } from './message-types.js';
@@ -240,7 +241,7 @@ export class RtmpConnection {
       this.acknowledge();
     } catch (err) {
       if (err instanceof HandshakeError) this.close(`bad handshake: ${err.message}`, 'protocol');
-      else if (err instanceof ChunkStreamError) this.close(`protocol violation: ${err.message}`, 'protocol');
+      else if (err instanceof ChunkStreamError || err instanceof MalformedMessageError) this.close(`protocol violation: ${err.message}`, 'protocol');
       else {
         this.log.error({ err }, 'error handling RTMP input');
         this.close(`internal error: ${(err as Error).message}`, 'error');

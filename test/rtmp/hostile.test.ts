@@ -7,7 +7,7 @@ import { startTestServer, until, type TestServer } from './rtmp-test-server.js';
 import { RtmpClient, type RtmpClientStream } from '../../src/client/rtmp-client.js';
 import { ClientHandshake } from '../../src/rtmp/client-handshake.js';
 import { encodeChunks } from '../../src/rtmp/chunk-encoder.js';
-import { encodeCommand } from '../../src/rtmp/command-message.js';
+import { encodeCommand } from '../../src/codec/flash-command.js';
 import { MessageType } from '../../src/rtmp/message-types.js';
 
 let server: TestServer;
