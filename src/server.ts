@@ -1,10 +1,8 @@
 // Composes the running server from its layers: transports, the Flash model, the apps.
 import type { ServerConfig } from './cli/config.js';
 import type { Logger } from './util/log.js';
-import { NodeDatagramPort } from './rtmfp/node-platform.js';
-import { RtmfpEndpoint } from './rtmfp/endpoint.js';
-import { FlashCrypto } from './rtmfp/crypto/flash-crypto.js';
-import { warmDhGroups } from './rtmfp/crypto/dh-groups.js';
+import type { RtmfpEndpoint } from './rtmfp/endpoint.js';
+import { startRtmfpService } from './rtmfp-flash/rtmfp-service.js';
 import { formatAddress } from './rtmfp/address.js';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -50,19 +48,12 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
 
   if (config.rtmfp.enabled) {
     const { host, port } = config.rtmfp;
-    let udp: NodeDatagramPort;
+    let endpoint: RtmfpEndpoint;
     try {
-      udp = await NodeDatagramPort.bind({ host, port });
+      endpoint = await startRtmfpService({ host, port, flash, log: log.child({ proto: 'rtmfp' }) });
     } catch (err) {
       throw bindError('RTMFP (UDP)', host, port, err);
     }
-    warmDhGroups();
-    const rtmfpLog = log.child({ proto: 'rtmfp' });
-    const endpoint = new RtmfpEndpoint({ port: udp, crypto: new FlashCrypto({ server: true }), log: rtmfpLog, acceptSessions: true });
-    endpoint.onSession = (session) => {
-      session.log.info({ peerId: session.peerId }, 'RTMFP session opened');
-      session.onClose = (reason) => session.log.info({ reason }, 'RTMFP session closed');
-    };
     server.rtmfp = endpoint;
     closers.push(() => endpoint.close());
     log.info({ address: formatAddress(endpoint.localAddress) }, 'RTMFP listening (UDP)');

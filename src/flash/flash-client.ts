@@ -74,6 +74,8 @@ export class FlashClient {
   private readonly limits: FlashClientLimits;
   /** Messages that came while an application decided on connect, replayed once it accepted. */
   private backlog: Array<() => void> = [];
+  /** Streams we told that their media goes nowhere (told once each). */
+  private readonly refusedMedia = new Set<number>();
 
   constructor(
     readonly server: FlashServer,
@@ -123,6 +125,11 @@ export class FlashClient {
     if (this.state === 'closed') return;
     const { name } = command;
     if (name === 'connect') {
+      if (streamId !== 0) {
+        this.log.warn({ streamId }, 'connect on a NetStream refused');
+        this.error(command, statusInfo('error', 'NetConnection.Call.Failed', 'connect belongs on the NetConnection, not a NetStream'));
+        return;
+      }
       void this.connect(command);
       return;
     }
@@ -187,18 +194,18 @@ export class FlashClient {
 
   handleAudio(streamId: number, timestamp: number, payload: Buffer): void {
     if (this.state === 'connecting') return this.defer(() => this.handleAudio(streamId, timestamp, payload));
-    if (payload.length > 0) this.streams.get(streamId)?.publication?.pushAudio(timestamp, payload);
+    if (payload.length > 0) this.publicationFor(streamId)?.pushAudio(timestamp, payload);
   }
 
   handleVideo(streamId: number, timestamp: number, payload: Buffer): void {
     if (this.state === 'connecting') return this.defer(() => this.handleVideo(streamId, timestamp, payload));
-    if (payload.length > 0) this.streams.get(streamId)?.publication?.pushVideo(timestamp, payload);
+    if (payload.length > 0) this.publicationFor(streamId)?.pushVideo(timestamp, payload);
   }
 
   /** A data message: handler name then values (@setDataFrame, @clearDataFrame, onCuePoint...). */
   handleData(streamId: number, timestamp: number, values: unknown[]): void {
     if (this.state === 'connecting') return this.defer(() => this.handleData(streamId, timestamp, values));
-    const publication = this.streams.get(streamId)?.publication;
+    const publication = this.publicationFor(streamId);
     if (publication === undefined) return;
     const [name, ...rest] = values;
     if (name === '@setDataFrame') {
@@ -209,6 +216,20 @@ export class FlashClient {
     } else if (typeof name === 'string') {
       publication.pushData(timestamp, encodeAmf0(...values));
     }
+  }
+
+  /**
+   * The publication media on a stream feeds. Media on a stream that is not publishing (never
+   * created, playing, or refused) is dropped, and the client told once per stream.
+   */
+  private publicationFor(streamId: number): Publication | undefined {
+    const stream = this.streams.get(streamId);
+    if (stream?.publication !== undefined) return stream.publication;
+    if (this.state !== 'connected' || this.refusedMedia.has(streamId) || this.refusedMedia.size >= 16) return undefined;
+    this.refusedMedia.add(streamId);
+    this.log.warn({ streamId }, 'media on a stream that is not publishing dropped');
+    this.streamStatus(streamId, statusInfo('error', 'NetStream.Publish.Denied', `stream ${streamId} is not publishing: publish first`));
+    return undefined;
   }
 
   /** The transport is gone: stop everything this client published or played. */
@@ -343,6 +364,7 @@ export class FlashClient {
     if (stream === undefined) return;
     this.stopStream(stream, true);
     this.streams.delete(id);
+    this.transport.streamDeleted?.(id);
   }
 
   private closeStream(id: number): void {
@@ -351,6 +373,7 @@ export class FlashClient {
   }
 
   private stopStream(stream: NetStream, tell: boolean): void {
+    this.refusedMedia.delete(stream.id);
     if (stream.publication) {
       const publication = stream.publication;
       stream.publication = undefined;
@@ -386,6 +409,7 @@ export class FlashClient {
     const raw = command.args[0];
     if (stream === undefined) {
       this.log.warn({ streamId }, 'publish on a stream that was not created');
+      this.streamStatus(streamId, statusInfo('error', 'NetStream.Publish.BadName', `stream ${streamId} was not created (call createStream first)`));
       return;
     }
     if (raw === false || raw === null || raw === undefined) {
@@ -420,6 +444,7 @@ export class FlashClient {
     const stream = this.streams.get(streamId);
     if (stream === undefined) {
       this.log.warn({ streamId }, 'play on a stream that was not created');
+      this.streamStatus(streamId, statusInfo('error', 'NetStream.Play.Failed', `stream ${streamId} was not created (call createStream first)`));
       return;
     }
     const raw = command.args[0];

@@ -1,5 +1,6 @@
 // Drops audio and video for a subscriber that cannot keep up, rather than queueing without
-// limit. The measure is the connection's unsent bytes: past a bound, what we would add is late.
+// limit. The measure is the transport's unsent (RTMP) or unacknowledged (RTMFP) media bytes: past
+// a bound, what we would add is late.
 // Video then skips to the next keyframe (frames in between cannot be decoded without those
 // dropped); audio frames stand alone and are simply skipped. Sequence headers and data are
 // never dropped: they are small and decoders need them.
@@ -44,6 +45,11 @@ export class MediaSendPolicy {
       this.waitKeyframe = false;
     }
     return true;
+  }
+
+  /** A video frame admitted earlier never arrived (abandoned): what follows cannot be decoded until a keyframe. */
+  videoLost(): void {
+    this.waitKeyframe = true;
   }
 
   admitAudio(sequenceHeader: boolean, queuedBytes: number): boolean {

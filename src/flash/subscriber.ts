@@ -17,4 +17,6 @@ export interface Subscriber {
    * shared between subscribers: never modify one.
    */
   sendFrame(frame: MediaFrame): void;
+  /** The client stopped playing: what the transport holds for this stream (flows, queues) can go. */
+  close?(): void;
 }

@@ -130,6 +130,7 @@ export class Subscription {
     this.closed = true;
     this.publication = undefined;
     this.leave(this);
+    this.subscriber.close?.();
   }
 
   private sendStoredHeaders(): void {

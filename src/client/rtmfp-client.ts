@@ -1,0 +1,174 @@
+// The RTMFP NetChannel: a NetConnection over one RTMFP session (RFC 7425 §5). Our NetConnection
+// flow carries connect and calls; each NetStream gets flows of its own (commands and data, audio,
+// video) that return-associate with the server's NetConnection flow, as Flash Player's do.
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import { FlashMessageType, MalformedMessageError } from '../codec/flash-command.js';
+import { encodeTcMetadata, parseTcMetadata } from '../codec/tc-metadata.js';
+import { encodeTcMessage, parseTcMessage } from '../codec/tc-message.js';
+import { FlashCrypto, type FlashCryptoOptions } from '../rtmfp/crypto/flash-crypto.js';
+import { RtmfpEndpoint } from '../rtmfp/endpoint.js';
+import { NodeDatagramPort } from '../rtmfp/node-platform.js';
+import type { SendFlow } from '../rtmfp/send-flow.js';
+import { TIME_CRITICAL_PRIORITY, type IncomingFlow, type Session } from '../rtmfp/session.js';
+import { silentLogger, type Logger } from '../util/log.js';
+import { NetConnection, type ConnectOptions } from './net-connection.js';
+import { parseRtmfpUrl, type RtmpUrl } from './rtmp-url.js';
+
+export interface RtmfpClientOptions extends ConnectOptions {
+  log?: Logger;
+  /**
+   * An endpoint to open the session on (many clients can share one UDP socket, as benchmarks
+   * do). Default: a new endpoint on an ephemeral port, closed with the client.
+   */
+  endpoint?: RtmfpEndpoint;
+  /** HMAC and session sequence negotiation for a new endpoint (default: on request). */
+  crypto?: Omit<FlashCryptoOptions, 'server'>;
+}
+
+/** Our flows for one NetStream. */
+interface StreamFlows {
+  command: SendFlow;
+  audio?: SendFlow;
+  video?: SendFlow;
+}
+
+const COMMAND_PRIORITY = 3;
+/** Time to wait for the server to acknowledge our close before dropping the socket anyway. */
+const CLOSE_LINGER_MS = 1_000;
+
+export class RtmfpClient extends NetConnection {
+  readonly endpoint: RtmfpEndpoint;
+  readonly session: Session;
+  readonly log: Logger;
+  private readonly ownsEndpoint: boolean;
+  private readonly control: SendFlow;
+  /** The server's NetConnection flow: our NetStream flows answer it. */
+  private serverControl: IncomingFlow | undefined;
+  private readonly streamFlows = new Map<number, StreamFlows>();
+
+  private constructor(endpoint: RtmfpEndpoint, session: Session, ownsEndpoint: boolean, log: Logger) {
+    super();
+    this.endpoint = endpoint;
+    this.session = session;
+    this.ownsEndpoint = ownsEndpoint;
+    this.log = log;
+    this.control = session.openFlow(encodeTcMetadata(0), { priority: COMMAND_PRIORITY });
+    session.onFlow = (flow) => this.acceptFlow(flow);
+    session.onClose = (reason) => {
+      if (this.ownsEndpoint) endpoint.close();
+      this.channelClosed(reason);
+    };
+    const self = this;
+    this.channel = {
+      send: (streamId, type, timestamp, payload) => this.send(streamId, type, timestamp, payload),
+      get bufferedBytes() {
+        return self.bufferedMediaBytes();
+      },
+      streamDeleted: (streamId) => this.releaseStream(streamId),
+      close: (reason) => this.closeSession(reason),
+    };
+  }
+
+  /** Opens a session to the server of `rtmfp://host[:port]/app[/stream]` and connects to the application. */
+  static async connect(target: string | RtmpUrl, options: RtmfpClientOptions = {}): Promise<RtmfpClient> {
+    const url = typeof target === 'string' ? parseRtmfpUrl(target) : target;
+    const log = options.log ?? silentLogger;
+    let address: string;
+    try {
+      address = isIP(url.host) ? url.host : (await lookup(url.host)).address;
+    } catch (err) {
+      throw new Error(`cannot resolve ${url.host}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    const ownsEndpoint = options.endpoint === undefined;
+    const endpoint =
+      options.endpoint ??
+      new RtmfpEndpoint({
+        port: await NodeDatagramPort.bind({ host: isIP(address) === 6 ? '::' : '0.0.0.0', port: 0 }),
+        crypto: new FlashCrypto({ server: false, ...options.crypto }),
+        log,
+      });
+    let session: Session;
+    try {
+      session = await endpoint.connect({ ancillaryData: url.tcUrl }, [{ host: address, port: url.port }]);
+    } catch (err) {
+      if (ownsEndpoint) endpoint.close();
+      throw new Error(`cannot open an RTMFP session with ${url.host}:${url.port}: ${(err as Error).message}`);
+    }
+    const client = new RtmfpClient(endpoint, session, ownsEndpoint, log);
+    try {
+      await client.sendConnect(url, options);
+    } catch (err) {
+      client.closeSession('connect failed');
+      throw err;
+    }
+    return client;
+  }
+
+  private send(streamId: number, type: number, timestamp: number, payload: Buffer | readonly Buffer[]): void {
+    if (this.session.state !== 'open') return;
+    const body = Buffer.isBuffer(payload) ? payload : Buffer.concat(payload as readonly Buffer[]);
+    this.flowFor(streamId, type).write(encodeTcMessage(type, timestamp, body));
+  }
+
+  /** Our flow for a message: the NetConnection's, or one of its stream's, opened on first use. */
+  private flowFor(streamId: number, type: number): SendFlow {
+    if (streamId === 0) return this.control;
+    let flows = this.streamFlows.get(streamId);
+    if (flows === undefined) {
+      flows = { command: this.openStreamFlow(streamId, COMMAND_PRIORITY) };
+      this.streamFlows.set(streamId, flows);
+    }
+    if (type === FlashMessageType.Audio) return (flows.audio ??= this.openStreamFlow(streamId, TIME_CRITICAL_PRIORITY + 2));
+    if (type === FlashMessageType.Video) return (flows.video ??= this.openStreamFlow(streamId, TIME_CRITICAL_PRIORITY + 1));
+    return flows.command;
+  }
+
+  private openStreamFlow(streamId: number, priority: number): SendFlow {
+    return this.session.openFlow(encodeTcMetadata(streamId), { returnFlowId: this.serverControl?.flowId, priority });
+  }
+
+  private bufferedMediaBytes(): number {
+    let bytes = this.control.bufferedBytes;
+    for (const f of this.streamFlows.values()) bytes += f.command.bufferedBytes + (f.audio?.bufferedBytes ?? 0) + (f.video?.bufferedBytes ?? 0);
+    return bytes;
+  }
+
+  private releaseStream(streamId: number): void {
+    const flows = this.streamFlows.get(streamId);
+    if (flows === undefined) return;
+    this.streamFlows.delete(streamId);
+    flows.command.close();
+    flows.audio?.close();
+    flows.video?.close();
+  }
+
+  private closeSession(reason: string): void {
+    if (this.session.state !== 'open') return;
+    this.session.close(reason);
+    if (this.ownsEndpoint) setTimeout(() => this.endpoint.close(), CLOSE_LINGER_MS).unref();
+  }
+
+  private acceptFlow(flow: IncomingFlow): void {
+    const metadata = parseTcMetadata(flow.metadata);
+    if (metadata === undefined) {
+      flow.reject();
+      return;
+    }
+    if (metadata.streamId === 0) this.serverControl ??= flow;
+    flow.onMessage = (message) => {
+      const m = parseTcMessage(message);
+      if (m === undefined) return;
+      try {
+        if (m.type === FlashMessageType.UserControl) {
+          if (m.body.length >= 6) this.receiveUserControl(m.body.readUInt16BE(0), m.body.readUInt32BE(2));
+          return;
+        }
+        this.receive(metadata.streamId, m.type, m.timestamp, m.body);
+      } catch (err) {
+        if (!(err instanceof MalformedMessageError)) throw err;
+        this.log.warn({ reason: err.message }, 'malformed message from the server ignored');
+      }
+    };
+  }
+}

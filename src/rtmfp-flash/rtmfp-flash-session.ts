@@ -1,0 +1,156 @@
+// Binds one RTMFP session to the Flash model (RFC 7425 §5): the client's flows are tagged with the
+// stream they belong to (stream 0: its NetConnection), carry one RTMP-typed message each, and our
+// answers go on flows of our own that return-associate with the client's NetConnection flow, as
+// Flash Player, librtmfp and rtmfp-cpp expect.
+import { decodeCommand, decodeData, encodeCommand, FlashMessageType, isCommandType, isDataType, MalformedMessageError } from '../codec/flash-command.js';
+import { parseTcMetadata, encodeTcMetadata } from '../codec/tc-metadata.js';
+import { encodeTcMessage, parseTcMessage } from '../codec/tc-message.js';
+import type { FlashClient } from '../flash/flash-client.js';
+import type { FlashServer } from '../flash/flash-server.js';
+import type { FlashTransport, ObjectEncoding } from '../flash/flash-transport.js';
+import type { MediaQueueLimits } from '../flash/media-send-policy.js';
+import { statusInfo } from '../flash/status.js';
+import type { Subscriber } from '../flash/subscriber.js';
+import { formatAddress } from '../rtmfp/address.js';
+import type { SendFlow } from '../rtmfp/send-flow.js';
+import type { IncomingFlow, Session } from '../rtmfp/session.js';
+import type { Logger } from '../util/log.js';
+import { RtmfpSubscriber, type MediaDeadlines } from './rtmfp-subscriber.js';
+
+export interface RtmfpSessionOptions {
+  /** The connect command must come this soon after the session opens. */
+  connectTimeoutMs?: number;
+  mediaQueue?: MediaQueueLimits;
+  mediaDeadlines?: Partial<MediaDeadlines>;
+}
+
+/** Flow priority of commands and data: above bulk, below time-critical media. */
+export const COMMAND_PRIORITY = 3;
+
+export class RtmfpFlashSession implements FlashTransport {
+  readonly protocol = 'rtmfp';
+  readonly remoteAddress: string;
+  readonly log: Logger;
+  readonly client: FlashClient;
+  /** The client's NetConnection flow: our flows answer it. */
+  private controlIn: IncomingFlow | undefined;
+  /** Our flows carrying commands and data, by stream id (0: the NetConnection). */
+  private readonly commandFlows = new Map<number, SendFlow>();
+  private readonly subscribers = new Map<number, RtmfpSubscriber>();
+  private readonly connectTimer: NodeJS.Timeout;
+
+  constructor(
+    readonly session: Session,
+    flash: FlashServer,
+    private readonly options: RtmfpSessionOptions = {},
+  ) {
+    this.log = session.log;
+    this.remoteAddress = formatAddress(session.address);
+    this.client = flash.createClient(this);
+    session.onFlow = (flow) => this.acceptFlow(flow);
+    session.onClose = (reason) => {
+      clearTimeout(this.connectTimer);
+      this.log.info({ reason }, 'RTMFP session closed');
+      this.client.handleClose(reason);
+    };
+    const ms = options.connectTimeoutMs ?? 10_000;
+    this.connectTimer = setTimeout(() => {
+      if (this.client.state === 'new') this.close(`no connect command within ${ms} ms of the handshake`);
+    }, ms);
+    this.connectTimer.unref();
+  }
+
+  get objectEncoding(): ObjectEncoding {
+    return this.client.objectEncoding;
+  }
+
+  sendCommand(streamId: number, encoding: ObjectEncoding, name: string, transactionId: number, commandObject: unknown, ...args: unknown[]): void {
+    const { type, payload } = encodeCommand(encoding, name, transactionId, commandObject, ...args);
+    this.commandFlow(streamId)?.write(encodeTcMessage(type, 0, payload));
+  }
+
+  openSubscriber(streamId: number): Subscriber {
+    this.subscribers.get(streamId)?.close();
+    const subscriber = new RtmfpSubscriber(this, streamId, this.options.mediaQueue, this.options.mediaDeadlines);
+    this.subscribers.set(streamId, subscriber);
+    return subscriber;
+  }
+
+  streamDeleted(streamId: number): void {
+    this.subscribers.get(streamId)?.close();
+    this.subscribers.delete(streamId);
+    const flow = this.commandFlows.get(streamId);
+    if (flow !== undefined && streamId !== 0) {
+      this.commandFlows.delete(streamId);
+      flow.close();
+    }
+  }
+
+  close(reason: string): void {
+    this.session.close(reason);
+  }
+
+  /**
+   * Our flow for a stream's commands and data, opened on first use. Undefined once the session
+   * is closing: there is no one left to tell.
+   */
+  commandFlow(streamId: number): SendFlow | undefined {
+    let flow = this.commandFlows.get(streamId);
+    if (flow === undefined) {
+      flow = this.openFlow(streamId, COMMAND_PRIORITY);
+      if (flow === undefined) return undefined;
+      this.commandFlows.set(streamId, flow);
+    }
+    return flow;
+  }
+
+  /** A new flow of ours for a stream, answering the client's NetConnection flow. */
+  openFlow(streamId: number, priority: number): SendFlow | undefined {
+    if (this.session.state !== 'open') return undefined;
+    const flow = this.session.openFlow(encodeTcMetadata(streamId), { returnFlowId: this.controlIn?.flowId, priority });
+    flow.onRejected = (code) => this.log.debug({ streamId, code }, 'client rejected our flow');
+    return flow;
+  }
+
+  private acceptFlow(flow: IncomingFlow): void {
+    const metadata = parseTcMetadata(flow.metadata);
+    if (metadata === undefined) {
+      this.log.debug({ metadata: flow.metadata.toString('hex') }, 'flow without Flash metadata rejected');
+      flow.reject();
+      return;
+    }
+    const { streamId } = metadata;
+    if (streamId === 0) {
+      this.controlIn ??= flow;
+    } else if (this.controlIn === undefined) {
+      // A NetStream exists only through a NetConnection: a stream flow first is nonsense.
+      this.log.debug({ streamId }, 'NetStream flow before any NetConnection flow rejected');
+      flow.reject();
+      return;
+    }
+    flow.onMessage = (message) => this.receive(streamId, message);
+  }
+
+  private receive(streamId: number, message: Buffer): void {
+    const m = parseTcMessage(message);
+    if (m === undefined) {
+      this.log.debug({ streamId, length: message.length }, 'flow message too short for a header ignored');
+      return;
+    }
+    const { type, timestamp, body } = m;
+    try {
+      if (type === FlashMessageType.Audio) this.client.handleAudio(streamId, timestamp, body);
+      else if (type === FlashMessageType.Video) this.client.handleVideo(streamId, timestamp, body);
+      else if (isDataType(type)) this.client.handleData(streamId, timestamp, decodeData(type, body));
+      else if (isCommandType(type)) this.client.handleCommand(streamId, decodeCommand(type, body));
+      else if (type === FlashMessageType.UserControl) this.log.trace({ streamId, event: body.length >= 2 ? body.readUInt16BE(0) : undefined }, 'user control message');
+      else this.log.debug({ streamId, type }, 'message of an unsupported type ignored');
+    } catch (err) {
+      if (!(err instanceof MalformedMessageError)) throw err;
+      // RTMP would have to drop the connection (its stream is out of step); here only this
+      // message is lost, so say so and carry on, as Adobe's server does.
+      this.log.warn({ streamId, type, reason: err.message }, 'malformed message');
+      if (this.client.state === 'connected') this.client.sendStatus(statusInfo('error', 'NetConnection.Call.BadVersion', err.message));
+    }
+  }
+}

@@ -1,0 +1,28 @@
+// The RTMFP service of the server: a UDP endpoint whose sessions become Flash model clients.
+import type { FlashServer } from '../flash/flash-server.js';
+import { FlashCrypto } from '../rtmfp/crypto/flash-crypto.js';
+import { warmDhGroups } from '../rtmfp/crypto/dh-groups.js';
+import { RtmfpEndpoint } from '../rtmfp/endpoint.js';
+import { NodeDatagramPort } from '../rtmfp/node-platform.js';
+import type { Logger } from '../util/log.js';
+import { RtmfpFlashSession, type RtmfpSessionOptions } from './rtmfp-flash-session.js';
+
+export interface RtmfpServiceOptions extends RtmfpSessionOptions {
+  host: string;
+  port: number;
+  flash: FlashServer;
+  log: Logger;
+}
+
+export async function startRtmfpService(options: RtmfpServiceOptions): Promise<RtmfpEndpoint> {
+  const { flash, host, port, log, ...sessionOptions } = options;
+  const udp = await NodeDatagramPort.bind({ host, port });
+  // Build the DH groups now rather than on the first handshake (tens of ms each).
+  warmDhGroups();
+  const endpoint = new RtmfpEndpoint({ port: udp, crypto: new FlashCrypto({ server: true }), log, acceptSessions: true });
+  endpoint.onSession = (session) => {
+    session.log.info({ peerId: session.peerId }, 'RTMFP session opened');
+    new RtmfpFlashSession(session, flash, sessionOptions);
+  };
+  return endpoint;
+}
