@@ -116,6 +116,11 @@ export class NetConnection {
     return id;
   }
 
+  /** A new NetStream, neither publishing nor playing yet (Flash's `new NetStream(connection)`). */
+  async createNetStream(): Promise<NetStream> {
+    return this.openStream(await this.createStream());
+  }
+
   /** Publishes `name` on a new stream; resolves on NetStream.Publish.Start, rejects with the error status otherwise. */
   async publish(name: string, options: { type?: string; timeoutMs?: number; fcPublish?: boolean } = {}): Promise<NetStream> {
     if (options.fcPublish !== false) {
@@ -123,7 +128,7 @@ export class NetConnection {
       this.sendCommand(0, 'releaseStream', ++this.nextTransaction, null, name);
       this.sendCommand(0, 'FCPublish', ++this.nextTransaction, null, name);
     }
-    const stream = this.openStream(await this.createStream());
+    const stream = await this.createNetStream();
     stream.sendCommand('publish', name, options.type ?? 'live');
     await stream.waitStatus((code) => code === 'NetStream.Publish.Start', options.timeoutMs ?? 10_000);
     return stream;
@@ -131,7 +136,7 @@ export class NetConnection {
 
   /** Plays `name` on a new stream; resolves on NetStream.Play.Start (media may come later). */
   async play(name: string, options: { timeoutMs?: number; start?: number; onFrame?: NetStream['onFrame'] } = {}): Promise<NetStream> {
-    const stream = this.openStream(await this.createStream());
+    const stream = await this.createNetStream();
     // Frames can follow Play.Start at once: the handler must be in place before.
     stream.onFrame = options.onFrame;
     stream.sendCommand('play', name, options.start ?? -2);

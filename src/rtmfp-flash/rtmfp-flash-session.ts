@@ -26,6 +26,8 @@ export interface RtmfpSessionOptions {
 
 /** Flow priority of commands and data: above bulk, below time-critical media. */
 export const COMMAND_PRIORITY = 3;
+/** The longest close() waits for our last messages to be acknowledged. */
+const CLOSE_FLUSH_MS = 2_000;
 
 export class RtmfpFlashSession implements FlashTransport {
   readonly protocol = 'rtmfp';
@@ -38,6 +40,8 @@ export class RtmfpFlashSession implements FlashTransport {
   private readonly commandFlows = new Map<number, SendFlow>();
   private readonly subscribers = new Map<number, RtmfpSubscriber>();
   private readonly connectTimer: NodeJS.Timeout;
+  /** close() was called: say nothing more, end the session once the flows have drained. */
+  private closing = false;
 
   constructor(
     readonly session: Session,
@@ -86,8 +90,29 @@ export class RtmfpFlashSession implements FlashTransport {
     }
   }
 
+  /**
+   * Ends the session once what we said has been delivered (a rejected connect's _error must
+   * reach the client before the session goes), or after CLOSE_FLUSH_MS at most.
+   */
   close(reason: string): void {
-    this.session.close(reason);
+    if (this.closing) return;
+    this.closing = true;
+    for (const subscriber of this.subscribers.values()) subscriber.close();
+    const flows = [...this.commandFlows.values()].filter((f) => !f.isFinished);
+    let open = flows.length;
+    const finish = () => {
+      clearTimeout(timer);
+      this.session.close(reason);
+    };
+    const timer = setTimeout(finish, CLOSE_FLUSH_MS);
+    timer.unref();
+    if (open === 0) return finish();
+    for (const flow of flows) {
+      flow.onComplete = () => {
+        if (--open === 0) finish();
+      };
+      flow.close();
+    }
   }
 
   /**
@@ -95,6 +120,7 @@ export class RtmfpFlashSession implements FlashTransport {
    * is closing: there is no one left to tell.
    */
   commandFlow(streamId: number): SendFlow | undefined {
+    if (this.closing) return undefined;
     let flow = this.commandFlows.get(streamId);
     if (flow === undefined) {
       flow = this.openFlow(streamId, COMMAND_PRIORITY);
@@ -106,7 +132,7 @@ export class RtmfpFlashSession implements FlashTransport {
 
   /** A new flow of ours for a stream, answering the client's NetConnection flow. */
   openFlow(streamId: number, priority: number): SendFlow | undefined {
-    if (this.session.state !== 'open') return undefined;
+    if (this.session.state !== 'open' || this.closing) return undefined;
     const flow = this.session.openFlow(encodeTcMetadata(streamId), { returnFlowId: this.controlIn?.flowId, priority });
     flow.onRejected = (code) => this.log.debug({ streamId, code }, 'client rejected our flow');
     return flow;

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startTestServer, type TestServer } from '../rtmp/rtmp-test-server.js';
+import { startTestServer, type TestServer } from '../support/test-server.js';
 import { FlvParser } from '../../src/codec/flv.js';
 import { isVideoKeyframe, isVideoSequenceHeader } from '../../src/codec/video-tag.js';
 

@@ -3,7 +3,7 @@
 // one FlashServer with the RTMP service; streams cross between them both ways.
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { startTestServer, until, type TestServer } from '../rtmp/rtmp-test-server.js';
+import { startTestServer, until, type TestServer } from '../support/test-server.js';
 import { RtmpClient } from '../../src/client/rtmp-client.js';
 import type { FlashTransport } from '../../src/flash/flash-transport.js';
 import type { Subscriber } from '../../src/flash/subscriber.js';

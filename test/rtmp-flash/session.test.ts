@@ -4,7 +4,7 @@
 // chunk sizes, acknowledgements and pings.
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { startTestServer, until, sleep, type TestServer } from '../rtmp/rtmp-test-server.js';
+import { startTestServer, until, sleep, type TestServer } from '../support/test-server.js';
 import { RtmpClient, RtmpCallError, type FrameKind, type RtmpClientStream } from '../../src/client/rtmp-client.js';
 import { decodeAmf0 } from '../../src/codec/amf0.js';
 import { MessageType, UserControlEvent } from '../../src/rtmp/message-types.js';

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startTestServer, until, sleep, type TestServer } from './rtmp-test-server.js';
+import { startTestServer, until, sleep, type TestServer } from '../support/test-server.js';
 import { RtmpClient, type FrameKind } from '../../src/client/rtmp-client.js';
 import { FlvParser } from '../../src/codec/flv.js';
 import { decodeAmf0 } from '../../src/codec/amf0.js';

@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
-import { startTestServer, until, type TestServer } from './rtmp-test-server.js';
+import { startTestServer, until, type TestServer } from '../support/test-server.js';
 import { RtmpClient, type RtmpClientStream } from '../../src/client/rtmp-client.js';
 import { ClientHandshake } from '../../src/rtmp/client-handshake.js';
 import { encodeChunks } from '../../src/rtmp/chunk-encoder.js';

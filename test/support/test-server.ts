@@ -1,16 +1,22 @@
-// A real Covey RTMP service on 127.0.0.1 with an ephemeral port, for tests: the Flash model, the
-// listener, and a logger whose JSON lines the test can search (close reasons, say).
+// A real Covey server on 127.0.0.1 with ephemeral ports, for tests: the Flash model with its RTMP
+// listener (TCP) and RTMFP endpoint (UDP), and a logger whose JSON lines the test can search
+// (close reasons, say).
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { FlashServer, type FlashServerOptions } from '../../src/flash/flash-server.js';
 import { startRtmpService, type RtmpServiceOptions } from '../../src/rtmp-flash/rtmp-service.js';
 import type { RtmpListener } from '../../src/rtmp/rtmp-listener.js';
+import type { RtmfpEndpoint } from '../../src/rtmfp/endpoint.js';
+import { startRtmfpService, type RtmfpServiceOptions } from '../../src/rtmfp-flash/rtmfp-service.js';
 
 export interface TestServer {
   flash: FlashServer;
   listener: RtmpListener;
   port: number;
   url: (path: string) => string;
+  rtmfp: RtmfpEndpoint;
+  /** rtmfp://127.0.0.1:PORT/path */
+  rtmfpUrl: (path: string) => string;
   /** Parsed log lines so far. */
   logs: Array<Record<string, unknown>>;
   /** Resolves with the first log line matching, waiting up to `ms`. */
@@ -19,7 +25,7 @@ export interface TestServer {
 }
 
 export async function startTestServer(
-  options: { flash?: Partial<FlashServerOptions>; rtmp?: Partial<RtmpServiceOptions> } = {},
+  options: { flash?: Partial<FlashServerOptions>; rtmp?: Partial<RtmpServiceOptions>; rtmfp?: Partial<RtmfpServiceOptions> } = {},
 ): Promise<TestServer> {
   const logs: Array<Record<string, unknown>> = [];
   let partial = '';
@@ -36,11 +42,15 @@ export async function startTestServer(
   const flash = new FlashServer({ log, ...options.flash });
   const listener = await startRtmpService({ host: '127.0.0.1', port: 0, flash, log, ...options.rtmp });
   const port = listener.address.port;
+  const rtmfp = await startRtmfpService({ host: '127.0.0.1', port: 0, flash, log, ...options.rtmfp });
+  const rtmfpPort = rtmfp.localAddress.port;
   return {
     flash,
     listener,
     port,
     url: (path) => `rtmp://127.0.0.1:${port}/${path}`,
+    rtmfp,
+    rtmfpUrl: (path) => `rtmfp://127.0.0.1:${rtmfpPort}/${path}`,
     logs,
     waitLog: async (match, ms = 5000) => {
       const t0 = Date.now();
@@ -51,7 +61,10 @@ export async function startTestServer(
         await new Promise((r) => setTimeout(r, 10));
       }
     },
-    close: () => listener.close(),
+    close: async () => {
+      rtmfp.close();
+      await listener.close();
+    },
   };
 }
 
