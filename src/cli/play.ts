@@ -80,8 +80,8 @@ export async function recordStream(url: string, options: PlayOptions): Promise<v
 export function registerPlay(program: Command): void {
   program
     .command('play')
-    .description('record a live stream from an rtmp:// URL into an FLV file or stdout (rtmfp:// is not streamed yet)')
-    .argument('<url>', 'rtmp://host[:port]/app/stream')
+    .description('record a live stream from an rtmfp:// or rtmp:// URL into an FLV file or stdout')
+    .argument('<url>', 'rtmfp://host[:port]/app/stream (UDP) or rtmp://host[:port]/app/stream (TCP); port 1935 by default')
     .requiredOption('-o, --output <file>', 'FLV file to write, or - for stdout')
     .option('--duration <seconds>', 'stop after this much media time')
     .option('--wait <seconds>', 'fail when no media comes within this time', '10')

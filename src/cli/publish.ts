@@ -87,9 +87,9 @@ export async function publishFile(file: string, url: string, options: { loop?: b
 export function registerPublish(program: Command): void {
   program
     .command('publish')
-    .description('publish an FLV file in real time to an rtmp:// URL, as a live encoder would (rtmfp:// is not streamed yet)')
+    .description('publish an FLV file in real time to an rtmfp:// or rtmp:// URL, as a live encoder would')
     .argument('<file>', 'FLV file (H.264/AAC, or anything FLV holds, Enhanced RTMP included)')
-    .argument('<url>', 'rtmp://host[:port]/app/stream')
+    .argument('<url>', 'rtmfp://host[:port]/app/stream (UDP) or rtmp://host[:port]/app/stream (TCP); port 1935 by default')
     .option('--loop', 'start over at the end of the file, until interrupted')
     .option('-q, --quiet', 'no progress lines')
     .action(async (file: string, url: string, flags: { loop?: boolean; quiet?: boolean }) => {

@@ -87,13 +87,14 @@ export class RtmfpClient extends NetConnection {
         port: await NodeDatagramPort.bind({ host: isIP(address) === 6 ? '::' : '0.0.0.0', port: 0 }),
         crypto: new FlashCrypto({ server: false, ...options.crypto }),
         log,
+        handshake: { connectTimeoutMs: options.timeoutMs ?? 10_000 },
       });
     let session: Session;
     try {
       session = await endpoint.connect({ ancillaryData: url.tcUrl }, [{ host: address, port: url.port }]);
     } catch (err) {
       if (ownsEndpoint) endpoint.close();
-      throw new Error(`cannot open an RTMFP session with ${url.host}:${url.port}: ${(err as Error).message}`);
+      throw new Error(`cannot connect to ${url.host}:${url.port} over RTMFP: ${(err as Error).message} (is the server up, and UDP let through?)`);
     }
     const client = new RtmfpClient(endpoint, session, ownsEndpoint, log);
     try {

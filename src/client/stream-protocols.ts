@@ -1,6 +1,9 @@
 // Every protocol the CLI's publish and play commands speak, registered by URL scheme.
 import { registerStreamProtocol } from './stream-client.js';
-import { rtmpStreamProtocol } from './rtmp-stream-client.js';
+import { netStreamProtocol } from './net-stream-protocol.js';
+import { RtmpClient } from './rtmp-client.js';
+import { RtmfpClient } from './rtmfp-client.js';
+import { parseRtmfpUrl, parseRtmpUrl } from './rtmp-url.js';
 
-registerStreamProtocol('rtmp', rtmpStreamProtocol);
-// The RTMFP client registers 'rtmfp' here once it exists.
+registerStreamProtocol('rtmp', netStreamProtocol('rtmp', parseRtmpUrl, (url) => RtmpClient.connect(url)));
+registerStreamProtocol('rtmfp', netStreamProtocol('rtmfp', parseRtmfpUrl, (url) => RtmfpClient.connect(url)));

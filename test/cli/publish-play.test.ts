@@ -1,4 +1,4 @@
-// `covey publish` and `covey play` as a user runs them, against a live RTMP service.
+// `covey publish` and `covey play` as a user runs them, against a live server (RTMFP and RTMP).
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -17,7 +17,7 @@ let server: TestServer;
 let dir: string;
 
 before(async () => {
-  server = await startTestServer();
+  server = await startTestServer({ flash: { appExists: (name) => name !== 'nosuchapp' } });
   dir = mkdtempSync(join(tmpdir(), 'covey-cli-'));
 });
 after(async () => {
@@ -36,12 +36,12 @@ function runCovey(args: string[]): Promise<{ code: number | null; stdout: Buffer
   });
 }
 
-test('covey play records what covey publish sends, to a file and to stdout', async () => {
+test('covey play records what covey publish sends, over RTMFP to a file and over RTMP to stdout', async () => {
   const file = join(dir, 'rec.flv');
-  const toFile = runCovey(['play', server.url('live/cli'), '-o', file]);
+  const toFile = runCovey(['play', server.rtmfpUrl('live/cli'), '-o', file]);
   const toStdout = runCovey(['play', server.url('live/cli'), '-o', '-', '-q']);
   await server.waitLog((l) => l.msg === 'play started' && server.logs.filter((x) => x.msg === 'play started').length >= 2, 15_000);
-  const pub = await runCovey(['publish', fixture, server.url('live/cli')]);
+  const pub = await runCovey(['publish', fixture, server.rtmfpUrl('live/cli')]);
   assert.equal(pub.code, 0, pub.stderr);
   assert.match(pub.stderr, /time=2\.\ds bytes=[\d.]+KiB bitrate=\d+kb\/s/);
   const [rec, piped] = await Promise.all([toFile, toStdout]);
@@ -66,7 +66,8 @@ test('covey play records what covey publish sends, to a file and to stdout', asy
 
 test('one clear error line: bad URL, refused connection, missing stream, unknown app, missing file', async () => {
   const cases: Array<[string[], RegExp]> = [
-    [['play', 'http://example.com/live/x', '-o', '-'], /^covey play: unsupported URL scheme http:\/\/ \(supported: rtmp\)$/],
+    [['play', 'http://example.com/live/x', '-o', '-'], /^covey play: unsupported URL scheme http:\/\/ \(supported: rtmp, rtmfp\)$/],
+    [['play', server.rtmfpUrl('nosuchapp/x'), '-o', '-'], /^covey play: server refused: no application "nosuchapp"/],
     [['play', 'rtmp://127.0.0.1:1/live/x', '-o', '-'], /^covey play: cannot connect to 127\.0\.0\.1:1: connection refused$/],
     [['play', server.url('live/nobody'), '-o', '-', '--wait', '1'], /^covey play: no media within 1 s: is the stream published\?/],
     [['play', server.url('live'), '-o', '-'], /^covey play: no stream name in/],

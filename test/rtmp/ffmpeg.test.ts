@@ -1,5 +1,6 @@
 // Covey's RTMP against real FFmpeg (Debian's, installed by .ci/run): FFmpeg publishes and plays,
-// our client plays what FFmpeg publishes, and FFmpeg plays what our client publishes.
+// our client plays what FFmpeg publishes, and FFmpeg plays what our client publishes, over RTMP
+// and across protocols (FFmpeg speaks only RTMP; our client plays and publishes over RTMFP).
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -9,6 +10,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startTestServer, until, sleep, type TestServer } from '../support/test-server.js';
 import { RtmpClient, type FrameKind } from '../../src/client/rtmp-client.js';
+import { RtmfpClient } from '../../src/client/rtmfp-client.js';
+import { encodeAmf0 } from '../../src/codec/amf0.js';
 import { FlvParser } from '../../src/codec/flv.js';
 import { decodeAmf0 } from '../../src/codec/amf0.js';
 import { isVideoKeyframe, isVideoSequenceHeader } from '../../src/codec/video-tag.js';
@@ -126,4 +129,65 @@ test('our client publishes an FLV, FFmpeg plays it into a file ffprobe accepts',
   const probe = ffprobe(out);
   assert.deepEqual(probe.streams.map((s) => `${s.codec_type}:${s.codec_name}`).sort(), ['audio:aac', 'video:h264']);
   assert.ok(Math.abs(probe.duration - last / 1000) <= 0.5, `duration ${probe.duration} s, sent ${last / 1000} s`);
+});
+
+test('FFmpeg publishes over RTMP, our client plays over RTMFP: every frame FFmpeg sent, headers first', { skip: !hasFfmpeg && 'ffmpeg not installed' }, async () => {
+  const client = await RtmfpClient.connect(server.rtmfpUrl('live'));
+  const frames: Array<{ kind: FrameKind; ts: number; payload: Buffer }> = [];
+  await client.play('torttmfp', { onFrame: (kind, ts, payload) => frames.push({ kind, ts, payload: Buffer.from(payload) }) });
+  const recorded = join(dir, 'reference.flv');
+  // FFmpeg publishes 3 s; a second FFmpeg records the same stream over RTMP as the reference.
+  const reference = run(['-i', server.url('live/torttmfp'), '-c', 'copy', '-y', recorded]);
+  await until(() => server.logs.filter((l) => l.msg === 'play started' && l.stream === 'torttmfp').length >= 2, 10_000, 'both players');
+  const publisher = ffmpegPublish(server.url('live/torttmfp'), 3);
+  assert.equal((await publisher.done).code, 0);
+  assert.equal((await Promise.race([reference.done, sleep(15_000).then(() => ({ code: -1, stderr: 'timeout' }))])).code, 0);
+  assert.equal(client.closedReason, undefined, 'the RTMFP session stayed up');
+  client.close();
+
+  const media = frames.filter((f) => f.kind !== 'data');
+  assert.ok(media.slice(0, 2).some((f) => f.kind === 'video' && isVideoSequenceHeader(f.payload)), 'AVC sequence header first');
+  assert.ok(media.slice(0, 2).some((f) => f.kind === 'audio' && isAudioSequenceHeader(f.payload)), 'AAC sequence header first');
+  // What the RTMP recording holds, the RTMFP player got too: the same frames, with timestamps
+  // that differ by one constant (FFmpeg's recording starts its clock at its first frame).
+  const tags = new FlvParser().push(readFileSync(recorded));
+  const offsets = new Set<number>();
+  for (const [kind, type] of [['audio', 8], ['video', 9]] as const) {
+    const viaRtmfp = media.filter((f) => f.kind === kind);
+    const viaRtmp = tags.filter((t) => t.type === type);
+    assert.ok(viaRtmfp.length > 50, `${kind}: ${viaRtmfp.length} frames`);
+    assert.deepEqual(viaRtmfp.map((f) => f.payload.toString('hex')), viaRtmp.map((t) => t.data.toString('hex')), `${kind} over RTMFP = ${kind} over RTMP`);
+    // Sequence headers aside: FFmpeg writes those at 0 whatever their time.
+    viaRtmfp.forEach((f, i) => i > 0 && offsets.add(f.ts - viaRtmp[i]!.timestamp));
+  }
+  assert.equal(offsets.size, 1, `one timestamp offset, got ${[...offsets].join(', ')}`);
+});
+
+test('our client publishes over RTMFP, FFmpeg plays over RTMP into a file ffprobe accepts', { skip: !hasFfmpeg && 'ffmpeg not installed' }, async () => {
+  const out = join(dir, 'from-rtmfp.flv');
+  const player = run(['-i', server.url('live/fromrtmfp'), '-c', 'copy', '-y', out]);
+  await server.waitLog((l) => l.msg === 'play started' && l.stream === 'fromrtmfp', 10_000);
+  const client = await RtmfpClient.connect(server.rtmfpUrl('live'));
+  const stream = await client.publish('fromrtmfp');
+  const tags = new FlvParser().push(readFileSync(fixture));
+  const t0 = Date.now();
+  let last = 0;
+  for (const tag of tags) {
+    const wait = tag.timestamp - (Date.now() - t0);
+    if (wait > 0) await sleep(wait);
+    if (tag.type === 8) stream.sendAudio(tag.timestamp, tag.data);
+    else if (tag.type === 9) stream.sendVideo(tag.timestamp, tag.data);
+    else if (tag.type === 18) stream.sendDataBytes(tag.timestamp, Buffer.concat([encodeAmf0('@setDataFrame'), tag.data]));
+    last = tag.timestamp;
+  }
+  await until(() => client.bufferedBytes === 0, 3000, 'everything acknowledged');
+  stream.close();
+  const play = await Promise.race([player.done, sleep(15_000).then(() => ({ code: -1, stderr: 'timeout' }))]);
+  client.close();
+  assert.equal(play.code, 0, `ffmpeg player failed: ${play.stderr}`);
+  const probe = ffprobe(out);
+  assert.deepEqual(probe.streams.map((s) => `${s.codec_type}:${s.codec_name}`).sort(), ['audio:aac', 'video:h264']);
+  assert.ok(Math.abs(probe.duration - last / 1000) <= 0.5, `duration ${probe.duration} s, sent ${last / 1000} s`);
+  const played = new FlvParser().push(readFileSync(out));
+  assert.equal(played.filter((t) => t.type === 9).length, tags.filter((t) => t.type === 9).length, 'every video frame');
 });

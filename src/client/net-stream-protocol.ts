@@ -1,0 +1,88 @@
+// StreamProtocol (what `covey publish` and `covey play` need) on top of any NetConnection: the
+// same code serves rtmp:// and rtmfp://, each supplying only how to connect.
+import { encodeAmf0 } from '../codec/amf0.js';
+import { FlashMessageType } from '../codec/flash-command.js';
+import { NetCallError, type NetConnection } from './net-connection.js';
+import type { RtmpUrl } from './rtmp-url.js';
+import type { PlaySession, PublishSession, StreamProtocol } from './stream-client.js';
+
+const SET_DATA_FRAME = encodeAmf0('@setDataFrame');
+
+function readable(err: unknown): Error {
+  if (err instanceof NetCallError) return new Error(`server refused: ${err.message}`);
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+/** True for AMF0 data starting with the string "onMetaData". */
+function isMetadata(payload: Buffer): boolean {
+  return payload.length > 13 && payload[0] === 2 && payload.readUInt16BE(1) === 10 && payload.toString('latin1', 3, 13) === 'onMetaData';
+}
+
+export function netStreamProtocol(scheme: string, parseUrl: (url: string) => RtmpUrl, connect: (url: RtmpUrl) => Promise<NetConnection>): StreamProtocol {
+  function target(text: string): RtmpUrl {
+    const url = parseUrl(text);
+    if (url.stream === '') throw new Error(`no stream name in ${text} (expected ${scheme}://host/app/stream)`);
+    return url;
+  }
+  async function open(url: RtmpUrl): Promise<NetConnection> {
+    try {
+      return await connect(url);
+    } catch (err) {
+      throw readable(err);
+    }
+  }
+
+  return {
+    async publish(text: string): Promise<PublishSession> {
+      const url = target(text);
+      const client = await open(url);
+      try {
+        const stream = await client.publish(url.stream);
+        const session: PublishSession = {
+          send(kind, timestamp, payload) {
+            if (kind === 'audio') stream.send(FlashMessageType.Audio, timestamp, payload);
+            else if (kind === 'video') stream.send(FlashMessageType.Video, timestamp, payload);
+            else stream.send(FlashMessageType.DataAmf0, timestamp, isMetadata(payload) ? [SET_DATA_FRAME, payload] : payload);
+          },
+          get bufferedBytes() {
+            return client.bufferedBytes;
+          },
+          async close() {
+            stream.close();
+            await new Promise((r) => setTimeout(r, 100));
+            client.close();
+          },
+        };
+        client.onEnd = (reason) => session.onEnd?.(reason);
+        return session;
+      } catch (err) {
+        client.close();
+        throw readable(err);
+      }
+    },
+
+    async play(text, onFrame): Promise<PlaySession> {
+      const url = target(text);
+      const client = await open(url);
+      const session: PlaySession = {
+        onFrame,
+        async close() {
+          client.close();
+        },
+      };
+      try {
+        const stream = await client.play(url.stream, { onFrame: (kind, ts, payload) => session.onFrame?.(kind, ts, payload) });
+        stream.onStatus = (info) => {
+          if (info.code === 'NetStream.Play.UnpublishNotify' || info.code === 'NetStream.Play.Stop') session.onEnd?.(`${String(info.code)}: the publisher stopped`);
+        };
+        stream.onEnd = (reason) => {
+          if (reason.startsWith('connection closed')) session.onEnd?.(reason);
+        };
+        return session;
+      } catch (err) {
+        client.close();
+        throw readable(err);
+      }
+    },
+  };
+}
