@@ -1,0 +1,169 @@
+// RTMFP fan-out benchmark: one 1 Mb/s publisher (`covey publish --loop` over RTMFP, a pre-encoded
+// 640x360 H.264 + AAC file in real time) played by N RTMFP subscribers, for each N asked. Prints
+// the server's CPU per subscriber, late or missing frames, and memory per subscriber.
+//
+//   node --import tsx scripts/bench/rtmfp-fanout.ts [--subscribers 50,100,200] [--seconds 15]
+//
+// Subscribers run in a child process on the same machine: when it saturates its core, frames are
+// late because of the clients, not the server; the table shows the client's CPU so that shows.
+// BENCH_PROFILE=dir writes a CPU profile of the server there (node --cpu-prof).
+import { spawn, spawnSync, fork, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { createSocket } from 'node:dgram';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { fmt } from './bench-util.js';
+
+const { values: args } = parseArgs({
+  options: {
+    subscribers: { type: 'string', default: '50,100,200' },
+    seconds: { type: 'string', default: '15' },
+  },
+});
+const COUNTS = args.subscribers!.split(',').map(Number);
+const SECONDS = Number(args.seconds);
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function freeUdpPort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createSocket('udp4').bind(0, '127.0.0.1', () => {
+      const port = s.address().port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** CPU seconds (user + system) a process has used so far. */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+}
+
+function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+function benchInput(): string {
+  const file = join(tmpdir(), 'covey-bench-1mbps.flv');
+  if (existsSync(file)) return file;
+  console.error('encoding the benchmark input (20 s of 640x360 H.264 900 kb/s + AAC 96 kb/s)...');
+  const r = spawnSync('ffmpeg', [
+    '-hide_banner', '-loglevel', 'error', '-y',
+    '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=25', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100',
+    '-t', '20', '-c:v', 'libx264', '-preset', 'veryfast', '-b:v', '900k', '-maxrate', '900k', '-bufsize', '1800k', '-g', '50',
+    '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '96k', '-f', 'flv', file,
+  ], { stdio: 'inherit' });
+  if (r.status !== 0) throw new Error('ffmpeg could not encode the benchmark input');
+  return file;
+}
+
+interface PlayerStats {
+  frames: number;
+  late: number;
+  bytes: number;
+}
+
+interface Result {
+  n: number;
+  baseCpu: number;
+  cpu: number;
+  clientCpu: number;
+  baseRss: number;
+  rss: number;
+  latePct: number;
+  mbpsPerSub: number;
+}
+
+const covey = (...cli: string[]) => [...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []), '--import', 'tsx', 'src/cli/main.ts', ...cli];
+
+async function measure(n: number, input: string): Promise<Result> {
+  const port = await freeUdpPort();
+  const server = spawn(process.execPath, covey('serve', '--host', '127.0.0.1', '--rtmfp-port', String(port), '--no-rtmp', '--log-level', 'warn'), { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+  const children: ChildProcess[] = [server];
+  try {
+    await sleep(1500);
+    const pid = server.pid!;
+    const url = `rtmfp://127.0.0.1:${port}/live/bench`;
+    const publisher = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'publish', input, url, '--loop', '-q'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+    children.push(publisher);
+    await sleep(3000);
+    let c0 = cpuSeconds(pid);
+    await sleep(4000);
+    const baseCpu = (cpuSeconds(pid) - c0) / 4;
+    const baseRss = rssMb(pid);
+
+    const subs = fork(fileURLToPath(new URL('./rtmfp-subscribers.ts', import.meta.url)), [`rtmfp://127.0.0.1:${port}/live`, 'bench', String(n)], {
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    children.push(subs);
+    await new Promise<void>((resolve, reject) => {
+      subs.once('message', () => resolve());
+      subs.once('exit', (code) => reject(new Error(`subscribers exited with ${code}`)));
+    });
+    const ask = () =>
+      new Promise<{ players: PlayerStats[]; cpu: NodeJS.CpuUsage }>((resolve) => {
+        subs.once('message', (m: { players: PlayerStats[]; cpu: NodeJS.CpuUsage }) => resolve(m));
+        subs.send({ cmd: 'stats' });
+      });
+    // Let the players' baselines settle (and the first keyframe pass) before the window.
+    await sleep(3000);
+    const s0 = await ask();
+    c0 = cpuSeconds(pid);
+    const t0 = performance.now();
+    await sleep(SECONDS * 1000);
+    const elapsed = (performance.now() - t0) / 1000;
+    const cpu = (cpuSeconds(pid) - c0) / elapsed;
+    const s1 = await ask();
+    const rss = rssMb(pid);
+    const frames = s1.players.map((p, i) => p.frames - s0.players[i]!.frames);
+    const late = s1.players.map((p, i) => p.late - s0.players[i]!.late);
+    const bytes = s1.players.map((p, i) => p.bytes - s0.players[i]!.bytes);
+    // Frames the best-served player got and another did not count as missing (abandoned or dropped).
+    const expected = Math.max(...frames);
+    const missing = frames.reduce((sum, f) => sum + (expected - f), 0);
+    const latePct = (100 * (late.reduce((a, b) => a + b, 0) + missing)) / (expected * n);
+    const clientCpu = (s1.cpu.user + s1.cpu.system - s0.cpu.user - s0.cpu.system) / 1e6 / elapsed;
+    subs.send({ cmd: 'exit' });
+    const mbpsPerSub = (bytes.reduce((a, b) => a + b, 0) * 8) / n / elapsed / 1e6;
+    return { n, baseCpu, cpu, clientCpu, baseRss, rss, latePct, mbpsPerSub };
+  } finally {
+    server.kill('SIGINT');
+    await sleep(1000);
+    for (const c of children) c.kill('SIGKILL');
+    await sleep(500);
+  }
+}
+
+const input = benchInput();
+const results: Result[] = [];
+for (const n of COUNTS) {
+  console.error(`${n} subscribers, ${SECONDS} s window...`);
+  results.push(await measure(n, input));
+}
+
+console.log(`\nRTMFP fan-out: 1 publisher (covey publish over RTMFP, ~1 Mb/s H.264 + AAC), N RTMFP players, ${SECONDS} s window, ${process.version}`);
+console.log('    N   server CPU alone  with N   CPU/subscriber   late+missing   client CPU   RSS alone  RSS with N   (RSS-alone)/N   delivered/sub');
+for (const r of results) {
+  const perSub = (r.cpu - r.baseCpu) / r.n;
+  console.log(
+    `${String(r.n).padStart(5)}   ${fmt(r.baseCpu * 100, 1).padStart(13)} %  ${fmt(r.cpu * 100, 1).padStart(5)} %  ${fmt(perSub * 1000, 2).padStart(8)} ms/s   ${fmt(r.latePct, 2).padStart(10)} %   ${fmt(r.clientCpu * 100, 0).padStart(8)} %   ${fmt(r.baseRss, 0).padStart(6)} MB  ${fmt(r.rss, 0).padStart(7)} MB   ${fmt(((r.rss - r.baseRss) * 1024) / r.n, 1).padStart(10)} KB   ${fmt(r.mbpsPerSub, 2).padStart(9)} Mb/s`,
+  );
+}
+// RSS with N includes costs that do not grow with N (V8's young generation expands once media
+// flows at a high rate), so the memory a subscriber adds is the slope between two runs.
+for (let i = 1; i < results.length; i++) {
+  const [a, b] = [results[i - 1]!, results[i]!];
+  console.log(`Memory per added subscriber from N=${a.n} to N=${b.n}: ${fmt(((b.rss - a.rss) * 1024) / (b.n - a.n), 1)} KB (target <= 50)`);
+}
+const best = results.filter((r) => r.latePct < 1).at(-1);
+const last = results.at(-1)!;
+const perSub = (last.cpu - last.baseCpu) / last.n;
+console.log(`\nLargest N measured with under 1% late or missing frames: ${best?.n ?? 'none'}`);
+console.log(`One core at this CPU per subscriber (${fmt(perSub * 1000, 2)} ms/s at N=${last.n}) would carry about ${fmt((1 - last.baseCpu) / perSub, 0)} subscribers (target >= 1000)`);

@@ -1,0 +1,59 @@
+// Child process of rtmfp-fanout.ts: N RTMFP players of one stream on one shared UDP endpoint,
+// counting frames and how late each arrives. Runs apart from the server so its own CPU is not
+// counted against the server.
+//
+// Lateness: the publisher sends in real time, so for a frame with timestamp ts, arrival - ts is
+// a constant (the start offset) plus the delay. The smallest arrival - ts a player has seen is its
+// baseline; a frame more than LATE_MS past it is late for a player with a normal live buffer.
+import { RtmfpClient } from '../../src/client/rtmfp-client.js';
+import { FlashCrypto } from '../../src/rtmfp/crypto/flash-crypto.js';
+import { RtmfpEndpoint } from '../../src/rtmfp/endpoint.js';
+import { NodeDatagramPort } from '../../src/rtmfp/node-platform.js';
+
+const LATE_MS = 500;
+const [url, streamName, countText] = process.argv.slice(2);
+const count = Number(countText);
+
+interface Player {
+  frames: number;
+  late: number;
+  bytes: number;
+  baseline: number;
+}
+const players: Player[] = Array.from({ length: count }, () => ({ frames: 0, late: 0, bytes: 0, baseline: Infinity }));
+const clients: RtmfpClient[] = [];
+// A few endpoints rather than one: each is one UDP socket, and one socket's receive queue is
+// the bottleneck well before the CPU when hundreds of sessions share it.
+const endpoints: RtmfpEndpoint[] = [];
+for (let i = 0; i < Math.max(1, Math.ceil(count / 250)); i++) {
+  endpoints.push(new RtmfpEndpoint({ port: await NodeDatagramPort.bind({ host: '127.0.0.1', port: 0 }), crypto: new FlashCrypto({ server: false }) }));
+}
+
+async function open(i: number): Promise<void> {
+  const client = await RtmfpClient.connect(url!, { endpoint: endpoints[i % endpoints.length]! });
+  clients.push(client);
+  const p = players[i]!;
+  await client.play(streamName!, {
+    onFrame: (kind, ts, payload) => {
+      if (kind === 'data') return;
+      const lag = Date.now() - ts;
+      if (lag < p.baseline) p.baseline = lag;
+      p.frames++;
+      p.bytes += payload.length;
+      if (lag - p.baseline > LATE_MS) p.late++;
+    },
+  });
+}
+
+for (let i = 0; i < count; i += 50) {
+  await Promise.all(Array.from({ length: Math.min(50, count - i) }, (_, k) => open(i + k)));
+}
+while (players.some((p) => p.frames === 0)) await new Promise((r) => setTimeout(r, 50));
+process.send!({ ready: true });
+process.on('message', (m: { cmd: string }) => {
+  if (m.cmd === 'stats') process.send!({ players, cpu: process.cpuUsage() });
+  if (m.cmd === 'exit') {
+    for (const c of clients) c.close();
+    setTimeout(() => process.exit(0), 200);
+  }
+});
