@@ -50,7 +50,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     const { host, port } = config.rtmfp;
     let endpoint: RtmfpEndpoint;
     try {
-      endpoint = await startRtmfpService({ host, port, flash, log: log.child({ proto: 'rtmfp' }) });
+      endpoint = await startRtmfpService({ host, port, flash, log: log.child({ proto: 'rtmfp' }), mediaMergeMs: config.media.mergeMs });
     } catch (err) {
       throw bindError('RTMFP (UDP)', host, port, err);
     }
@@ -63,7 +63,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     const { host, port } = config.rtmp;
     let rtmp: RtmpListener;
     try {
-      rtmp = await startRtmpService({ host, port, flash, log: log.child({ proto: 'rtmp' }) });
+      rtmp = await startRtmpService({ host, port, flash, log: log.child({ proto: 'rtmp' }), mediaMergeMs: config.media.mergeMs });
     } catch (err) {
       await server.close();
       throw bindError('RTMP (TCP)', host, port, err);

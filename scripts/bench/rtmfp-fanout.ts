@@ -2,7 +2,7 @@
 // 640x360 H.264 + AAC file in real time) played by N RTMFP subscribers, for each N asked. Prints
 // the server's CPU per subscriber, late or missing frames, and memory per subscriber.
 //
-//   node --import tsx scripts/bench/rtmfp-fanout.ts [--subscribers 50,100,200] [--seconds 15]
+//   node --import tsx scripts/bench/rtmfp-fanout.ts [--subscribers 50,100,200] [--seconds 15] [--merge-ms 100]
 //
 // Subscribers run in a child process on the same machine: when it saturates its core, frames are
 // late because of the clients, not the server; the table shows the client's CPU so that shows.
@@ -20,6 +20,7 @@ const { values: args } = parseArgs({
   options: {
     subscribers: { type: 'string', default: '50,100,200' },
     seconds: { type: 'string', default: '15' },
+    'merge-ms': { type: 'string', default: '100' },
   },
 });
 const COUNTS = args.subscribers!.split(',').map(Number);
@@ -63,12 +64,6 @@ function benchInput(): string {
   return file;
 }
 
-interface PlayerStats {
-  frames: number;
-  late: number;
-  bytes: number;
-}
-
 interface Result {
   n: number;
   baseCpu: number;
@@ -84,7 +79,7 @@ const covey = (...cli: string[]) => [...(process.env.BENCH_PROFILE ? ['--cpu-pro
 
 async function measure(n: number, input: string): Promise<Result> {
   const port = await freeUdpPort();
-  const server = spawn(process.execPath, covey('serve', '--host', '127.0.0.1', '--rtmfp-port', String(port), '--no-rtmp', '--log-level', 'warn'), { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+  const server = spawn(process.execPath, covey('serve', '--host', '127.0.0.1', '--rtmfp-port', String(port), '--no-rtmp', '--log-level', 'warn', '--media-merge-ms', args['merge-ms']!), { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
   const children: ChildProcess[] = [server];
   try {
     await sleep(1500);
@@ -107,29 +102,32 @@ async function measure(n: number, input: string): Promise<Result> {
       subs.once('message', () => resolve());
       subs.once('exit', (code) => reject(new Error(`subscribers exited with ${code}`)));
     });
-    const ask = () =>
-      new Promise<{ players: PlayerStats[]; cpu: NodeJS.CpuUsage }>((resolve) => {
-        subs.once('message', (m: { players: PlayerStats[]; cpu: NodeJS.CpuUsage }) => resolve(m));
-        subs.send({ cmd: 'stats' });
+    const ask = <T>(message: object) =>
+      new Promise<T>((resolve) => {
+        subs.once('message', (m: T) => resolve(m));
+        subs.send(message);
       });
     // Let the players' baselines settle (and the first keyframe pass) before the window.
     await sleep(3000);
-    const s0 = await ask();
+    const mark = await ask<{ lastTs: number[]; cpu: NodeJS.CpuUsage }>({ cmd: 'mark' });
     c0 = cpuSeconds(pid);
     const t0 = performance.now();
     await sleep(SECONDS * 1000);
     const elapsed = (performance.now() - t0) / 1000;
     const cpu = (cpuSeconds(pid) - c0) / elapsed;
-    const s1 = await ask();
+    const end = await ask<{ lastTs: number[]; cpu: NodeJS.CpuUsage }>({ cmd: 'last' });
     const rss = rssMb(pid);
-    const frames = s1.players.map((p, i) => p.frames - s0.players[i]!.frames);
-    const late = s1.players.map((p, i) => p.late - s0.players[i]!.late);
-    const bytes = s1.players.map((p, i) => p.bytes - s0.players[i]!.bytes);
+    // Frames are compared over one range of media time every player had the chance to receive:
+    // from the latest any player had at the mark to a second before the earliest at the end.
+    const from = Math.max(...mark.lastTs);
+    const to = Math.min(...end.lastTs) - 1000;
+    const counts = await ask<{ frames: number[]; late: number[]; bytes: number[] }>({ cmd: 'count', from, to });
     // Frames the best-served player got and another did not count as missing (abandoned or dropped).
-    const expected = Math.max(...frames);
-    const missing = frames.reduce((sum, f) => sum + (expected - f), 0);
-    const latePct = (100 * (late.reduce((a, b) => a + b, 0) + missing)) / (expected * n);
-    const clientCpu = (s1.cpu.user + s1.cpu.system - s0.cpu.user - s0.cpu.system) / 1e6 / elapsed;
+    const expected = Math.max(...counts.frames);
+    const missing = counts.frames.reduce((sum, f) => sum + (expected - f), 0);
+    const latePct = (100 * (counts.late.reduce((a, b) => a + b, 0) + missing)) / (expected * n);
+    const clientCpu = (end.cpu.user + end.cpu.system - mark.cpu.user - mark.cpu.system) / 1e6 / elapsed;
+    const bytes = counts.bytes;
     subs.send({ cmd: 'exit' });
     const mbpsPerSub = (bytes.reduce((a, b) => a + b, 0) * 8) / n / elapsed / 1e6;
     return { n, baseCpu, cpu, clientCpu, baseRss, rss, latePct, mbpsPerSub };
@@ -148,7 +146,7 @@ for (const n of COUNTS) {
   results.push(await measure(n, input));
 }
 
-console.log(`\nRTMFP fan-out: 1 publisher (covey publish over RTMFP, ~1 Mb/s H.264 + AAC), N RTMFP players, ${SECONDS} s window, ${process.version}`);
+console.log(`\nRTMFP fan-out: 1 publisher (covey publish over RTMFP, ~1 Mb/s H.264 + AAC), N RTMFP players, ${SECONDS} s window, media merge ${args['merge-ms']} ms, ${process.version}`);
 console.log('    N   server CPU alone  with N   CPU/subscriber   late+missing   client CPU   RSS alone  RSS with N   (RSS-alone)/N   delivered/sub');
 for (const r of results) {
   const perSub = (r.cpu - r.baseCpu) / r.n;

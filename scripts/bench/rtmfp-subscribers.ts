@@ -15,12 +15,14 @@ const [url, streamName, countText] = process.argv.slice(2);
 const count = Number(countText);
 
 interface Player {
-  frames: number;
-  late: number;
+  /** Timestamps of the audio and video frames received since the last mark, and of the late ones. */
+  received: number[];
+  late: number[];
   bytes: number;
   baseline: number;
+  lastTs: number;
 }
-const players: Player[] = Array.from({ length: count }, () => ({ frames: 0, late: 0, bytes: 0, baseline: Infinity }));
+const players: Player[] = Array.from({ length: count }, () => ({ received: [], late: [], bytes: 0, baseline: Infinity, lastTs: -1 }));
 const clients: RtmfpClient[] = [];
 // A few endpoints rather than one: each is one UDP socket, and one socket's receive queue is
 // the bottleneck well before the CPU when hundreds of sessions share it.
@@ -38,9 +40,10 @@ async function open(i: number): Promise<void> {
       if (kind === 'data') return;
       const lag = Date.now() - ts;
       if (lag < p.baseline) p.baseline = lag;
-      p.frames++;
+      p.received.push(ts);
       p.bytes += payload.length;
-      if (lag - p.baseline > LATE_MS) p.late++;
+      if (ts > p.lastTs) p.lastTs = ts;
+      if (lag - p.baseline > LATE_MS) p.late.push(ts);
     },
   });
 }
@@ -48,10 +51,22 @@ async function open(i: number): Promise<void> {
 for (let i = 0; i < count; i += 50) {
   await Promise.all(Array.from({ length: Math.min(50, count - i) }, (_, k) => open(i + k)));
 }
-while (players.some((p) => p.frames === 0)) await new Promise((r) => setTimeout(r, 50));
+while (players.some((p) => p.received.length === 0)) await new Promise((r) => setTimeout(r, 50));
 process.send!({ ready: true });
-process.on('message', (m: { cmd: string }) => {
-  if (m.cmd === 'stats') process.send!({ players, cpu: process.cpuUsage() });
+const inRange = (list: number[], from: number, to: number) => list.reduce((n, ts) => n + (ts > from && ts <= to ? 1 : 0), 0);
+// The parent counts frames by media timestamp, not by wall clock, so a player whose batch of
+// frames came a moment after another's is not taken for one that lost them.
+process.on('message', (m: { cmd: string; from?: number; to?: number }) => {
+  if (m.cmd === 'mark') {
+    for (const p of players) {
+      p.received = [];
+      p.late = [];
+      p.bytes = 0;
+    }
+    process.send!({ lastTs: players.map((p) => p.lastTs), cpu: process.cpuUsage() });
+  }
+  if (m.cmd === 'last') process.send!({ lastTs: players.map((p) => p.lastTs), cpu: process.cpuUsage() });
+  if (m.cmd === 'count') process.send!({ frames: players.map((p) => inRange(p.received, m.from!, m.to!)), late: players.map((p) => inRange(p.late, m.from!, m.to!)), bytes: players.map((p) => p.bytes) });
   if (m.cmd === 'exit') {
     for (const c of clients) c.close();
     setTimeout(() => process.exit(0), 200);

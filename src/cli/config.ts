@@ -19,6 +19,13 @@ export interface ServerConfig {
   rtmfp: ListenerConfig;
   rtmp: ListenerConfig;
   log: { level: LevelWithSilent; format: LogFormat };
+  media: {
+    /**
+     * How long media to players may wait to leave with the next frames, ms (both protocols):
+     * far fewer sends per player for a little latency. 0 sends each frame at once.
+     */
+    mergeMs: number;
+  };
 }
 
 export const DEFAULT_CONFIG_FILE = 'covey.json';
@@ -29,6 +36,7 @@ export function defaultConfig(): ServerConfig {
     rtmfp: { enabled: true, host: '::', port: 1935 },
     rtmp: { enabled: true, host: '::', port: 1935 },
     log: { level: 'info', format: 'pretty' },
+    media: { mergeMs: 100 },
   };
 }
 
@@ -48,6 +56,11 @@ function checkPort(key: string, v: unknown, source: Source): number {
 function checkString(key: string, v: unknown, source: Source): string {
   if (typeof v !== 'string' || v.length === 0) fail(key, v, source, 'a non-empty string');
   return v;
+}
+function checkMs(key: string, v: unknown, source: Source, max: number): number {
+  const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > max) fail(key, v, source, `whole milliseconds 0-${max}`);
+  return n;
 }
 function checkBool(key: string, v: unknown, source: Source): boolean {
   if (typeof v !== 'boolean') fail(key, v, source, 'true or false');
@@ -89,8 +102,16 @@ export function applyConfigObject(config: ServerConfig, obj: unknown, source: So
         }
         break;
       }
+      case 'media': {
+        if (!isRecord(value)) fail(key, value, source, 'an object');
+        for (const [k, v] of Object.entries(value)) {
+          if (k === 'mergeMs') config.media.mergeMs = checkMs('media.mergeMs', v, source, 1000);
+          else throw new ConfigError(`unknown config key media.${k} (in ${source}); known: mergeMs`);
+        }
+        break;
+      }
       default:
-        throw new ConfigError(`unknown config key ${key} (in ${source}); known: www, rtmfp, rtmp, log`);
+        throw new ConfigError(`unknown config key ${key} (in ${source}); known: www, rtmfp, rtmp, log, media`);
     }
   }
 }
@@ -121,6 +142,7 @@ export interface ServeFlags {
   rtmp?: boolean;
   logLevel?: string;
   logFormat?: string;
+  mediaMergeMs?: string;
 }
 
 /** Builds the effective configuration: defaults, then the config file, then flags. */
@@ -137,6 +159,7 @@ export function resolveConfig(flags: ServeFlags, cwd = process.cwd()): ServerCon
   if (flags.rtmpPort !== undefined) config.rtmp.port = checkPort('rtmp.port', flags.rtmpPort, '--rtmp-port');
   if (flags.rtmfp === false) config.rtmfp.enabled = false;
   if (flags.rtmp === false) config.rtmp.enabled = false;
+  if (flags.mediaMergeMs !== undefined) config.media.mergeMs = checkMs('media.mergeMs', flags.mediaMergeMs, '--media-merge-ms', 1000);
   if (flags.logLevel !== undefined) config.log.level = checkOneOf('log.level', flags.logLevel, '--log-level', LOG_LEVELS);
   if (flags.logFormat !== undefined) config.log.format = checkOneOf('log.format', flags.logFormat, '--log-format', ['pretty', 'json'] as const);
   config.www = resolve(cwd, config.www);

@@ -17,12 +17,14 @@ export function registerServe(program: Command): void {
     .option('--no-rtmp', 'do not listen for RTMP')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default: info)')
     .option('--log-format <format>', 'pretty or json (default: pretty)')
+    .option('--media-merge-ms <ms>', 'media to players may wait this long to leave with the next frames: fewer sends per player for a little latency; 0 sends at once (default: 100)')
     .addHelpText('after', `
 Config file (JSON; every key optional; flags override it):
   { "www": "www",
     "rtmfp": { "enabled": true, "host": "::", "port": 1935 },
     "rtmp":  { "enabled": true, "host": "::", "port": 1935 },
-    "log":   { "level": "info", "format": "pretty" } }`)
+    "log":   { "level": "info", "format": "pretty" },
+    "media": { "mergeMs": 100 } }`)
     .action(async (flags: ServeFlags) => {
       let config;
       try {

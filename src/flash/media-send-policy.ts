@@ -12,6 +12,13 @@ export interface MediaQueueLimits {
   audioDropBytes: number;
 }
 
+/**
+ * How long media to a player may wait to leave with the next frames, by default, in both
+ * transports: sends per player (the bulk of fan-out cost) fall by a third or more, for a delay
+ * players' buffers absorb. See `media.mergeMs` in the configuration.
+ */
+export const DEFAULT_MEDIA_MERGE_MS = 100;
+
 export const DEFAULT_MEDIA_QUEUE_LIMITS: MediaQueueLimits = {
   videoDropBytes: 768 * 1024,
   audioDropBytes: 1536 * 1024,

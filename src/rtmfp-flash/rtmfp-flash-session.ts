@@ -22,6 +22,8 @@ export interface RtmfpSessionOptions {
   connectTimeoutMs?: number;
   mediaQueue?: MediaQueueLimits;
   mediaDeadlines?: Partial<MediaDeadlines>;
+  /** Media to players may wait this long to leave with the next frames (see RtmfpSubscriber); 0: at once. */
+  mediaMergeMs?: number;
 }
 
 /** Flow priority of commands and data: above bulk, below time-critical media. */
@@ -75,7 +77,7 @@ export class RtmfpFlashSession implements FlashTransport {
 
   openSubscriber(streamId: number): Subscriber {
     this.subscribers.get(streamId)?.close();
-    const subscriber = new RtmfpSubscriber(this, streamId, this.options.mediaQueue, this.options.mediaDeadlines);
+    const subscriber = new RtmfpSubscriber(this, streamId, this.options.mediaQueue, this.options.mediaDeadlines, this.options.mediaMergeMs);
     this.subscribers.set(streamId, subscriber);
     return subscriber;
   }

@@ -8,7 +8,7 @@ import type { Subscriber } from '../flash/subscriber.js';
 import type { Logger } from '../util/log.js';
 import { OutChunkStream } from '../rtmp/chunk-encoder.js';
 import { decodeCommand, decodeData, encodeCommand } from '../codec/flash-command.js';
-import type { MediaQueueLimits } from '../flash/media-send-policy.js';
+import { DEFAULT_MEDIA_MERGE_MS, type MediaQueueLimits } from '../flash/media-send-policy.js';
 import { MessageType, UserControlEvent, type RtmpMessage } from '../rtmp/message-types.js';
 import { DEFAULT_OUT_CHUNK_SIZE, DEFAULT_WINDOW_SIZE, type RtmpConnection } from '../rtmp/rtmp-connection.js';
 import { RtmpSubscriber } from './rtmp-subscriber.js';
@@ -25,7 +25,6 @@ export interface RtmpSessionOptions {
   mediaQueue?: MediaQueueLimits;
 }
 
-export const DEFAULT_MEDIA_MERGE_MS = 100;
 
 export class RtmpFlashSession implements FlashTransport {
   readonly protocol = 'rtmp';

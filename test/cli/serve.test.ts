@@ -47,6 +47,9 @@ test('a bad flag value stops start-up with one clear line and exit code 2', () =
   const r = spawnSync(process.execPath, [...covey, 'serve', '--rtmfp-port', 'abc'], { cwd: root, encoding: 'utf8' });
   assert.equal(r.status, 2);
   assert.equal(r.stderr.trim(), 'covey: bad config value rtmfp.port="abc" (from --rtmfp-port): expected a port number 0-65535');
+  const merge = spawnSync(process.execPath, [...covey, 'serve', '--media-merge-ms', '5000'], { cwd: root, encoding: 'utf8' });
+  assert.equal(merge.status, 2);
+  assert.equal(merge.stderr.trim(), 'covey: bad config value media.mergeMs="5000" (from --media-merge-ms): expected whole milliseconds 0-1000');
 });
 
 test('an unknown config key is named', () => {
@@ -58,5 +61,5 @@ test('an unknown config key is named', () => {
 test('--help lists the serve options', () => {
   const r = spawnSync(process.execPath, [...covey, 'serve', '--help'], { cwd: root, encoding: 'utf8' });
   assert.equal(r.status, 0);
-  for (const flag of ['--config', '--www', '--rtmfp-port', '--rtmp-port', '--log-level']) assert.ok(r.stdout.includes(flag), flag);
+  for (const flag of ['--config', '--www', '--rtmfp-port', '--rtmp-port', '--log-level', '--media-merge-ms']) assert.ok(r.stdout.includes(flag), flag);
 });

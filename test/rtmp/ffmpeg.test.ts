@@ -134,7 +134,7 @@ test('our client publishes an FLV, FFmpeg plays it into a file ffprobe accepts',
 test('FFmpeg publishes over RTMP, our client plays over RTMFP: every frame FFmpeg sent, headers first', { skip: !hasFfmpeg && 'ffmpeg not installed' }, async () => {
   const client = await RtmfpClient.connect(server.rtmfpUrl('live'));
   const frames: Array<{ kind: FrameKind; ts: number; payload: Buffer }> = [];
-  await client.play('torttmfp', { onFrame: (kind, ts, payload) => frames.push({ kind, ts, payload: Buffer.from(payload) }) });
+  const stream = await client.play('torttmfp', { onFrame: (kind, ts, payload) => frames.push({ kind, ts, payload: Buffer.from(payload) }) });
   const recorded = join(dir, 'reference.flv');
   // FFmpeg publishes 3 s; a second FFmpeg records the same stream over RTMP as the reference.
   const reference = run(['-i', server.url('live/torttmfp'), '-c', 'copy', '-y', recorded]);
@@ -142,6 +142,8 @@ test('FFmpeg publishes over RTMP, our client plays over RTMFP: every frame FFmpe
   const publisher = ffmpegPublish(server.url('live/torttmfp'), 3);
   assert.equal((await publisher.done).code, 0);
   assert.equal((await Promise.race([reference.done, sleep(15_000).then(() => ({ code: -1, stderr: 'timeout' }))])).code, 0);
+  await until(() => stream.statuses.some((s) => s.code === 'NetStream.Play.UnpublishNotify'), 5000, 'UnpublishNotify');
+  await sleep(300);
   assert.equal(client.closedReason, undefined, 'the RTMFP session stayed up');
   client.close();
 
