@@ -3,12 +3,11 @@
 // unpublish, bad names, and hostile or misplaced input that must cost only its sender a status.
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { startTestServer, until, sleep, type TestServer } from '../support/test-server.js';
+import { startTestServer, until, type TestServer } from '../support/test-server.js';
+import { collector, dataName, fixtureTags, publishInRealTime } from '../support/media.js';
 import { RtmfpClient } from '../../src/client/rtmfp-client.js';
-import { NetCallError, type FrameKind, type NetStream, type StatusInfo } from '../../src/client/net-connection.js';
-import { decodeAmf0, encodeAmf0 } from '../../src/codec/amf0.js';
-import { FlvParser } from '../../src/codec/flv.js';
+import { NetCallError, type NetStream, type StatusInfo } from '../../src/client/net-connection.js';
+import { encodeAmf0 } from '../../src/codec/amf0.js';
 import { encodeTcMetadata } from '../../src/codec/tc-metadata.js';
 import { encodeTcMessage } from '../../src/codec/tc-message.js';
 import { isVideoKeyframe, isVideoSequenceHeader } from '../../src/codec/video-tag.js';
@@ -18,7 +17,6 @@ import { RtmfpEndpoint } from '../../src/rtmfp/endpoint.js';
 import { NodeDatagramPort } from '../../src/rtmfp/node-platform.js';
 import type { FlashClient } from '../../src/flash/flash-client.js';
 
-const fixture = new URL('../fixtures/sample-h264-aac.flv', import.meta.url);
 
 let server: TestServer;
 const connected: FlashClient[] = [];
@@ -39,12 +37,6 @@ before(async () => {
 });
 after(() => server.close());
 
-type Got = { kind: FrameKind; ts: number; payload: Buffer };
-function collector(): { frames: Got[]; onFrame: (kind: FrameKind, ts: number, payload: Buffer) => void } {
-  const frames: Got[] = [];
-  return { frames, onFrame: (kind, ts, payload) => frames.push({ kind, ts, payload: Buffer.from(payload) }) };
-}
-const dataName = (f: Got) => decodeAmf0(f.payload)[0];
 const codes = (s: NetStream) => s.statuses.map((x) => x.code);
 
 test('connect over RTMFP: Success with the object encoding asked; Rejected with a description otherwise', async () => {
@@ -72,7 +64,7 @@ test('calls both ways: an unknown method gets _error; the server calls a method 
 });
 
 test('an FLV published over RTMFP: two players from the start get every tag as sent, a late joiner starts on metadata, headers and a keyframe; unpublish is announced', async () => {
-  const tags = new FlvParser().push(readFileSync(fixture));
+  const tags = fixtureTags();
   const early = [collector(), collector()];
   const late = collector();
   const players: NetStream[] = [];
@@ -84,20 +76,14 @@ test('an FLV published over RTMFP: two players from the start get every tag as s
   }
   const pubClient = await RtmfpClient.connect(server.rtmfpUrl('live'));
   const pub = await pubClient.publish('fixture');
-  const t0 = Date.now();
   let lateStream: Promise<NetStream> | undefined;
-  for (const tag of tags) {
-    const wait = tag.timestamp - (Date.now() - t0);
-    if (wait > 0) await sleep(wait);
+  await publishInRealTime(pub, tags, async (tag) => {
     if (lateStream === undefined && tag.timestamp >= 500) {
       const lateClient = await RtmfpClient.connect(server.rtmfpUrl('live'));
       clients.push(lateClient);
       lateStream = lateClient.play('fixture', { onFrame: late.onFrame });
     }
-    if (tag.type === 8) pub.sendAudio(tag.timestamp, tag.data);
-    else if (tag.type === 9) pub.sendVideo(tag.timestamp, tag.data);
-    else if (tag.type === 18) pub.sendDataBytes(tag.timestamp, Buffer.concat([encodeAmf0('@setDataFrame'), tag.data]));
-  }
+  });
   const media = tags.filter((t) => t.type === 8 || t.type === 9);
   await until(() => early.every((c) => c.frames.filter((f) => f.kind !== 'data').length >= media.length), 5000, 'every tag at both early players');
   players.push(await lateStream!);

@@ -5,7 +5,8 @@
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { startTestServer, until, sleep, type TestServer } from '../support/test-server.js';
-import { RtmpClient, RtmpCallError, type FrameKind, type RtmpClientStream } from '../../src/client/rtmp-client.js';
+import { collector, dataName } from '../support/media.js';
+import { RtmpClient, RtmpCallError, type RtmpClientStream } from '../../src/client/rtmp-client.js';
 import { decodeAmf0 } from '../../src/codec/amf0.js';
 import { MessageType, UserControlEvent } from '../../src/rtmp/message-types.js';
 import type { FlashClient } from '../../src/flash/flash-client.js';
@@ -36,12 +37,6 @@ before(async () => {
 });
 after(() => server.close());
 
-type Got = { kind: FrameKind; ts: number; payload: Buffer };
-function collector(): { frames: Got[]; onFrame: (kind: FrameKind, ts: number, payload: Buffer) => void } {
-  const frames: Got[] = [];
-  return { frames, onFrame: (kind, ts, payload) => frames.push({ kind, ts, payload: Buffer.from(payload) }) };
-}
-const dataName = (f: Got) => decodeAmf0(f.payload)[0];
 const codes = (s: RtmpClientStream) => s.statuses.map((x) => x.code);
 
 test('connect: Success with the object encoding asked; Rejected with a description otherwise', async () => {

@@ -7,18 +7,16 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startTestServer, until, sleep, type TestServer } from '../support/test-server.js';
+import { fixtureTags, publishInRealTime } from '../support/media.js';
 import { RtmpClient, type FrameKind } from '../../src/client/rtmp-client.js';
 import { RtmfpClient } from '../../src/client/rtmfp-client.js';
-import { encodeAmf0 } from '../../src/codec/amf0.js';
 import { FlvParser } from '../../src/codec/flv.js';
 import { decodeAmf0 } from '../../src/codec/amf0.js';
 import { isVideoKeyframe, isVideoSequenceHeader } from '../../src/codec/video-tag.js';
 import { isAudioSequenceHeader } from '../../src/codec/audio-tag.js';
 
 const hasFfmpeg = spawnSync('ffmpeg', ['-version']).status === 0;
-const fixture = fileURLToPath(new URL('../fixtures/sample-h264-aac.flv', import.meta.url));
 let server: TestServer;
 let dir: string;
 const children: ChildProcess[] = [];
@@ -104,33 +102,6 @@ test('our client joins an FFmpeg stream late: metadata, sequence headers, then a
   for (let i = 1; i < videoTs.length; i++) assert.ok(videoTs[i]! >= videoTs[i - 1]!, 'video timestamps do not go back');
 });
 
-test('our client publishes an FLV, FFmpeg plays it into a file ffprobe accepts', { skip: !hasFfmpeg && 'ffmpeg not installed' }, async () => {
-  const out = join(dir, 'from-client.flv');
-  const player = run(['-i', server.url('live/fromclient'), '-c', 'copy', '-y', out]);
-  await server.waitLog((l) => l.msg === 'play started' && l.stream === 'fromclient', 10_000);
-  const client = await RtmpClient.connect(server.url('live'));
-  const stream = await client.publish('fromclient');
-  const tags = new FlvParser().push(readFileSync(fixture));
-  const t0 = Date.now();
-  let last = 0;
-  for (const tag of tags) {
-    // Real time, as a live encoder would send.
-    const wait = tag.timestamp - (Date.now() - t0);
-    if (wait > 0) await sleep(wait);
-    if (tag.type === 8) stream.sendAudio(tag.timestamp, tag.data);
-    else if (tag.type === 9) stream.sendVideo(tag.timestamp, tag.data);
-    else if (tag.type === 18) stream.sendDataBytes(tag.timestamp, Buffer.concat([Buffer.from([2, 0, 13]), Buffer.from('@setDataFrame'), tag.data]));
-    last = tag.timestamp;
-  }
-  stream.close();
-  const play = await Promise.race([player.done, sleep(15_000).then(() => ({ code: -1, stderr: 'timeout' }))]);
-  client.close();
-  assert.equal(play.code, 0, `ffmpeg player failed: ${play.stderr}`);
-  const probe = ffprobe(out);
-  assert.deepEqual(probe.streams.map((s) => `${s.codec_type}:${s.codec_name}`).sort(), ['audio:aac', 'video:h264']);
-  assert.ok(Math.abs(probe.duration - last / 1000) <= 0.5, `duration ${probe.duration} s, sent ${last / 1000} s`);
-});
-
 test('FFmpeg publishes over RTMP, our client plays over RTMFP: every frame FFmpeg sent, headers first', { skip: !hasFfmpeg && 'ffmpeg not installed' }, async () => {
   const client = await RtmfpClient.connect(server.rtmfpUrl('live'));
   const frames: Array<{ kind: FrameKind; ts: number; payload: Buffer }> = [];
@@ -165,31 +136,25 @@ test('FFmpeg publishes over RTMP, our client plays over RTMFP: every frame FFmpe
   assert.equal(offsets.size, 1, `one timestamp offset, got ${[...offsets].join(', ')}`);
 });
 
-test('our client publishes over RTMFP, FFmpeg plays over RTMP into a file ffprobe accepts', { skip: !hasFfmpeg && 'ffmpeg not installed' }, async () => {
-  const out = join(dir, 'from-rtmfp.flv');
-  const player = run(['-i', server.url('live/fromrtmfp'), '-c', 'copy', '-y', out]);
-  await server.waitLog((l) => l.msg === 'play started' && l.stream === 'fromrtmfp', 10_000);
-  const client = await RtmfpClient.connect(server.rtmfpUrl('live'));
-  const stream = await client.publish('fromrtmfp');
-  const tags = new FlvParser().push(readFileSync(fixture));
-  const t0 = Date.now();
-  let last = 0;
-  for (const tag of tags) {
-    const wait = tag.timestamp - (Date.now() - t0);
-    if (wait > 0) await sleep(wait);
-    if (tag.type === 8) stream.sendAudio(tag.timestamp, tag.data);
-    else if (tag.type === 9) stream.sendVideo(tag.timestamp, tag.data);
-    else if (tag.type === 18) stream.sendDataBytes(tag.timestamp, Buffer.concat([encodeAmf0('@setDataFrame'), tag.data]));
-    last = tag.timestamp;
-  }
-  await until(() => client.bufferedBytes === 0, 3000, 'everything acknowledged');
-  stream.close();
-  const play = await Promise.race([player.done, sleep(15_000).then(() => ({ code: -1, stderr: 'timeout' }))]);
-  client.close();
-  assert.equal(play.code, 0, `ffmpeg player failed: ${play.stderr}`);
-  const probe = ffprobe(out);
-  assert.deepEqual(probe.streams.map((s) => `${s.codec_type}:${s.codec_name}`).sort(), ['audio:aac', 'video:h264']);
-  assert.ok(Math.abs(probe.duration - last / 1000) <= 0.5, `duration ${probe.duration} s, sent ${last / 1000} s`);
-  const played = new FlvParser().push(readFileSync(out));
-  assert.equal(played.filter((t) => t.type === 9).length, tags.filter((t) => t.type === 9).length, 'every video frame');
-});
+for (const protocol of ['rtmp', 'rtmfp'] as const) {
+  test(`our client publishes an FLV over ${protocol.toUpperCase()}, FFmpeg plays it over RTMP into a file ffprobe accepts`, { skip: !hasFfmpeg && 'ffmpeg not installed' }, async () => {
+    const name = `from${protocol}`;
+    const out = join(dir, `${name}.flv`);
+    const player = run(['-i', server.url(`live/${name}`), '-c', 'copy', '-y', out]);
+    await server.waitLog((l) => l.msg === 'play started' && l.stream === name, 10_000);
+    const client = protocol === 'rtmp' ? await RtmpClient.connect(server.url('live')) : await RtmfpClient.connect(server.rtmfpUrl('live'));
+    const stream = await client.publish(name);
+    const tags = fixtureTags();
+    const last = await publishInRealTime(stream, tags);
+    await until(() => client.bufferedBytes === 0, 3000, 'everything sent');
+    stream.close();
+    const play = await Promise.race([player.done, sleep(15_000).then(() => ({ code: -1, stderr: 'timeout' }))]);
+    client.close();
+    assert.equal(play.code, 0, `ffmpeg player failed: ${play.stderr}`);
+    const probe = ffprobe(out);
+    assert.deepEqual(probe.streams.map((s) => `${s.codec_type}:${s.codec_name}`).sort(), ['audio:aac', 'video:h264']);
+    assert.ok(Math.abs(probe.duration - last / 1000) <= 0.5, `duration ${probe.duration} s, sent ${last / 1000} s`);
+    const played = new FlvParser().push(readFileSync(out));
+    assert.equal(played.filter((t) => t.type === 9).length, tags.filter((t) => t.type === 9).length, 'every video frame');
+  });
+}
