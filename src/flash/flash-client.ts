@@ -309,12 +309,17 @@ export class FlashClient {
     this.transport.close(`connect rejected: ${description}`);
   }
 
-  private result(command: FlashCommand, value: unknown): void {
-    if (command.transactionId !== 0) this.transport.sendCommand(0, this.objectEncoding, '_result', command.transactionId, null, value);
+  /**
+   * Answers a command. Transaction 0 means "no answer wanted", except where the client cannot go
+   * on without one (`always`): librtmfp sends createStream with transaction 0 and waits for its
+   * _result, as MonaServer gives it.
+   */
+  private result(command: FlashCommand, value: unknown, always = false): void {
+    if (command.transactionId !== 0 || always) this.transport.sendCommand(0, this.objectEncoding, '_result', command.transactionId, null, value);
   }
 
-  private error(command: FlashCommand, info: StatusInfo): void {
-    if (command.transactionId !== 0) this.transport.sendCommand(0, this.objectEncoding, '_error', command.transactionId, null, info);
+  private error(command: FlashCommand, info: StatusInfo, always = false): void {
+    if (command.transactionId !== 0 || always) this.transport.sendCommand(0, this.objectEncoding, '_error', command.transactionId, null, info);
   }
 
   private answer(command: FlashCommand): void {
@@ -349,14 +354,14 @@ export class FlashClient {
 
   private createStream(command: FlashCommand): void {
     if (this.streams.size >= this.limits.maxStreams) {
-      this.error(command, statusInfo('error', 'NetConnection.Call.Failed', `too many streams (${this.limits.maxStreams})`));
+      this.error(command, statusInfo('error', 'NetConnection.Call.Failed', `too many streams (${this.limits.maxStreams})`), true);
       return;
     }
     let id = this.nextStreamId;
     while (this.streams.has(id)) id = id >= 0xffff ? 1 : id + 1;
     this.nextStreamId = id >= 0xffff ? 1 : id + 1;
     this.streams.set(id, { id });
-    this.result(command, id);
+    this.result(command, id, true);
   }
 
   private deleteStream(id: number): void {

@@ -72,7 +72,9 @@ export class RtmfpFlashSession implements FlashTransport {
 
   sendCommand(streamId: number, encoding: ObjectEncoding, name: string, transactionId: number, commandObject: unknown, ...args: unknown[]): void {
     const { type, payload } = encodeCommand(encoding, name, transactionId, commandObject, ...args);
-    this.commandFlow(streamId)?.write(encodeTcMessage(type, 0, payload));
+    const flow = this.commandFlow(streamId);
+    if (this.log.isLevelEnabled('debug')) this.log.debug({ streamId, command: name, transactionId, type, flowId: flow?.flowId }, 'command sent');
+    flow?.write(encodeTcMessage(type, 0, payload));
   }
 
   openSubscriber(streamId: number): Subscriber {
@@ -170,7 +172,11 @@ export class RtmfpFlashSession implements FlashTransport {
       if (type === FlashMessageType.Audio) this.client.handleAudio(streamId, timestamp, body);
       else if (type === FlashMessageType.Video) this.client.handleVideo(streamId, timestamp, body);
       else if (isDataType(type)) this.client.handleData(streamId, timestamp, decodeData(type, body));
-      else if (isCommandType(type)) this.client.handleCommand(streamId, decodeCommand(type, body));
+      else if (isCommandType(type)) {
+        const command = decodeCommand(type, body);
+        if (this.log.isLevelEnabled('debug')) this.log.debug({ streamId, command: command.name, transactionId: command.transactionId, type }, 'command received');
+        this.client.handleCommand(streamId, command);
+      }
       else if (type === FlashMessageType.UserControl) this.log.trace({ streamId, event: body.length >= 2 ? body.readUInt16BE(0) : undefined }, 'user control message');
       else this.log.debug({ streamId, type }, 'message of an unsupported type ignored');
     } catch (err) {

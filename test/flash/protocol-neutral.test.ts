@@ -112,3 +112,16 @@ test('published over RTMP, played over the other transport', async () => {
   assert.equal(sub.events.at(-1), 'end');
   mem.close('done');
 });
+
+test('createStream is answered even with transaction 0 (librtmfp sends it so and waits); other calls with 0 are not', () => {
+  const mem = new MemoryTransport();
+  mem.start(server);
+  const before = mem.commands.length;
+  mem.client.handleCommand(0, { name: 'createStream', transactionId: 0, commandObject: null, args: [] });
+  const answer = mem.commands[before];
+  assert.equal(answer?.name, '_result');
+  assert.equal(typeof answer?.args[0], 'number');
+  mem.client.handleCommand(0, { name: 'releaseStream', transactionId: 0, commandObject: null, args: ['x'] });
+  assert.equal(mem.commands.length, before + 1, 'no answer to a transaction-0 releaseStream');
+  mem.close('done');
+});
