@@ -7,14 +7,13 @@
 // Subscribers run in a child process on the same machine: when it saturates its core, frames are
 // late because of the clients, not the server; the table shows the client's CPU so that shows.
 // BENCH_PROFILE=dir writes a CPU profile of the server there (node --cpu-prof).
-import { spawn, spawnSync, fork, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { spawn, fork, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { fmt } from './bench-util.js';
+import { benchInput } from './bench-input.js';
+import { cpuSeconds, rssMb } from './process-stats.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -26,7 +25,6 @@ const { values: args } = parseArgs({
 const COUNTS = args.subscribers!.split(',').map(Number);
 const SECONDS = Number(args.seconds);
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function freeUdpPort(): Promise<number> {
@@ -36,32 +34,6 @@ function freeUdpPort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
-}
-
-/** CPU seconds (user + system) a process has used so far. */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-}
-
-function rssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
-
-function benchInput(): string {
-  const file = join(tmpdir(), 'covey-bench-1mbps.flv');
-  if (existsSync(file)) return file;
-  console.error('encoding the benchmark input (20 s of 640x360 H.264 900 kb/s + AAC 96 kb/s)...');
-  const r = spawnSync('ffmpeg', [
-    '-hide_banner', '-loglevel', 'error', '-y',
-    '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=25', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100',
-    '-t', '20', '-c:v', 'libx264', '-preset', 'veryfast', '-b:v', '900k', '-maxrate', '900k', '-bufsize', '1800k', '-g', '50',
-    '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '96k', '-f', 'flv', file,
-  ], { stdio: 'inherit' });
-  if (r.status !== 0) throw new Error('ffmpeg could not encode the benchmark input');
-  return file;
 }
 
 interface Result {
@@ -139,7 +111,7 @@ async function measure(n: number, input: string): Promise<Result> {
   }
 }
 
-const input = benchInput();
+const input = benchInput('1mbps', '640x360', 900, 96);
 const results: Result[] = [];
 for (const n of COUNTS) {
   console.error(`${n} subscribers, ${SECONDS} s window...`);

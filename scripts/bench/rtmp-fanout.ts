@@ -14,6 +14,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { fmt } from './bench-util.js';
+import { benchInput } from './bench-input.js';
+import { cpuSeconds, rssMb } from './process-stats.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -26,7 +28,6 @@ const { values: args } = parseArgs({
 const N = Number(args.subscribers);
 const SECONDS = Number(args.seconds);
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function freePort(): Promise<number> {
@@ -36,18 +37,6 @@ function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
-}
-
-/** CPU seconds (user + system) a process has used so far. */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-}
-
-function rssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
 }
 
 async function waitPort(port: number, ms = 15_000): Promise<void> {
@@ -65,20 +54,6 @@ async function waitPort(port: number, ms = 15_000): Promise<void> {
     if (Date.now() - t0 > ms) throw new Error(`nothing listening on ${port}`);
     await sleep(100);
   }
-}
-
-function benchInput(): string {
-  const file = join(tmpdir(), 'covey-bench-720p.flv');
-  if (existsSync(file)) return file;
-  console.error('encoding the benchmark input (20 s of 720p H.264 2.5 Mb/s + AAC 128 kb/s)...');
-  const r = spawnSync('ffmpeg', [
-    '-hide_banner', '-loglevel', 'error', '-y',
-    '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=25', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100',
-    '-t', '20', '-c:v', 'libx264', '-preset', 'veryfast', '-b:v', '2500k', '-maxrate', '2500k', '-bufsize', '5000k', '-g', '50',
-    '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '128k', '-f', 'flv', file,
-  ], { stdio: 'inherit' });
-  if (r.status !== 0) throw new Error('ffmpeg could not encode the benchmark input');
-  return file;
 }
 
 function ensureNms(dir: string): string {
@@ -200,7 +175,7 @@ async function measure(target: Target, input: string): Promise<Result> {
   }
 }
 
-const input = benchInput();
+const input = benchInput('720p', '1280x720', 2500, 128);
 const targets: Target[] = [];
 if (args.only !== 'nms') targets.push(coveyTarget());
 if (args.only !== 'covey') targets.push(nmsTarget(args['nms-dir']!));
