@@ -75,7 +75,10 @@ export class NetConnection {
   closedReason: string | undefined;
   protected channel!: NetChannel;
   private readonly pending = new Map<number, Pending>();
-  private nextTransaction = 1;
+  /** Connect goes out as transaction 1, as Flash Player sends it (some servers assume 1). */
+  private nextTransaction = 0;
+  /** The transaction of a connect still waiting for its answer. */
+  private connectTransaction: number | undefined;
   private readonly streams = new Map<number, NetStream>();
   protected encoding: ObjectEncoding = 0;
 
@@ -95,8 +98,13 @@ export class NetConnection {
       ...options.connectProperties,
     };
     // connect always goes as AMF0: the server learns our encoding from it.
-    const answer = await withTimeout(this.command(0, 'connect', commandObject, options.connectArgs ?? [], 0), options.timeoutMs ?? 10_000, 'connect');
-    this.connectInfo = amfObjectProperties(answer.args[0]);
+    this.connectTransaction = this.nextTransaction + 1;
+    try {
+      const answer = await withTimeout(this.command(0, 'connect', commandObject, options.connectArgs ?? [], 0), options.timeoutMs ?? 10_000, 'connect');
+      this.connectInfo = amfObjectProperties(answer.args[0]);
+    } finally {
+      this.connectTransaction = undefined;
+    }
   }
 
   get bufferedBytes(): number {
@@ -218,6 +226,11 @@ export class NetConnection {
   }
 
   private receiveCommand(streamId: number, command: CommandMessage): void {
+    // While connect waits, a refusal is a refusal whatever transaction it names (MonaServer
+    // answers a rejected connect with _error for transaction 1, then a close command).
+    if (this.connectTransaction !== undefined && (command.name === '_error' || command.name === 'close') && command.transactionId !== this.connectTransaction) {
+      command = { ...command, name: '_error', transactionId: this.connectTransaction, args: command.name === 'close' ? [{ level: 'error', code: 'NetConnection.Connect.Closed', description: 'the server closed the connection' }] : command.args };
+    }
     if (command.name === '_result' || command.name === '_error') {
       const p = this.pending.get(command.transactionId);
       if (p === undefined) return;

@@ -7,6 +7,11 @@ import type { RtmpUrl } from './rtmp-url.js';
 import type { PlaySession, PublishSession, StreamProtocol } from './stream-client.js';
 
 const SET_DATA_FRAME = encodeAmf0('@setDataFrame');
+/** The longest a publisher's close waits for its last frames to be delivered. */
+const CLOSE_DRAIN_MAX_MS = 2_000;
+/** How long a player keeps listening after the publisher is announced gone. */
+const END_GRACE_MS = 300;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function readable(err: unknown): Error {
   if (err instanceof NetCallError) return new Error(`server refused: ${err.message}`);
@@ -48,8 +53,12 @@ export function netStreamProtocol(scheme: string, parseUrl: (url: string) => Rtm
             return client.bufferedBytes;
           },
           async close() {
+            // What was sent must reach the server before the stream is closed: over RTMFP the
+            // close travels on another flow and could overtake the last frames.
+            const since = Date.now();
+            while (client.bufferedBytes > 0 && client.closedReason === undefined && Date.now() - since < CLOSE_DRAIN_MAX_MS) await sleep(10);
             stream.close();
-            await new Promise((r) => setTimeout(r, 100));
+            await sleep(100);
             client.close();
           },
         };
@@ -73,7 +82,8 @@ export function netStreamProtocol(scheme: string, parseUrl: (url: string) => Rtm
       try {
         const stream = await client.play(url.stream, { onFrame: (kind, ts, payload) => session.onFrame?.(kind, ts, payload) });
         stream.onStatus = (info) => {
-          if (info.code === 'NetStream.Play.UnpublishNotify' || info.code === 'NetStream.Play.Stop') session.onEnd?.(`${String(info.code)}: the publisher stopped`);
+          // Media may still be on its way on other flows (RTMFP): give it a moment before ending.
+          if (info.code === 'NetStream.Play.UnpublishNotify' || info.code === 'NetStream.Play.Stop') setTimeout(() => session.onEnd?.(`${String(info.code)}: the publisher stopped`), END_GRACE_MS);
         };
         stream.onEnd = (reason) => {
           if (reason.startsWith('connection closed')) session.onEnd?.(reason);

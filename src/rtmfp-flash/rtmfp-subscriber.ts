@@ -22,6 +22,10 @@ export interface MediaDeadlines {
 
 export const DEFAULT_MEDIA_DEADLINES: MediaDeadlines = { audio: 1500, video: 2500 };
 
+/** The longest a status event waits for the media written before it to be delivered. */
+const STATUS_WAIT_MAX_MS = 1000;
+const STATUS_WAIT_POLL_MS = 20;
+
 const USER_CONTROL_STREAM_BEGIN = 0;
 const USER_CONTROL_STREAM_EOF = 1;
 
@@ -62,6 +66,9 @@ export class RtmfpSubscriber implements Subscriber {
   readonly policy: MediaSendPolicy;
   private readonly deadlines: MediaDeadlines;
   private held: HeldFrame[] = [];
+  /** Status events waiting for the media before them (see afterMedia). */
+  private waiting: Array<() => void> = [];
+  private waitTimer: NodeJS.Timeout | undefined;
   private heldBytes = 0;
   private readonly videoOptions: WriteOptions;
   private readonly audioOptions: WriteOptions;
@@ -93,17 +100,41 @@ export class RtmfpSubscriber implements Subscriber {
   }
 
   sendStatus(info: StatusInfo): void {
-    // Held media goes first: an UnpublishNotify must not overtake the publisher's last frames.
-    this.flush();
-    this.transport.sendCommand(this.streamId, this.transport.objectEncoding, 'onStatus', 0, null, info);
+    this.afterMedia(() => this.transport.sendCommand(this.streamId, this.transport.objectEncoding, 'onStatus', 0, null, info));
   }
 
   streamBegin(): void {
-    this.userControl(USER_CONTROL_STREAM_BEGIN);
+    this.afterMedia(() => this.userControl(USER_CONTROL_STREAM_BEGIN));
   }
 
   streamEnd(): void {
-    this.userControl(USER_CONTROL_STREAM_EOF);
+    this.afterMedia(() => this.userControl(USER_CONTROL_STREAM_EOF));
+  }
+
+  /**
+   * Status events and stream begin/end travel on the command flow, media on flows of their own,
+   * and nothing orders flows against each other: an UnpublishNotify written behind the last
+   * frames would reach the player before them (and players stop there). So these wait until the
+   * media written before them is delivered, for STATUS_WAIT_MAX_MS at most.
+   */
+  private afterMedia(send: () => void): void {
+    this.flush();
+    if (this.waiting.length === 0 && this.queuedBytes() === 0) {
+      send();
+      return;
+    }
+    this.waiting.push(send);
+    if (this.waitTimer === undefined) {
+      const since = Date.now();
+      this.waitTimer = setInterval(() => {
+        if (this.queuedBytes() > 0 && Date.now() - since < STATUS_WAIT_MAX_MS) return;
+        clearInterval(this.waitTimer);
+        this.waitTimer = undefined;
+        const waiting = this.waiting;
+        this.waiting = [];
+        if (!this.closed) for (const w of waiting) w();
+      }, STATUS_WAIT_POLL_MS);
+    }
   }
 
   sendFrame(frame: MediaFrame): void {
@@ -158,6 +189,9 @@ export class RtmfpSubscriber implements Subscriber {
     this.closed = true;
     this.held = [];
     this.heldBytes = 0;
+    this.waiting = [];
+    clearInterval(this.waitTimer);
+    this.waitTimer = undefined;
     holding.delete(this);
     this.audioFlow?.close();
     this.videoFlow?.close();
@@ -169,7 +203,6 @@ export class RtmfpSubscriber implements Subscriber {
   }
 
   private userControl(event: number): void {
-    this.flush();
     const body = Buffer.alloc(6);
     body.writeUInt16BE(event, 0);
     body.writeUInt32BE(this.streamId, 2);
