@@ -10,8 +10,13 @@ export interface BenchServer {
 
 export async function startBenchServer(script: string): Promise<BenchServer> {
   const child: ChildProcess = fork(fileURLToPath(new URL(script, import.meta.url)), [], {
-    // BENCH_PROFILE=dir writes a CPU profile of the server process there (node --cpu-prof).
-    execArgv: ['--import', 'tsx', '--expose-gc', ...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [])],
+    // BENCH_PROFILE=dir writes a CPU profile of the server process there (node --cpu-prof);
+    // BENCH_SERVER_ARGS adds node flags to the server process only (e.g. --trace-gc).
+    execArgv: [
+      '--import', 'tsx', '--expose-gc',
+      ...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []),
+      ...(process.env.BENCH_SERVER_ARGS?.split(' ').filter(Boolean) ?? []),
+    ],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const port = await new Promise<number>((resolve, reject) => {

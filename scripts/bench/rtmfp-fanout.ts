@@ -2,7 +2,10 @@
 // 640x360 H.264 + AAC file in real time) played by N RTMFP subscribers, for each N asked. Prints
 // the server's CPU per subscriber, late or missing frames, and memory per subscriber.
 //
-//   node --import tsx scripts/bench/rtmfp-fanout.ts [--subscribers 50,100,200] [--seconds 15] [--merge-ms 100]
+//   node --import tsx scripts/bench/rtmfp-fanout.ts [--subscribers 50,100,200] [--seconds 15] [--merge-ms 100] [--mona DIR]
+//
+// --mona DIR runs the same measurement against MonaServer2 built in DIR (from its public sources,
+// outside this repository), one server after the other in one run.
 //
 // Subscribers run in a child process on the same machine: when it saturates its core, frames are
 // late because of the clients, not the server; the table shows the client's CPU so that shows.
@@ -10,6 +13,9 @@
 import { spawn, fork, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { fileURLToPath } from 'node:url';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fmt } from './bench-util.js';
 import { benchInput } from './bench-input.js';
@@ -20,6 +26,8 @@ const { values: args } = parseArgs({
     subscribers: { type: 'string', default: '50,100,200' },
     seconds: { type: 'string', default: '15' },
     'merge-ms': { type: 'string', default: '100' },
+    /** A MonaServer2 build folder (holding MonaServer/, MonaBase/, MonaCore/) to measure the same way. */
+    mona: { type: 'string' },
   },
 });
 const COUNTS = args.subscribers!.split(',').map(Number);
@@ -49,9 +57,44 @@ interface Result {
 
 const covey = (...cli: string[]) => [...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []), '--import', 'tsx', 'src/cli/main.ts', ...cli];
 
-async function measure(n: number, input: string): Promise<Result> {
+interface Target {
+  name: string;
+  start(port: number): ChildProcess;
+  /** Player sessions per UDP socket. */
+  sessionsPerSocket: number;
+}
+
+const coveyTarget: Target = {
+  name: 'Covey',
+  sessionsPerSocket: 250,
+  start: (port) => spawn(process.execPath, covey('serve', '--host', '127.0.0.1', '--rtmfp-port', String(port), '--no-rtmp', '--log-level', 'warn', '--media-merge-ms', args['merge-ms']!), { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] }),
+};
+
+/** MonaServer2 with an RTMFP-only configuration and an empty `live` application, in a temp folder. */
+function monaTarget(dir: string): Target {
+  return {
+    name: 'MonaServer2',
+    // Mona keys sessions by address: each player needs a socket of its own.
+    sessionsPerSocket: 1,
+    start: (port) => {
+      const work = mkdtempSync(join(tmpdir(), 'covey-mona-bench-'));
+      mkdirSync(join(work, 'www', 'live'), { recursive: true });
+      writeFileSync(join(work, 'www', 'live', 'main.lua'), '');
+      const off = ['HTTP', 'HTTPS', 'WS', 'WSS', 'STUN', 'SRT', 'RTMP', 'RTMPS'].map((p) => `[${p}=false]`).join('\n');
+      const ini = join(work, 'MonaServer.ini');
+      writeFileSync(ini, `wwwDir="${join(work, 'www')}"\ndataDir="${join(work, 'data')}"\n${off}\n[RTMFP]\nport=${port}\nhost=127.0.0.1\n`);
+      return spawn('./MonaServer', [ini], {
+        cwd: join(dir, 'MonaServer'),
+        env: { ...process.env, LD_LIBRARY_PATH: [join(dir, 'MonaBase', 'lib'), join(dir, 'MonaCore', 'lib')].join(':') },
+        stdio: ['ignore', 'ignore', 'inherit'],
+      });
+    },
+  };
+}
+
+async function measure(target: Target, n: number, input: string): Promise<Result> {
   const port = await freeUdpPort();
-  const server = spawn(process.execPath, covey('serve', '--host', '127.0.0.1', '--rtmfp-port', String(port), '--no-rtmp', '--log-level', 'warn', '--media-merge-ms', args['merge-ms']!), { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+  const server = target.start(port);
   const children: ChildProcess[] = [server];
   try {
     await sleep(1500);
@@ -65,7 +108,7 @@ async function measure(n: number, input: string): Promise<Result> {
     const baseCpu = (cpuSeconds(pid) - c0) / 4;
     const baseRss = rssMb(pid);
 
-    const subs = fork(fileURLToPath(new URL('./rtmfp-subscribers.ts', import.meta.url)), [`rtmfp://127.0.0.1:${port}/live`, 'bench', String(n)], {
+    const subs = fork(fileURLToPath(new URL('./rtmfp-subscribers.ts', import.meta.url)), [`rtmfp://127.0.0.1:${port}/live`, 'bench', String(n), String(target.sessionsPerSocket)], {
       execArgv: ['--import', 'tsx'],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
@@ -112,28 +155,34 @@ async function measure(n: number, input: string): Promise<Result> {
 }
 
 const input = benchInput('1mbps', '640x360', 900, 96);
-const results: Result[] = [];
-for (const n of COUNTS) {
-  console.error(`${n} subscribers, ${SECONDS} s window...`);
-  results.push(await measure(n, input));
+const targets = [coveyTarget, ...(args.mona ? [monaTarget(args.mona)] : [])];
+for (const target of targets) {
+  const results: Result[] = [];
+  for (const n of COUNTS) {
+    console.error(`${target.name}: ${n} subscribers, ${SECONDS} s window...`);
+    results.push(await measure(target, n, input));
+  }
+  report(target.name, results);
 }
 
-console.log(`\nRTMFP fan-out: 1 publisher (covey publish over RTMFP, ~1 Mb/s H.264 + AAC), N RTMFP players, ${SECONDS} s window, media merge ${args['merge-ms']} ms, ${process.version}`);
-console.log('    N   server CPU alone  with N   CPU/subscriber   late+missing   client CPU   RSS alone  RSS with N   (RSS-alone)/N   delivered/sub');
-for (const r of results) {
-  const perSub = (r.cpu - r.baseCpu) / r.n;
-  console.log(
-    `${String(r.n).padStart(5)}   ${fmt(r.baseCpu * 100, 1).padStart(13)} %  ${fmt(r.cpu * 100, 1).padStart(5)} %  ${fmt(perSub * 1000, 2).padStart(8)} ms/s   ${fmt(r.latePct, 2).padStart(10)} %   ${fmt(r.clientCpu * 100, 0).padStart(8)} %   ${fmt(r.baseRss, 0).padStart(6)} MB  ${fmt(r.rss, 0).padStart(7)} MB   ${fmt(((r.rss - r.baseRss) * 1024) / r.n, 1).padStart(10)} KB   ${fmt(r.mbpsPerSub, 2).padStart(9)} Mb/s`,
-  );
+function report(name: string, results: Result[]): void {
+  console.log(`\n${name}: RTMFP fan-out, 1 publisher (covey publish over RTMFP, ~1 Mb/s H.264 + AAC), N RTMFP players (Covey's client), ${SECONDS} s window${name === 'Covey' ? `, media merge ${args['merge-ms']} ms` : ''}, ${process.version}`);
+  console.log('    N   server CPU alone  with N   CPU/subscriber   late+missing   client CPU   RSS alone  RSS with N   (RSS-alone)/N   delivered/sub');
+  for (const r of results) {
+    const perSub = (r.cpu - r.baseCpu) / r.n;
+    console.log(
+      `${String(r.n).padStart(5)}   ${fmt(r.baseCpu * 100, 1).padStart(13)} %  ${fmt(r.cpu * 100, 1).padStart(5)} %  ${fmt(perSub * 1000, 2).padStart(8)} ms/s   ${fmt(r.latePct, 2).padStart(10)} %   ${fmt(r.clientCpu * 100, 0).padStart(8)} %   ${fmt(r.baseRss, 0).padStart(6)} MB  ${fmt(r.rss, 0).padStart(7)} MB   ${fmt(((r.rss - r.baseRss) * 1024) / r.n, 1).padStart(10)} KB   ${fmt(r.mbpsPerSub, 2).padStart(9)} Mb/s`,
+    );
+  }
+  // RSS with N includes costs that do not grow with N (V8's young generation expands once media
+  // flows at a high rate), so the memory a subscriber adds is the slope between two runs.
+  for (let i = 1; i < results.length; i++) {
+    const [a, b] = [results[i - 1]!, results[i]!];
+    console.log(`Memory per added subscriber from N=${a.n} to N=${b.n}: ${fmt(((b.rss - a.rss) * 1024) / (b.n - a.n), 1)} KB (target <= 50)`);
+  }
+  const best = results.filter((r) => r.latePct < 1).at(-1);
+  const last = results.at(-1)!;
+  const perSub = (last.cpu - last.baseCpu) / last.n;
+  console.log(`\nLargest N measured with under 1% late or missing frames: ${best?.n ?? 'none'}`);
+  console.log(`One core at this CPU per subscriber (${fmt(perSub * 1000, 2)} ms/s at N=${last.n}) would carry about ${fmt((1 - last.baseCpu) / perSub, 0)} subscribers (target >= 1000)`);
 }
-// RSS with N includes costs that do not grow with N (V8's young generation expands once media
-// flows at a high rate), so the memory a subscriber adds is the slope between two runs.
-for (let i = 1; i < results.length; i++) {
-  const [a, b] = [results[i - 1]!, results[i]!];
-  console.log(`Memory per added subscriber from N=${a.n} to N=${b.n}: ${fmt(((b.rss - a.rss) * 1024) / (b.n - a.n), 1)} KB (target <= 50)`);
-}
-const best = results.filter((r) => r.latePct < 1).at(-1);
-const last = results.at(-1)!;
-const perSub = (last.cpu - last.baseCpu) / last.n;
-console.log(`\nLargest N measured with under 1% late or missing frames: ${best?.n ?? 'none'}`);
-console.log(`One core at this CPU per subscriber (${fmt(perSub * 1000, 2)} ms/s at N=${last.n}) would carry about ${fmt((1 - last.baseCpu) / perSub, 0)} subscribers (target >= 1000)`);

@@ -11,8 +11,10 @@ import { RtmfpEndpoint } from '../../src/rtmfp/endpoint.js';
 import { NodeDatagramPort } from '../../src/rtmfp/node-platform.js';
 
 const LATE_MS = 500;
-const [url, streamName, countText] = process.argv.slice(2);
+const [url, streamName, countText, perSocketText] = process.argv.slice(2);
 const count = Number(countText);
+/** Sessions sharing one UDP socket (MonaServer2 wants one socket per client). */
+const perSocket = Number(perSocketText ?? 250);
 
 interface Player {
   /** Timestamps of the audio and video frames received since the last mark, and of the late ones. */
@@ -27,7 +29,7 @@ const clients: RtmfpClient[] = [];
 // A few endpoints rather than one: each is one UDP socket, and one socket's receive queue is
 // the bottleneck well before the CPU when hundreds of sessions share it.
 const endpoints: RtmfpEndpoint[] = [];
-for (let i = 0; i < Math.max(1, Math.ceil(count / 250)); i++) {
+for (let i = 0; i < Math.max(1, Math.ceil(count / perSocket)); i++) {
   endpoints.push(new RtmfpEndpoint({ port: await NodeDatagramPort.bind({ host: '127.0.0.1', port: 0 }), crypto: new FlashCrypto({ server: false }) }));
 }
 
