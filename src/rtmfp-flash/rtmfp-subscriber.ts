@@ -140,7 +140,10 @@ export class RtmfpSubscriber implements Subscriber {
   sendFrame(frame: MediaFrame): void {
     if (this.closed) return;
     if (frame.kind === 'data') {
-      this.transport.commandFlow(this.streamId)?.write(messageFor(frame));
+      // Data shares the command flow with status events: it keeps its place behind waiting ones.
+      const message = messageFor(frame);
+      if (this.waiting.length > 0) this.waiting.push(() => this.transport.commandFlow(this.streamId)?.write(message));
+      else this.transport.commandFlow(this.streamId)?.write(message);
       return;
     }
     const video = frame.kind === 'video';
