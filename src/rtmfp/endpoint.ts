@@ -2,16 +2,16 @@
 // (RFC 7016 §3.5.1). The same endpoint answers initiators (as a server or a P2P peer) and
 // initiates sessions of its own; sessions are keyed by our session ID, so one endpoint can be
 // a server and a peer at once. Responding is stateless until a valid cookie comes back.
-import { randomBytes } from 'node:crypto';
 import { ChunkType, PacketMode } from './chunk-types.js';
 import { ChunkWriter } from './chunk-writer.js';
 import { MIN_DATAGRAM, parsePacket, readSessionId, writePacketHeader } from './packet.js';
 import { PacketProtection, PROTECTION_BACK_MARGIN, PROTECTION_FRONT_MARGIN } from './crypto/packet-protection.js';
 import { FlashCertificate, encodeEpd, parseEpd, type Epd } from './crypto/flash-certificate.js';
 import type { FlashCrypto, InitiatorKeying } from './crypto/flash-crypto.js';
-import { CookieJar } from './cookie.js';
+import { COOKIE_LENGTH, CookieJar } from './cookie.js';
+import { randomPool } from './crypto/random-pool.js';
 import {
-  encodeCookieChange, encodeIHello, encodeIIKeying, encodeRHello, encodeRIKeying, encodeRedirect,
+  encodeCookieChange, encodeIHello, encodeIIKeying, encodeRedirect, writeRHello, writeRIKeying,
   parseCookieChange, parseForwardedIHello, parseIHello, parseIIKeying, parseRHello, parseRIKeying, parseRedirect,
 } from './handshake-chunks.js';
 import { addressKey, formatAddress, type Address } from './address.js';
@@ -98,6 +98,8 @@ export class RtmfpEndpoint implements SessionHost {
   private readonly timings: SessionTimings;
   private readonly handshakeTimings: HandshakeTimings;
   private readonly scratch = Buffer.alloc(PROTECTION_FRONT_MARGIN + 4096 + PROTECTION_BACK_MARGIN);
+  /** Writes startup packets into `scratch`; reset for each (see beginStartup). */
+  private readonly startupWriter = new ChunkWriter(this.scratch, 0, 0);
   readonly packetScratch = Buffer.alloc(PROTECTION_FRONT_MARGIN + MAX_PACKET_LENGTH + PROTECTION_BACK_MARGIN);
   readonly packetWriter = new ChunkWriter(this.packetScratch, PROTECTION_FRONT_MARGIN, PROTECTION_FRONT_MARGIN + MAX_PACKET_LENGTH);
   private closed = false;
@@ -247,8 +249,12 @@ export class RtmfpEndpoint implements SessionHost {
     if (this.crypto.isSelectedBy(epd)) {
       if (!this.options.acceptSessions) return;
       if (epd.ancillaryData !== undefined && this.options.acceptEpd && !this.options.acceptEpd(epd, replyTo)) return;
-      const cookie = this.cookies.issue(replyTo);
-      this.sendStartup(0, ChunkType.RHELLO, encodeRHello({ tag, cookie, certificate: this.crypto.certificate }), replyTo);
+      // Written straight into the packet: an RHello answers every IHello, flood or not.
+      const w = this.beginStartup();
+      const cookieAt = writeRHello(w, tag, COOKIE_LENGTH, this.crypto.certificate);
+      if (cookieAt < 0) throw new Error('RHello does not fit a startup packet');
+      this.cookies.write(w.buf, cookieAt, replyTo);
+      this.sendDatagram(this.sealStartup(w, 0), replyTo);
     } else if (epd.fingerprint) {
       this.onIHelloForPeer(epd.fingerprint, epdBytes, tag, replyTo);
     }
@@ -270,7 +276,8 @@ export class RtmfpEndpoint implements SessionHost {
       this.sendStartup(0, ChunkType.RHELLO_COOKIE_CHANGE, encodeCookieChange({ oldCookie: m.cookie, newCookie: fresh }), from);
       return;
     }
-    const cookieKey = m.cookie.toString('latin1');
+    // The cookie's MAC half names it: unique per cookie, and half the size of a key string.
+    const cookieKey = m.cookie.toString('latin1', COOKIE_LENGTH / 2);
     const existing = this.sessionsByCookie.get(cookieKey);
     if (existing) {
       // A repeated IIKeying: our RIKeying was lost. Repeat it; never key twice.
@@ -299,18 +306,19 @@ export class RtmfpEndpoint implements SessionHost {
     }
     const localId = this.newSessionId();
     const session = new Session(this, localId, m.initiatorSessionId, from, result.keys.protection, false, cert.fingerprint, this.timings);
-    session.rikeyingDatagram = this.sendStartup(
-      m.initiatorSessionId,
-      ChunkType.RIKEYING,
-      encodeRIKeying({ responderSessionId: localId, skrc: result.skrc, signature: SIGNATURE }),
-      from,
-    );
+    const w = this.beginStartup();
+    if (!writeRIKeying(w, { responderSessionId: localId, skrc: result.skrc, signature: SIGNATURE })) throw new Error('RIKeying does not fit a startup packet');
+    // Kept whole: it is sent again if the initiator repeats its IIKeying.
+    const rikeying = Buffer.concat(this.sealStartup(w, m.initiatorSessionId));
+    session.rikeyingDatagram = rikeying;
+    this.sendDatagram(rikeying, from);
     this.sessions.set(localId, session);
     this.sessionsByCookie.set(cookieKey, session);
     this.cookieOfSession.set(session, cookieKey);
     this.counters.handshakesCompleted++;
     this.counters.sessionsOpened++;
-    session.log.debug({ group: result.keys.group, ...result.keys.negotiated }, 'session opened (responder)');
+    // Asking the session for its logger makes a child logger it keeps for life: only when the line is wanted.
+    if (this.log.isLevelEnabled('debug')) session.log.debug({ group: result.keys.group, ...result.keys.negotiated }, 'session opened (responder)');
     this.onSession(session);
   }
 
@@ -324,7 +332,7 @@ export class RtmfpEndpoint implements SessionHost {
     if (this.closed) return Promise.reject(new ConnectError('endpoint closed'));
     return new Promise((resolve, reject) => {
       const pending: PendingConnect = {
-        tag: randomBytes(16),
+        tag: randomPool.bytes(16),
         epd: encodeEpd(wanted),
         wanted,
         localId: this.newSessionId(),
@@ -441,7 +449,7 @@ export class RtmfpEndpoint implements SessionHost {
     this.sessions.set(p.localId, session);
     this.counters.handshakesCompleted++;
     this.counters.sessionsOpened++;
-    session.log.debug({ group: keys.group, ...keys.negotiated }, 'session opened (initiator)');
+    if (this.log.isLevelEnabled('debug')) session.log.debug({ group: keys.group, ...keys.negotiated }, 'session opened (initiator)');
     p.resolve(session);
   }
 
@@ -454,24 +462,33 @@ export class RtmfpEndpoint implements SessionHost {
 
   // ---- Sending ----
 
-  /** Sends one startup-mode packet with the default key; answers the datagram sent. */
-  private sendStartup(remoteSessionId: number, type: number, body: Buffer, to: Address): Buffer {
+  /** Starts a startup-mode packet in the scratch buffer; answers the writer for its chunks. */
+  private beginStartup(): ChunkWriter {
     const headerEnd = writePacketHeader(this.scratch, PROTECTION_FRONT_MARGIN, {
       flags: STARTUP_FLAGS,
       mode: PacketMode.STARTUP,
       timestamp: Math.floor(this.clock.now() / 4) & 0xffff,
     });
-    const w = new ChunkWriter(this.scratch, headerEnd, this.scratch.length - PROTECTION_BACK_MARGIN);
-    if (!w.chunk(type, body)) throw new Error(`startup chunk 0x${type.toString(16)} of ${body.length} bytes does not fit`);
-    const datagram = Buffer.concat(this.defaultProtection.seal(this.scratch, PROTECTION_FRONT_MARGIN, w.offset, remoteSessionId));
-    this.sendDatagram(datagram, to);
+    this.startupWriter.reset(headerEnd, this.scratch.length - PROTECTION_BACK_MARGIN);
+    return this.startupWriter;
+  }
+
+  /** Seals the startup packet in `w` with the default key; answers the datagram's parts. */
+  private sealStartup(w: ChunkWriter, remoteSessionId: number): Buffer[] {
     this.counters.packetsSent++;
-    return datagram;
+    return this.defaultProtection.seal(this.scratch, PROTECTION_FRONT_MARGIN, w.offset, remoteSessionId);
+  }
+
+  /** Sends one startup-mode packet of one chunk with the default key. */
+  private sendStartup(remoteSessionId: number, type: number, body: Buffer, to: Address): void {
+    const w = this.beginStartup();
+    if (!w.chunk(type, body)) throw new Error(`startup chunk 0x${type.toString(16)} of ${body.length} bytes does not fit`);
+    this.sendDatagram(this.sealStartup(w, remoteSessionId), to);
   }
 
   private newSessionId(): number {
     for (;;) {
-      const id = randomBytes(4).readUInt32BE(0);
+      const id = randomPool.uint32();
       if (id !== 0 && !this.sessions.has(id) && !this.pendingById.has(id)) return id;
     }
   }

@@ -1,7 +1,8 @@
 // The real platform: the process clock and node:dgram sockets.
 import { createSocket, type Socket } from 'node:dgram';
 import { performance } from 'node:perf_hooks';
-import { isIPv6 } from 'node:net';
+import { isIP, isIPv6 } from 'node:net';
+import { lookup as dnsLookup, type LookupOneOptions } from 'node:dns';
 import type { Clock, DatagramHandler, DatagramPort, TimerHandle } from './platform.js';
 import { normaliseHost, type Address } from './address.js';
 
@@ -55,6 +56,23 @@ export class NodeDatagramPort implements DatagramPort {
     }
   }
 
+  /**
+   * The socket's name lookup: node:dgram looks up every destination before sending, and
+   * dns.lookup answers even a numeric address on the next tick, a deferred call and a tick
+   * object per datagram. The engine sends to numeric addresses (from the socket or the wire),
+   * so those are answered at once and only names go to the resolver. (node:dgram passes the
+   * socket's family, 4 or 6, as `options`, which dns.lookup takes as well.)
+   */
+  private static lookup(
+    hostname: string,
+    options: LookupOneOptions,
+    callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
+  ): void {
+    const family = isIP(hostname);
+    if (family !== 0) callback(null, hostname, family);
+    else dnsLookup(hostname, options, callback);
+  }
+
   private static tryBind(type: 'udp4' | 'udp6', host: string, port: number): Promise<NodeDatagramPort> {
     return new Promise((resolve, reject) => {
       const socket = createSocket({
@@ -62,6 +80,7 @@ export class NodeDatagramPort implements DatagramPort {
         ipv6Only: false,
         recvBufferSize: SOCKET_BUFFER_BYTES,
         sendBufferSize: SOCKET_BUFFER_BYTES,
+        lookup: NodeDatagramPort.lookup,
       });
       socket.once('error', reject);
       socket.bind({ address: host, port, exclusive: true }, () => {

@@ -3,7 +3,8 @@
 // Building a node:crypto DH object costs 25-47 ms, which would cap handshakes near 20 a
 // second; so one object per group is built once and reused, with a fresh private key set for
 // every exchange (about half a millisecond for group 2).
-import { createDiffieHellman, getDiffieHellman, randomBytes, type DiffieHellman } from 'node:crypto';
+import { createDiffieHellman, getDiffieHellman, type DiffieHellman } from 'node:crypto';
+import { randomPool } from './random-pool.js';
 
 export type DhGroupId = 2 | 5 | 14 | 16;
 
@@ -25,6 +26,16 @@ export function isSupportedDhGroup(id: number): id is DhGroupId {
 
 export function primeBytes(group: DhGroupId): number {
   return PRIME_BYTES[group];
+}
+
+/** Size of the private exponents we draw for `group` (benchmarks do the same DH work with it). */
+export function privateKeyBytes(group: DhGroupId): number {
+  return PRIVATE_BYTES[group];
+}
+
+/** The MODP prime of `group`, big-endian. */
+export function groupPrime(group: DhGroupId): Buffer {
+  return engine(group).getPrime();
 }
 
 const engines = new Map<DhGroupId, DiffieHellman>();
@@ -58,6 +69,12 @@ function stripLeadingZeros(b: Buffer): Buffer {
   return i === 0 ? b : b.subarray(i);
 }
 
+function newPrivateKey(group: DhGroupId): Buffer {
+  const priv = randomPool.bytes(PRIVATE_BYTES[group]);
+  priv[0]! |= 0x80; // full-strength exponent
+  return priv;
+}
+
 export class DhKeyPair {
   private constructor(
     readonly group: DhGroupId,
@@ -68,11 +85,22 @@ export class DhKeyPair {
 
   static generate(group: DhGroupId): DhKeyPair {
     const dh = engine(group);
-    const priv = randomBytes(PRIVATE_BYTES[group]);
-    priv[0]! |= 0x80; // full-strength exponent
+    const priv = newPrivateKey(group);
     dh.setPrivateKey(priv);
-    dh.generateKeys();
-    return new DhKeyPair(group, priv, leftPad(dh.getPublicKey(), PRIME_BYTES[group]));
+    return new DhKeyPair(group, priv, leftPad(dh.generateKeys(), PRIME_BYTES[group]));
+  }
+
+  /**
+   * One ephemeral exchange with `peerPublic`, as a responder keys: our public value (full
+   * width) and the shared secret (as computeSecret answers it). The same DH work as generate()
+   * then computeSecret(), less the second setPrivateKey and the pair object: the private key
+   * is set once and never leaves this call.
+   */
+  static agree(group: DhGroupId, peerPublic: Uint8Array): { publicKey: Buffer; secret: Buffer } {
+    const dh = engine(group);
+    dh.setPrivateKey(newPrivateKey(group));
+    const publicKey = leftPad(dh.generateKeys(), PRIME_BYTES[group]);
+    return { publicKey, secret: stripLeadingZeros(dh.computeSecret(peerPublic)) };
   }
 
   /**

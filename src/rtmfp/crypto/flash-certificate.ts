@@ -1,10 +1,10 @@
 // Certificates and endpoint discriminators of the Flash profile (RFC 7425 §4.3.2, §4.4).
 // A certificate is an option list; the part before a marker (if any) is canonical and its
 // SHA-256 is the endpoint's fingerprint, which Flash calls the peer ID.
-import { createHash } from 'node:crypto';
 import { ByteReader, encodeOption, findOption, readOptionList, type RtmfpOption } from '../../codec/vlu.js';
 import { CertOption, EpdOption, FINGERPRINT_LENGTH } from './flash-options.js';
 import { isSupportedDhGroup, type DhGroupId } from './dh-groups.js';
+import { sha256 } from './sha256.js';
 
 export class CertificateError extends Error {}
 
@@ -25,7 +25,7 @@ export class FlashCertificate {
       throw new CertificateError(`malformed certificate: ${(err as Error).message}`);
     }
     const canonical = copy.subarray(0, r.offset);
-    const cert = new FlashCertificate(copy, options, createHash('sha256').update(canonical).digest());
+    const cert = new FlashCertificate(copy, options, sha256(canonical));
     if (cert.isStatic === cert.ephemeralGroups.length > 0) {
       throw new CertificateError('certificate must offer either static DH keys or ephemeral DH groups');
     }
@@ -61,6 +61,24 @@ export class FlashCertificate {
       }
     }
     return out;
+  }
+
+  /**
+   * The static public key for `group`, as staticKeys().get(group) answers it (the last one
+   * given wins), without building the map: keying asks for one group once.
+   */
+  staticKey(group: DhGroupId): Buffer | undefined {
+    let key: Buffer | undefined;
+    for (const o of this.options) {
+      if (o.type !== CertOption.STATIC_DH_PUBLIC_KEY) continue;
+      const r = new ByteReader(o.value);
+      try {
+        if (r.vlu() === group) key = r.rest();
+      } catch {
+        // an unreadable key is ignored, as staticKeys() ignores it
+      }
+    }
+    return key;
   }
 
   /** Groups this certificate can key with, either way. */

@@ -1,8 +1,9 @@
 // The Flash cryptography profile (RFC 7425 §4) as one adapter for the engine: our
 // certificate and peer ID, endpoint-discriminator matching, the keying exchange (IIKeying's
 // SKIC and RIKeying's SKRC) and the per-session packet protection it yields.
-import { createHmac, randomBytes } from 'node:crypto';
-import { ByteReader, encodeOption, encodeVlu, encodeVluOption, findOption, readOptionList, type RtmfpOption } from '../../codec/vlu.js';
+import { createHmac } from 'node:crypto';
+import { randomPool } from './random-pool.js';
+import { ByteReader, encodeOption, encodeVlu, encodeVluOption, findOption, readOptionList, vluLength, writeVlu, type RtmfpOption } from '../../codec/vlu.js';
 import { CertOption, KeyingOption, NegotiationFlag } from './flash-options.js';
 import { FlashCertificate, type Epd } from './flash-certificate.js';
 import { DhKeyPair, SUPPORTED_DH_GROUPS, isSupportedDhGroup, type DhGroupId } from './dh-groups.js';
@@ -86,6 +87,21 @@ function readNegotiation(options: readonly RtmfpOption[]): FarNegotiation {
   return out;
 }
 
+/**
+ * `prefix` followed by one option (RFC 7016 §2.1.3) whose value is an optional VLU and then
+ * `rest`, built in a single buffer: the SKRC of every handshake is made this way.
+ */
+function appendOption(prefix: Buffer, type: number, vlu: number | undefined, rest: Uint8Array): Buffer {
+  const body = vluLength(type) + (vlu === undefined ? 0 : vluLength(vlu)) + rest.length;
+  const out = Buffer.allocUnsafe(prefix.length + vluLength(body) + body);
+  prefix.copy(out, 0);
+  let o = writeVlu(out, prefix.length, body);
+  o = writeVlu(out, o, type);
+  if (vlu !== undefined) o = writeVlu(out, o, vlu);
+  out.set(rest, o);
+  return out;
+}
+
 function readGroupAndKey(value: Buffer): { group: number; key: Buffer } {
   const r = new ByteReader(value);
   const group = r.vlu();
@@ -100,6 +116,7 @@ export class FlashCrypto {
   private readonly hmacPolicy: NegotiationPolicy;
   private readonly hmacLength: number;
   private readonly sequencePolicy: NegotiationPolicy;
+  private readonly answers = new Map<number, Buffer>();
 
   constructor(readonly options: FlashCryptoOptions) {
     this.groups = options.groups ?? (options.server ? SUPPORTED_DH_GROUPS : [2]);
@@ -114,7 +131,7 @@ export class FlashCrypto {
       // The order Flash servers use (ancillary, randomness, groups weakest first): librtmfp
       // reads the first 77 bytes, which are then exactly the certificate it knows.
       if (options.server) parts.push(encodeOption(CertOption.ACCEPTS_ANCILLARY_DATA));
-      parts.push(encodeOption(CertOption.EXTRA_RANDOMNESS, randomBytes(64)));
+      parts.push(encodeOption(CertOption.EXTRA_RANDOMNESS, randomPool.bytes(64)));
       for (const g of [...this.groups].reverse()) parts.push(encodeVluOption(CertOption.SUPPORTED_EPHEMERAL_DH_GROUP, g));
     } else {
       for (const g of this.groups) {
@@ -157,14 +174,21 @@ export class FlashCrypto {
    * The responder answers with the outcome: "send always" where it will send, "request" where
    * it requires, nothing else, and an HMAC length only when it sends HMACs. librtmfp accepts
    * no other answer when neither is used (exactly 03 1a 00 00 02 1e 00), and rtmfp-cpp reads
-   * the same bits as a binding answer.
+   * the same bits as a binding answer. There are four answers for a given HMAC length, so
+   * each is encoded once and kept.
    */
-  private answerOptions(hmac: NegotiationPolicy, sequence: NegotiationPolicy): Buffer[] {
+  private answerOptions(hmac: NegotiationPolicy, sequence: NegotiationPolicy): Buffer {
     const outcome = (p: NegotiationPolicy) => (p.sendAlways ? NegotiationFlag.SEND_ALWAYS : 0) | (p.recvRequired ? NegotiationFlag.REQUEST : 0);
-    return [
-      encodeOption(KeyingOption.HMAC_NEGOTIATION, Buffer.concat([Buffer.from([outcome(hmac)]), encodeVlu(hmac.sendAlways ? this.hmacLength : 0)])),
-      encodeOption(KeyingOption.SESSION_SEQUENCE_NEGOTIATION, Buffer.from([outcome(sequence)])),
-    ];
+    const key = (outcome(hmac) << 4) | outcome(sequence);
+    let answer = this.answers.get(key);
+    if (!answer) {
+      answer = Buffer.concat([
+        encodeOption(KeyingOption.HMAC_NEGOTIATION, Buffer.concat([Buffer.from([outcome(hmac)]), encodeVlu(hmac.sendAlways ? this.hmacLength : 0)])),
+        encodeOption(KeyingOption.SESSION_SEQUENCE_NEGOTIATION, Buffer.from([outcome(sequence)])),
+      ]);
+      this.answers.set(key, answer);
+    }
+    return answer;
   }
 
   private keysFrom(
@@ -232,7 +256,7 @@ export class FlashCrypto {
         ({ group, key: farPublic } = readGroupAndKey(ephemeral));
       } else if (select && initiator.isStatic) {
         group = new ByteReader(select).vlu();
-        const key = isSupportedDhGroup(group) ? initiator.staticKeys().get(group) : undefined;
+        const key = isSupportedDhGroup(group) ? initiator.staticKey(group) : undefined;
         if (!key) throw new KeyingError(`certificate has no static key for group ${group}`);
         farPublic = key;
       } else {
@@ -243,23 +267,23 @@ export class FlashCrypto {
       throw new KeyingError(`malformed DH option: ${(err as Error).message}`);
     }
     if (!isSupportedDhGroup(group) || !this.groups.includes(group)) throw new KeyingError(`DH group ${group} not offered`);
+    // Negotiation first, then the key: librtmfp reads the DH public value at a fixed offset.
+    const answer = this.answerOptions(hmac, sequence);
     let secret: Buffer;
-    let skrcParts: Buffer[];
+    let skrc: Buffer;
     const mine = this.staticKeys.get(group);
     try {
       if (mine) {
         secret = mine.computeSecret(farPublic);
-        skrcParts = [encodeOption(KeyingOption.EXTRA_RANDOMNESS, randomBytes(64))];
+        skrc = appendOption(answer, KeyingOption.EXTRA_RANDOMNESS, undefined, randomPool.bytes(64));
       } else {
-        const pair = DhKeyPair.generate(group);
-        secret = pair.computeSecret(farPublic);
-        skrcParts = [encodeVluOption(KeyingOption.EPHEMERAL_DH_PUBLIC_KEY, group, pair.publicKey)];
+        const exchange = DhKeyPair.agree(group, farPublic);
+        secret = exchange.secret;
+        skrc = appendOption(answer, KeyingOption.EPHEMERAL_DH_PUBLIC_KEY, group, exchange.publicKey);
       }
     } catch (err) {
       throw new KeyingError(`bad DH public value: ${(err as Error).message}`);
     }
-    // Negotiation first, then the key: librtmfp reads the DH public value at a fixed offset.
-    const skrc = Buffer.concat([...this.answerOptions(hmac, sequence), ...skrcParts]);
     return { skrc, keys: this.keysFrom(secret, skrc, skic, hmac, sequence, far.hmacLength, group) };
   }
 
@@ -272,7 +296,7 @@ export class FlashCrypto {
     const mine = this.staticKeys.get(group);
     if (mine && !this.options.ephemeralInitiator) {
       parts.push(encodeVluOption(KeyingOption.DH_GROUP_SELECT, group));
-      parts.push(encodeOption(KeyingOption.EXTRA_RANDOMNESS, randomBytes(64)));
+      parts.push(encodeOption(KeyingOption.EXTRA_RANDOMNESS, randomPool.bytes(64)));
     } else {
       ephemeral = DhKeyPair.generate(group);
       parts.push(encodeVluOption(KeyingOption.EPHEMERAL_DH_PUBLIC_KEY, group, ephemeral.publicKey));

@@ -20,6 +20,8 @@ export const DEFAULT_SESSION_KEY = Buffer.from('Adobe Systems 02', 'latin1');
 
 /** How far behind the newest sequence number a late packet may arrive and still count. */
 const SEQUENCE_WINDOW = 1024;
+/** The replay window of sessions without sequence numbers, which never read or write it. */
+const NO_WINDOW = new Uint32Array(0);
 
 export interface ProtectionParams {
   encryptKey: Uint8Array;
@@ -35,14 +37,26 @@ export interface ProtectionParams {
 export class PacketProtection {
   private readonly encryptor: ZeroIvEncryptor;
   private readonly decryptor: ZeroIvDecryptor;
+  // The parameters a packet needs, kept as fields: the AES keys live on in the cipher
+  // contexts only, so a session does not also hold them (and their buffers) for its life.
+  private readonly sendHmac: { key: Buffer; length: number } | undefined;
+  private readonly recvHmac: { key: Buffer; length: number } | undefined;
+  private readonly sendSequence: boolean;
+  private readonly recvSequence: boolean;
   private txSequence = 0;
   /** Highest session sequence number seen, and a bitmap of the window below it. */
   private rxHighest = -1;
-  private readonly rxSeen = new Uint32Array(SEQUENCE_WINDOW / 32);
+  /** Only sessions that receive sequence numbers need the replay window. */
+  private readonly rxSeen: Uint32Array;
 
-  constructor(private readonly params: ProtectionParams) {
+  constructor(params: ProtectionParams) {
     this.encryptor = new ZeroIvEncryptor(params.encryptKey);
     this.decryptor = new ZeroIvDecryptor(params.decryptKey);
+    this.sendHmac = params.sendHmac;
+    this.recvHmac = params.recvHmac;
+    this.sendSequence = params.sendSequence;
+    this.recvSequence = params.recvSequence;
+    this.rxSeen = params.recvSequence ? new Uint32Array(SEQUENCE_WINDOW / 32) : NO_WINDOW;
   }
 
   static withDefaultKey(): PacketProtection {
@@ -61,19 +75,18 @@ export class PacketProtection {
    * socket gathers them, so the ciphertext is never copied into a datagram buffer.
    */
   seal(buf: Buffer, start: number, end: number, sessionId: number): Buffer[] {
-    const p = this.params;
-    const useHmac = p.sendHmac !== undefined;
+    const useHmac = this.sendHmac !== undefined;
     let front = start - (useHmac ? 0 : 2);
-    if (p.sendSequence) front -= vluLength(this.txSequence);
+    if (this.sendSequence) front -= vluLength(this.txSequence);
     const padded = front + Math.ceil((end - front) / 16) * 16;
     buf.fill(0xff, end, padded);
     let o = front;
-    if (p.sendSequence) o = writeVlu(buf, o, this.txSequence++);
+    if (this.sendSequence) o = writeVlu(buf, o, this.txSequence++);
     if (!useHmac) buf.writeUInt16BE(internetChecksum(buf, start, padded), o);
     const cipherText = this.encryptor.encrypt(buf, front, padded);
     const prefix = scrambledSessionId(sessionId, cipherText);
     if (!useHmac) return [prefix, cipherText];
-    const mac = createHmac('sha256', p.sendHmac!.key).update(cipherText).digest().subarray(0, p.sendHmac!.length);
+    const mac = createHmac('sha256', this.sendHmac!.key).update(cipherText).digest().subarray(0, this.sendHmac!.length);
     return [prefix, cipherText, mac];
   }
 
@@ -82,19 +95,18 @@ export class PacketProtection {
    * padding included) or undefined when it fails integrity, is malformed, or is a replay.
    */
   open(datagram: Buffer): Buffer | undefined {
-    const p = this.params;
-    const hmacLength = p.recvHmac ? p.recvHmac.length : 0;
+    const hmacLength = this.recvHmac ? this.recvHmac.length : 0;
     const cipherLength = datagram.length - 4 - hmacLength;
     if (cipherLength < 16 || cipherLength % 16 !== 0) return undefined;
     const cipherText = datagram.subarray(4, 4 + cipherLength);
-    if (p.recvHmac) {
-      const mac = createHmac('sha256', p.recvHmac.key).update(cipherText).digest();
+    if (this.recvHmac) {
+      const mac = createHmac('sha256', this.recvHmac.key).update(cipherText).digest();
       if (!mac.subarray(0, hmacLength).equals(datagram.subarray(4 + cipherLength))) return undefined;
     }
     const plain = this.decryptor.decrypt(cipherText);
     let offset = 0;
     let sequence = -1;
-    if (p.recvSequence) {
+    if (this.recvSequence) {
       try {
         const r = new ByteReader(plain);
         sequence = r.vlu();
@@ -104,7 +116,7 @@ export class PacketProtection {
       }
       if (!this.isFreshSequence(sequence)) return undefined;
     }
-    if (!p.recvHmac) {
+    if (!this.recvHmac) {
       if (plain.length - offset < 2) return undefined;
       if (plain.readUInt16BE(offset) !== internetChecksum(plain, offset + 2)) return undefined;
       offset += 2;

@@ -5,6 +5,7 @@ import { FlashCrypto, KeyingError } from '../../../src/rtmfp/crypto/flash-crypto
 import { FlashCertificate, encodeEpd, parseEpd } from '../../../src/rtmfp/crypto/flash-certificate.js';
 import { DhKeyPair, primeBytes, type DhGroupId } from '../../../src/rtmfp/crypto/dh-groups.js';
 import { PROTECTION_FRONT_MARGIN, type PacketProtection } from '../../../src/rtmfp/crypto/packet-protection.js';
+import { sha256 } from '../../../src/rtmfp/crypto/sha256.js';
 
 function roundTrip(from: PacketProtection, to: PacketProtection, text: string): string | undefined {
   const packet = Buffer.from(text);
@@ -33,6 +34,33 @@ test('DH agreement in every group, public keys full width, secrets without leadi
 test('a bad DH public value is refused', () => {
   const a = DhKeyPair.generate(2);
   assert.throws(() => a.computeSecret(Buffer.from([1])));
+  assert.throws(() => DhKeyPair.agree(2, Buffer.from([1])));
+});
+
+test('a one-shot responder exchange agrees with the peer, full-width public value, minimal secret', () => {
+  for (const g of [2, 5, 14, 16] as DhGroupId[]) {
+    const peer = DhKeyPair.generate(g);
+    for (let i = 0; i < 20; i++) {
+      const { publicKey, secret } = DhKeyPair.agree(g, peer.publicKey);
+      assert.equal(publicKey.length, primeBytes(g));
+      assert.deepEqual(peer.computeSecret(publicKey), secret);
+      assert.notEqual(secret[0], 0);
+    }
+  }
+});
+
+test('one static key looked up by group is what the full map holds', () => {
+  const cert = FlashCertificate.parse(new FlashCrypto({ server: false, groups: [14, 2] }).certificate);
+  assert.deepEqual(cert.staticKey(2), cert.staticKeys().get(2));
+  assert.deepEqual(cert.staticKey(14), cert.staticKeys().get(14));
+  assert.equal(cert.staticKey(5), undefined);
+  assert.equal(FlashCertificate.parse(new FlashCrypto({ server: true }).certificate).staticKey(2), undefined);
+});
+
+test('one-shot SHA-256 is SHA-256', () => {
+  for (const input of ['', '127.0.0.1|1935', Buffer.alloc(200, 9)]) {
+    assert.deepEqual(sha256(input), createHash('sha256').update(input).digest());
+  }
 });
 
 test('peer ID is the SHA-256 of the certificate', () => {
@@ -112,4 +140,12 @@ test('an SKRC without HMAC or sequence numbers has the exact form librtmfp reads
   // HMAC negotiation "none", sequence "none", then the group 2 DH key option at byte 7 and the key at byte 11.
   assert.equal(skrc.subarray(0, 11).toString('hex'), '031a0000021e0081020d02');
   assert.equal(skrc.length, 11 + 128);
+  // The answer is encoded once per outcome and reused: a second SKRC starts the same, and
+  // another outcome (the initiator asks for HMAC and sequence numbers) gets its own.
+  const again = server.respond(FlashCertificate.parse(client.certificate), client.initiate(FlashCertificate.parse(server.certificate)).skic).skrc;
+  assert.equal(again.subarray(0, 11).toString('hex'), '031a0000021e0081020d02');
+  assert.ok(!again.subarray(11).equals(skrc.subarray(11)), 'a fresh DH value each time');
+  const strict = new FlashCrypto({ server: false, hmac: { sendAlways: true, recvRequired: true }, sessionSequence: { sendAlways: true, recvRequired: true } });
+  const answered = server.respond(FlashCertificate.parse(strict.certificate), strict.initiate(FlashCertificate.parse(server.certificate)).skic).skrc;
+  assert.equal(answered.subarray(0, 7).toString('hex'), '031a0510021e05', 'send always and request, HMAC length 16');
 });
