@@ -6,7 +6,7 @@ import { FlashCrypto } from '../../src/rtmfp/crypto/flash-crypto.js';
 import { DhKeyPair } from '../../src/rtmfp/crypto/dh-groups.js';
 import type { DatagramPort, DatagramHandler, Clock } from '../../src/rtmfp/platform.js';
 const clock: Clock = { now: () => performance.now(), setTimer: (ms, fn) => { const t = setTimeout(fn, ms); return { cancel: () => clearTimeout(t) }; } };
-class Wire implements DatagramPort { h: DatagramHandler = () => {}; peer!: Wire; constructor(public addr: { host: string; port: number }) {} send(d: Buffer) { const p = this.peer; queueMicrotask(() => p.h(d, this.addr)); } onDatagram(h: DatagramHandler) { this.h = h; } localAddress() { return this.addr; } close() {} }
+class Wire implements DatagramPort { h: DatagramHandler = () => {}; peer!: Wire; constructor(public addr: { host: string; port: number }) {} send(d: Buffer | readonly Buffer[]) { const p = this.peer; const b = Buffer.isBuffer(d) ? d : Buffer.concat(d); queueMicrotask(() => p.h(b, this.addr)); } onDatagram(h: DatagramHandler) { this.h = h; } localAddress() { return this.addr; } close() {} }
 const a = new Wire({ host: '10.0.0.1', port: 1 }), b = new Wire({ host: '10.0.0.2', port: 2 }); a.peer = b; b.peer = a;
 new RtmfpEndpoint({ port: a, clock, crypto: new FlashCrypto({ server: true, groups: [2] }), acceptSessions: true, timings: { keepaliveMs: 1e9, idleTimeoutMs: 1e9 } });
 const client = new RtmfpEndpoint({ port: b, clock, crypto: new FlashCrypto({ server: false, groups: [2] }), timings: { keepaliveMs: 1e9, idleTimeoutMs: 1e9 } });
