@@ -3,7 +3,7 @@
 // unpublish, bad names, and hostile or misplaced input that must cost only its sender a status.
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { startTestServer, until, type TestServer } from '../support/test-server.js';
+import { startTestServer, testApps, until, type TestServer } from '../support/test-server.js';
 import { collector, dataName, fixtureTags, publishInRealTime } from '../support/media.js';
 import { RtmfpClient } from '../../src/client/rtmfp-client.js';
 import { NetCallError, type NetStream, type StatusInfo } from '../../src/client/net-connection.js';
@@ -17,22 +17,12 @@ import { RtmfpEndpoint } from '../../src/rtmfp/endpoint.js';
 import { NodeDatagramPort } from '../../src/rtmfp/node-platform.js';
 import type { FlashClient } from '../../src/flash/flash-client.js';
 
-
 let server: TestServer;
 const connected: FlashClient[] = [];
 
 before(async () => {
   server = await startTestServer({
-    flash: {
-      appExists: (name) => name !== 'missing',
-      hooks: (app) =>
-        app === 'guarded'
-          ? { onConnect: (client) => (client.request!.args[0] === 'secret' ? undefined : 'bad password') }
-          : {
-              onConnect: (client) => void connected.push(client),
-              methods: { add: (_client, a, b) => Number(a) + Number(b) },
-            },
-    },
+    flash: testApps(connected, { add: (_client, a, b) => Number(a) + Number(b) }),
   });
 });
 after(() => server.close());

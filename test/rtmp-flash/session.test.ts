@@ -4,7 +4,7 @@
 // chunk sizes, acknowledgements and pings.
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { startTestServer, until, sleep, type TestServer } from '../support/test-server.js';
+import { startTestServer, testApps, until, sleep, type TestServer } from '../support/test-server.js';
 import { collector, dataName } from '../support/media.js';
 import { RtmpClient, RtmpCallError, type RtmpClientStream } from '../../src/client/rtmp-client.js';
 import { decodeAmf0 } from '../../src/codec/amf0.js';
@@ -16,22 +16,13 @@ const connected: FlashClient[] = [];
 
 before(async () => {
   server = await startTestServer({
-    flash: {
-      appExists: (name) => name !== 'missing',
-      hooks: (app) =>
-        app === 'guarded'
-          ? { onConnect: (client) => (client.request!.args[0] === 'secret' ? undefined : 'bad password') }
-          : {
-              onConnect: (client) => void connected.push(client),
-              methods: {
-                add: (_client, a, b) => Number(a) + Number(b),
-                echo: async (_client, value) => value,
-                fail: () => {
-                  throw new Error('no luck');
-                },
-              },
-            },
-    },
+    flash: testApps(connected, {
+      add: (_client, a, b) => Number(a) + Number(b),
+      echo: async (_client, value) => value,
+      fail: () => {
+        throw new Error('no luck');
+      },
+    }),
     rtmp: { limits: { pingIntervalMs: 300, silenceTimeoutMs: 5000 } },
   });
 });

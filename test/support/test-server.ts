@@ -4,6 +4,8 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { FlashServer, type FlashServerOptions } from '../../src/flash/flash-server.js';
+import type { AppHooks } from '../../src/flash/app-hooks.js';
+import type { FlashClient } from '../../src/flash/flash-client.js';
 import { startRtmpService, type RtmpServiceOptions } from '../../src/rtmp-flash/rtmp-service.js';
 import type { RtmpListener } from '../../src/rtmp/rtmp-listener.js';
 import type { RtmfpEndpoint } from '../../src/rtmfp/endpoint.js';
@@ -79,4 +81,19 @@ export async function until<T>(check: () => T | undefined | false, ms = 5000, wh
     if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
     await sleep(10);
   }
+}
+
+/**
+ * The applications the session tests connect to: "missing" does not exist, "guarded" wants the
+ * password "secret" as its first connect argument, and every other one accepts, records the
+ * client in `connected` and offers `methods`.
+ */
+export function testApps(connected: FlashClient[], methods: NonNullable<AppHooks['methods']>): Partial<FlashServerOptions> {
+  return {
+    appExists: (name) => name !== 'missing',
+    hooks: (app) =>
+      app === 'guarded'
+        ? { onConnect: (client) => (client.request!.args[0] === 'secret' ? undefined : 'bad password') }
+        : { onConnect: (client) => void connected.push(client), methods },
+  };
 }
