@@ -280,6 +280,12 @@ export class RecvFlow {
 
   private contains(seq: number): boolean {
     if (seq <= this.cumAck) return true;
+    const lo = this.rangesStartingAtOrBelow(seq);
+    return lo > 0 && this.ends[lo - 1]! >= seq;
+  }
+
+  /** How many received ranges start at or below seq (binary search over the sorted starts). */
+  private rangesStartingAtOrBelow(seq: number): number {
     const starts = this.starts;
     let lo = 0;
     let hi = starts.length;
@@ -288,7 +294,7 @@ export class RecvFlow {
       if (starts[mid]! <= seq) lo = mid + 1;
       else hi = mid;
     }
-    return lo > 0 && this.ends[lo - 1]! >= seq;
+    return lo;
   }
 
   /** Marks everything through `seq` received, merging the ranges it reaches. */
@@ -337,13 +343,7 @@ export class RecvFlow {
   private insertRange(seq: number): boolean {
     const starts = this.starts;
     const ends = this.ends;
-    let lo = 0;
-    let hi = starts.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (starts[mid]! <= seq) lo = mid + 1;
-      else hi = mid;
-    }
+    const lo = this.rangesStartingAtOrBelow(seq);
     const joinPrev = lo > 0 && ends[lo - 1]! === seq - 1;
     const joinNext = lo < starts.length && starts[lo]! === seq + 1;
     if (joinPrev && joinNext) {
