@@ -5,6 +5,9 @@
 // dropped); audio frames stand alone and are simply skipped. Sequence headers and data are
 // never dropped: they are small and decoders need them.
 
+import type { Logger } from '../util/log.js';
+import type { MediaFrame } from './media-frame.js';
+
 export interface MediaQueueLimits {
   /** Unsent bytes beyond which video frames are dropped (until a keyframe once below again). */
   videoDropBytes: number;
@@ -29,11 +32,30 @@ export class MediaSendPolicy {
   droppedAudio = 0;
   /** True from a dropped video frame until the next keyframe that fits. */
   private waitKeyframe = false;
+  /** Dropping since the last "too slow" log line, until caught up. */
+  private dropping = false;
 
   constructor(private readonly limits: MediaQueueLimits = DEFAULT_MEDIA_QUEUE_LIMITS) {}
 
-  get skippingVideo(): boolean {
-    return this.waitKeyframe;
+  /**
+   * Whether to send `frame` now, given the bytes already waiting for this subscriber. Logs once
+   * when the subscriber starts dropping and once when it has caught up.
+   */
+  admit(frame: MediaFrame, queuedBytes: number, log: Logger, streamId: number): boolean {
+    const admitted =
+      frame.kind === 'video' ? this.admitVideo(frame.keyframe, frame.sequenceHeader, queuedBytes)
+      : frame.kind === 'audio' ? this.admitAudio(frame.sequenceHeader, queuedBytes)
+      : true;
+    if (!admitted) {
+      if (!this.dropping) {
+        this.dropping = true;
+        log.debug({ streamId, queued: queuedBytes }, 'subscriber too slow: dropping late frames');
+      }
+    } else if (this.dropping && !this.waitKeyframe) {
+      this.dropping = false;
+      log.debug({ streamId, droppedVideo: this.droppedVideo, droppedAudio: this.droppedAudio }, 'subscriber caught up');
+    }
+    return admitted;
   }
 
   /** Whether to send a video frame now, given the bytes already waiting. */

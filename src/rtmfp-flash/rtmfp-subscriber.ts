@@ -11,7 +11,7 @@ import { DEFAULT_MEDIA_MERGE_MS, MediaSendPolicy, type MediaQueueLimits } from '
 import type { StatusInfo } from '../flash/status.js';
 import type { Subscriber } from '../flash/subscriber.js';
 import type { SendFlow, WriteOptions, WriteReceipt } from '../rtmfp/send-flow.js';
-import { TIME_CRITICAL_PRIORITY } from '../rtmfp/session.js';
+import { FlashFlowPriority } from './flow-priority.js';
 import type { RtmfpFlashSession } from './rtmfp-flash-session.js';
 
 /** How long a frame may take to be delivered before it is abandoned, ms. */
@@ -75,7 +75,6 @@ export class RtmfpSubscriber implements Subscriber {
   private audioFlow: SendFlow | undefined;
   private videoFlow: SendFlow | undefined;
   private closed = false;
-  private dropping = false;
   /** Bound once: called for every video frame that settles. */
   private readonly onVideoDone = (receipt: WriteReceipt) => {
     if (receipt.status === 'abandoned' && !this.closed) this.policy.videoLost();
@@ -147,21 +146,9 @@ export class RtmfpSubscriber implements Subscriber {
       return;
     }
     const video = frame.kind === 'video';
-    const flow = video ? (this.videoFlow ??= this.transport.openFlow(this.streamId, TIME_CRITICAL_PRIORITY + 1)) : (this.audioFlow ??= this.transport.openFlow(this.streamId, TIME_CRITICAL_PRIORITY + 2));
+    const flow = video ? (this.videoFlow ??= this.transport.openFlow(this.streamId, FlashFlowPriority.video)) : (this.audioFlow ??= this.transport.openFlow(this.streamId, FlashFlowPriority.audio));
     if (flow === undefined) return;
-    const queued = this.queuedBytes();
-    const admit = video ? this.policy.admitVideo(frame.keyframe, frame.sequenceHeader, queued) : this.policy.admitAudio(frame.sequenceHeader, queued);
-    if (!admit) {
-      if (!this.dropping) {
-        this.dropping = true;
-        this.transport.log.debug({ streamId: this.streamId, queued }, 'subscriber too slow: dropping late frames');
-      }
-      return;
-    }
-    if (this.dropping && !this.policy.skippingVideo) {
-      this.dropping = false;
-      this.transport.log.debug({ streamId: this.streamId, droppedVideo: this.policy.droppedVideo, droppedAudio: this.policy.droppedAudio }, 'subscriber caught up');
-    }
+    if (!this.policy.admit(frame, this.queuedBytes(), this.transport.log, this.streamId)) return;
     // Sequence headers go reliably: decoders cannot do without them.
     const options = frame.sequenceHeader ? undefined : video ? this.videoOptions : this.audioOptions;
     const message = messageFor(frame);

@@ -37,7 +37,6 @@ function chunksFor(frame: MediaFrame, streamId: number, chunkSize: number): Buff
 
 export class RtmpSubscriber implements Subscriber {
   readonly policy: MediaSendPolicy;
-  private dropping = false;
 
   constructor(
     private readonly connection: RtmpConnection,
@@ -63,21 +62,7 @@ export class RtmpSubscriber implements Subscriber {
   sendFrame(frame: MediaFrame): void {
     const connection = this.connection;
     if (connection.closed !== undefined) return;
-    const queued = connection.queuedBytes;
-    let admit = true;
-    if (frame.kind === 'video') admit = this.policy.admitVideo(frame.keyframe, frame.sequenceHeader, queued);
-    else if (frame.kind === 'audio') admit = this.policy.admitAudio(frame.sequenceHeader, queued);
-    if (!admit) {
-      if (!this.dropping) {
-        this.dropping = true;
-        connection.log.debug({ streamId: this.streamId, queued }, 'subscriber too slow: dropping late frames');
-      }
-      return;
-    }
-    if (this.dropping && !this.policy.skippingVideo) {
-      this.dropping = false;
-      connection.log.debug({ streamId: this.streamId, droppedVideo: this.policy.droppedVideo, droppedAudio: this.policy.droppedAudio }, 'subscriber caught up');
-    }
+    if (!this.policy.admit(frame, connection.queuedBytes, connection.log, this.streamId)) return;
     connection.writeChunks(chunksFor(frame, this.streamId, connection.outChunkSize), true);
   }
 }
