@@ -10,7 +10,8 @@ import { FlashCrypto, type FlashCryptoOptions } from '../rtmfp/crypto/flash-cryp
 import { RtmfpEndpoint } from '../rtmfp/endpoint.js';
 import { NodeDatagramPort } from '../rtmfp/node-platform.js';
 import type { SendFlow } from '../rtmfp/send-flow.js';
-import { TIME_CRITICAL_PRIORITY, type IncomingFlow, type Session } from '../rtmfp/session.js';
+import type { IncomingFlow, Session } from '../rtmfp/session.js';
+import { FlashFlowPriority } from '../rtmfp-flash/flow-priority.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import { NetConnection, type ConnectOptions } from './net-connection.js';
 import { parseRtmfpUrl, type RtmpUrl } from './rtmp-url.js';
@@ -33,7 +34,6 @@ interface StreamFlows {
   video?: SendFlow;
 }
 
-const COMMAND_PRIORITY = 3;
 /** Time to wait for the server to acknowledge our close before dropping the socket anyway. */
 const CLOSE_LINGER_MS = 1_000;
 
@@ -53,7 +53,7 @@ export class RtmfpClient extends NetConnection {
     this.session = session;
     this.ownsEndpoint = ownsEndpoint;
     this.log = log;
-    this.control = session.openFlow(encodeTcMetadata(0), { priority: COMMAND_PRIORITY });
+    this.control = session.openFlow(encodeTcMetadata(0), { priority: FlashFlowPriority.command });
     session.onFlow = (flow) => this.acceptFlow(flow);
     session.onClose = (reason) => {
       if (this.ownsEndpoint) endpoint.close();
@@ -117,11 +117,11 @@ export class RtmfpClient extends NetConnection {
     if (streamId === 0) return this.control;
     let flows = this.streamFlows.get(streamId);
     if (flows === undefined) {
-      flows = { command: this.openStreamFlow(streamId, COMMAND_PRIORITY) };
+      flows = { command: this.openStreamFlow(streamId, FlashFlowPriority.command) };
       this.streamFlows.set(streamId, flows);
     }
-    if (type === FlashMessageType.Audio) return (flows.audio ??= this.openStreamFlow(streamId, TIME_CRITICAL_PRIORITY + 2));
-    if (type === FlashMessageType.Video) return (flows.video ??= this.openStreamFlow(streamId, TIME_CRITICAL_PRIORITY + 1));
+    if (type === FlashMessageType.Audio) return (flows.audio ??= this.openStreamFlow(streamId, FlashFlowPriority.audio));
+    if (type === FlashMessageType.Video) return (flows.video ??= this.openStreamFlow(streamId, FlashFlowPriority.video));
     return flows.command;
   }
 

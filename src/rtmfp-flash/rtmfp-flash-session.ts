@@ -15,6 +15,7 @@ import { formatAddress } from '../rtmfp/address.js';
 import type { SendFlow } from '../rtmfp/send-flow.js';
 import type { IncomingFlow, Session } from '../rtmfp/session.js';
 import type { Logger } from '../util/log.js';
+import { FlashFlowPriority } from './flow-priority.js';
 import { RtmfpSubscriber, type MediaDeadlines } from './rtmfp-subscriber.js';
 
 export interface RtmfpSessionOptions {
@@ -26,8 +27,6 @@ export interface RtmfpSessionOptions {
   mediaMergeMs?: number;
 }
 
-/** Flow priority of commands and data: above bulk, below time-critical media. */
-export const COMMAND_PRIORITY = 3;
 /** The longest close() waits for our last messages to be acknowledged. */
 const CLOSE_FLUSH_MS = 2_000;
 
@@ -127,7 +126,7 @@ export class RtmfpFlashSession implements FlashTransport {
     if (this.closing) return undefined;
     let flow = this.commandFlows.get(streamId);
     if (flow === undefined) {
-      flow = this.openFlow(streamId, COMMAND_PRIORITY);
+      flow = this.openFlow(streamId, FlashFlowPriority.command);
       if (flow === undefined) return undefined;
       this.commandFlows.set(streamId, flow);
     }
