@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fmt } from './bench-util.js';
 import { benchInput } from './bench-input.js';
-import { cpuSeconds, rssMb } from './process-stats.js';
+import { cpuSeconds, cpuTimes, rssMb } from './process-stats.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -48,7 +48,12 @@ interface Result {
   n: number;
   baseCpu: number;
   cpu: number;
+  /** The part of `cpu` spent in the kernel (on loopback, sending includes the receivers' side). */
+  systemCpu: number;
   clientCpu: number;
+  /** Datagrams per second per subscriber, server to player and back (acks). */
+  packetsDown: number;
+  packetsUp: number;
   baseRss: number;
   rss: number;
   latePct: number;
@@ -92,6 +97,14 @@ function monaTarget(dir: string): Target {
   };
 }
 
+/** What the subscribers' process reports at the start and the end of the window. */
+interface Progress {
+  lastTs: number[];
+  cpu: NodeJS.CpuUsage;
+  packetsIn: number;
+  packetsOut: number;
+}
+
 async function measure(target: Target, n: number, input: string): Promise<Result> {
   const port = await freeUdpPort();
   const server = target.start(port);
@@ -124,13 +137,17 @@ async function measure(target: Target, n: number, input: string): Promise<Result
       });
     // Let the players' baselines settle (and the first keyframe pass) before the window.
     await sleep(3000);
-    const mark = await ask<{ lastTs: number[]; cpu: NodeJS.CpuUsage }>({ cmd: 'mark' });
-    c0 = cpuSeconds(pid);
+    const mark = await ask<Progress>({ cmd: 'mark' });
+    const times0 = cpuTimes(pid);
     const t0 = performance.now();
     await sleep(SECONDS * 1000);
     const elapsed = (performance.now() - t0) / 1000;
-    const cpu = (cpuSeconds(pid) - c0) / elapsed;
-    const end = await ask<{ lastTs: number[]; cpu: NodeJS.CpuUsage }>({ cmd: 'last' });
+    const times1 = cpuTimes(pid);
+    const cpu = (times1.user + times1.system - times0.user - times0.system) / elapsed;
+    const systemCpu = (times1.system - times0.system) / elapsed;
+    const end = await ask<Progress>({ cmd: 'last' });
+    const packetsDown = (end.packetsIn - mark.packetsIn) / n / elapsed;
+    const packetsUp = (end.packetsOut - mark.packetsOut) / n / elapsed;
     const rss = rssMb(pid);
     // Frames are compared over one range of media time every player had the chance to receive:
     // from the latest any player had at the mark to a second before the earliest at the end.
@@ -145,7 +162,7 @@ async function measure(target: Target, n: number, input: string): Promise<Result
     const bytes = counts.bytes;
     subs.send({ cmd: 'exit' });
     const mbpsPerSub = (bytes.reduce((a, b) => a + b, 0) * 8) / n / elapsed / 1e6;
-    return { n, baseCpu, cpu, clientCpu, baseRss, rss, latePct, mbpsPerSub };
+    return { n, baseCpu, cpu, systemCpu, clientCpu, packetsDown, packetsUp, baseRss, rss, latePct, mbpsPerSub };
   } finally {
     server.kill('SIGINT');
     await sleep(1000);
@@ -167,11 +184,11 @@ for (const target of targets) {
 
 function report(name: string, results: Result[]): void {
   console.log(`\n${name}: RTMFP fan-out, 1 publisher (covey publish over RTMFP, ~1 Mb/s H.264 + AAC), N RTMFP players (Covey's client), ${SECONDS} s window${name === 'Covey' ? `, media merge ${args['merge-ms']} ms` : ''}, ${process.version}`);
-  console.log('    N   server CPU alone  with N   CPU/subscriber   late+missing   client CPU   RSS alone  RSS with N   (RSS-alone)/N   delivered/sub');
+  console.log('    N   server CPU alone  with N (kernel)   CPU/subscriber   late+missing   client CPU   RSS alone  RSS with N   (RSS-alone)/N   delivered/sub   packets/s/sub down, up');
   for (const r of results) {
     const perSub = (r.cpu - r.baseCpu) / r.n;
     console.log(
-      `${String(r.n).padStart(5)}   ${fmt(r.baseCpu * 100, 1).padStart(13)} %  ${fmt(r.cpu * 100, 1).padStart(5)} %  ${fmt(perSub * 1000, 2).padStart(8)} ms/s   ${fmt(r.latePct, 2).padStart(10)} %   ${fmt(r.clientCpu * 100, 0).padStart(8)} %   ${fmt(r.baseRss, 0).padStart(6)} MB  ${fmt(r.rss, 0).padStart(7)} MB   ${fmt(((r.rss - r.baseRss) * 1024) / r.n, 1).padStart(10)} KB   ${fmt(r.mbpsPerSub, 2).padStart(9)} Mb/s`,
+      `${String(r.n).padStart(5)}   ${fmt(r.baseCpu * 100, 1).padStart(13)} %  ${fmt(r.cpu * 100, 1).padStart(5)} % (${fmt(r.systemCpu * 100, 0).padStart(3)} %)  ${fmt(perSub * 1000, 2).padStart(8)} ms/s   ${fmt(r.latePct, 2).padStart(10)} %   ${fmt(r.clientCpu * 100, 0).padStart(8)} %   ${fmt(r.baseRss, 0).padStart(6)} MB  ${fmt(r.rss, 0).padStart(7)} MB   ${fmt(((r.rss - r.baseRss) * 1024) / r.n, 1).padStart(10)} KB   ${fmt(r.mbpsPerSub, 2).padStart(9)} Mb/s   ${fmt(r.packetsDown, 0).padStart(8)}, ${fmt(r.packetsUp, 0)}`,
     );
   }
   // RSS with N includes costs that do not grow with N (V8's young generation expands once media

@@ -55,6 +55,13 @@ for (let i = 0; i < count; i += 50) {
 }
 while (players.some((p) => p.received.length === 0)) await new Promise((r) => setTimeout(r, 50));
 process.send!({ ready: true });
+/** Where the players stand, and the datagrams they have exchanged with the server so far. */
+const progress = () => ({
+  lastTs: players.map((p) => p.lastTs),
+  cpu: process.cpuUsage(),
+  packetsIn: endpoints.reduce((n, e) => n + e.counters.packetsReceived, 0),
+  packetsOut: endpoints.reduce((n, e) => n + e.counters.packetsSent, 0),
+});
 const inRange = (list: number[], from: number, to: number) => list.reduce((n, ts) => n + (ts > from && ts <= to ? 1 : 0), 0);
 // The parent counts frames by media timestamp, not by wall clock, so a player whose batch of
 // frames came a moment after another's is not taken for one that lost them.
@@ -65,9 +72,9 @@ process.on('message', (m: { cmd: string; from?: number; to?: number }) => {
       p.late = [];
       p.bytes = 0;
     }
-    process.send!({ lastTs: players.map((p) => p.lastTs), cpu: process.cpuUsage() });
+    process.send!(progress());
   }
-  if (m.cmd === 'last') process.send!({ lastTs: players.map((p) => p.lastTs), cpu: process.cpuUsage() });
+  if (m.cmd === 'last') process.send!(progress());
   if (m.cmd === 'count') process.send!({ frames: players.map((p) => inRange(p.received, m.from!, m.to!)), late: players.map((p) => inRange(p.late, m.from!, m.to!)), bytes: players.map((p) => p.bytes) });
   if (m.cmd === 'exit') {
     for (const c of clients) c.close();

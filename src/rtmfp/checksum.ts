@@ -1,14 +1,58 @@
 // The Internet checksum (RFC 1071) that RFC 7425 §4.2 puts in front of each packet when no
 // HMAC is negotiated: the ones' complement of the ones' complement sum of 16-bit words.
+// Every packet sent and received is summed, so the common case reads 32-bit words through a
+// typed-array view of the buffer's memory instead of single bytes (about 4x fewer steps).
+import { endianness } from 'node:os';
 
-export function internetChecksum(buf: Uint8Array, start = 0, end = buf.length): number {
+const LITTLE_ENDIAN = endianness() === 'LE';
+
+/** A Uint32Array over the last ArrayBuffer summed: sessions reuse one scratch buffer, so it is made rarely. */
+let wordsOf: ArrayBufferLike | undefined;
+let words: Uint32Array = new Uint32Array(0);
+
+function wordView(buffer: ArrayBufferLike): Uint32Array {
+  if (buffer !== wordsOf) {
+    wordsOf = buffer;
+    words = new Uint32Array(buffer, 0, Math.floor(buffer.byteLength / 4));
+  }
+  return words;
+}
+
+/** Folds a non-negative sum of 16-bit words (below 2^53) into 16 bits, ones' complement style. */
+function fold(sum: number): number {
+  while (sum > 0xffff) sum = (sum % 0x10000) + Math.floor(sum / 0x10000);
+  return sum;
+}
+
+/** The big-endian 16-bit word sum of `buf[start..end)`, byte by byte. */
+function byteSum(buf: Uint8Array, start: number, end: number): number {
   let sum = 0;
   let i = start;
   const even = end - ((end - start) & 1);
   for (; i < even; i += 2) sum += (buf[i]! << 8) | buf[i + 1]!;
   if (i < end) sum += buf[i]! << 8;
-  // Fold carries: at most 2^16 words of 2^16, so two folds always suffice for packet sizes.
-  sum = (sum & 0xffff) + Math.floor(sum / 0x10000);
-  sum = (sum & 0xffff) + (sum >>> 16);
-  return ~sum & 0xffff;
+  return sum;
+}
+
+export function internetChecksum(buf: Uint8Array, start = 0, end = buf.length): number {
+  const at = buf.byteOffset + start;
+  let sum: number;
+  if ((at & 3) !== 0 || end - start < 64) {
+    sum = byteSum(buf, start, end);
+  } else {
+    // Whole 32-bit words from `start` (aligned), then the 0-3 bytes left, which begin at an
+    // even distance from `start` and so keep their places as high and low bytes.
+    const view = wordView(buf.buffer);
+    const first = at >>> 2;
+    const count = (end - start) >>> 2;
+    let wordSum = 0;
+    for (let k = first; k < first + count; k++) wordSum += view[k]!;
+    // Summing 32-bit words and folding equals summing their 16-bit halves (2^16 = 1 in ones'
+    // complement). On a little-endian machine each half is a byte-swapped word, and the sum of
+    // byte-swapped words is the byte-swapped sum (RFC 1071 §2(B)), so swap the folded result.
+    let folded = fold(wordSum);
+    if (LITTLE_ENDIAN) folded = ((folded & 0xff) << 8) | (folded >>> 8);
+    sum = folded + byteSum(buf, start + count * 4, end);
+  }
+  return ~fold(sum) & 0xffff;
 }

@@ -15,7 +15,7 @@ import {
   parseCookieChange, parseForwardedIHello, parseIHello, parseIIKeying, parseRHello, parseRIKeying, parseRedirect,
 } from './handshake-chunks.js';
 import { addressKey, formatAddress, type Address } from './address.js';
-import type { Clock, DatagramPort, TimerHandle } from './platform.js';
+import { wholeDatagram, type Clock, type DatagramPort, type OutgoingDatagram, type TimerHandle } from './platform.js';
 import { systemClock } from './node-platform.js';
 import { DEFAULT_TIMINGS, MAX_PACKET_LENGTH, Session, type SessionHost, type SessionTimings } from './session.js';
 import { EngineCounters } from './counters.js';
@@ -138,7 +138,7 @@ export class RtmfpEndpoint implements SessionHost {
 
   // ---- SessionHost ----
 
-  sendDatagram(datagram: Buffer | readonly Buffer[], to: Address): void {
+  sendDatagram(datagram: OutgoingDatagram, to: Address): void {
     if (!this.closed) this.port.send(datagram, to);
   }
 
@@ -309,7 +309,7 @@ export class RtmfpEndpoint implements SessionHost {
     const w = this.beginStartup();
     if (!writeRIKeying(w, { responderSessionId: localId, skrc: result.skrc, signature: SIGNATURE })) throw new Error('RIKeying does not fit a startup packet');
     // Kept whole: it is sent again if the initiator repeats its IIKeying.
-    const rikeying = Buffer.concat(this.sealStartup(w, m.initiatorSessionId));
+    const rikeying = wholeDatagram(this.sealStartup(w, m.initiatorSessionId));
     session.rikeyingDatagram = rikeying;
     this.sendDatagram(rikeying, from);
     this.sessions.set(localId, session);
@@ -473,8 +473,8 @@ export class RtmfpEndpoint implements SessionHost {
     return this.startupWriter;
   }
 
-  /** Seals the startup packet in `w` with the default key; answers the datagram's parts. */
-  private sealStartup(w: ChunkWriter, remoteSessionId: number): Buffer[] {
+  /** Seals the startup packet in `w` with the default key; answers the datagram. */
+  private sealStartup(w: ChunkWriter, remoteSessionId: number): OutgoingDatagram {
     this.counters.packetsSent++;
     return this.defaultProtection.seal(this.scratch, PROTECTION_FRONT_MARGIN, w.offset, remoteSessionId);
   }

@@ -3,7 +3,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import { isIP, isIPv6 } from 'node:net';
 import { lookup as dnsLookup, type LookupOneOptions } from 'node:dns';
-import type { Clock, DatagramHandler, DatagramPort, TimerHandle } from './platform.js';
+import type { Clock, DatagramHandler, DatagramPort, OutgoingDatagram, TimerHandle } from './platform.js';
 import { normaliseHost, type Address } from './address.js';
 
 export const systemClock: Clock = {
@@ -90,7 +90,7 @@ export class NodeDatagramPort implements DatagramPort {
     });
   }
 
-  send(data: Buffer | readonly Buffer[], to: Address): void {
+  send(data: OutgoingDatagram, to: Address): void {
     if (this.closed) return;
     const host = this.ipv6 && !to.host.includes(':') ? `::ffff:${to.host}` : to.host;
     // No per-send callback (a closure per packet): failures reach the 'error' handler.

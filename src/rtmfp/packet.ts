@@ -9,11 +9,9 @@ export function readSessionId(datagram: Buffer): number {
   return (datagram.readUInt32BE(0) ^ datagram.readUInt32BE(4) ^ datagram.readUInt32BE(8)) >>> 0;
 }
 
-/** The four bytes that go in front of `cipherText` to carry `sessionId`. */
-export function scrambledSessionId(sessionId: number, cipherText: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(4);
-  out.writeUInt32BE((sessionId ^ cipherText.readUInt32BE(0) ^ cipherText.readUInt32BE(4)) >>> 0, 0);
-  return out;
+/** Writes `sessionId`, scrambled with the ciphertext behind it, into a datagram's first 4 bytes. */
+export function writeScrambledSessionId(datagram: Buffer, sessionId: number): void {
+  datagram.writeUInt32BE((sessionId ^ datagram.readUInt32BE(4) ^ datagram.readUInt32BE(8)) >>> 0, 0);
 }
 
 /** Smallest datagram that can hold a session ID and one cipher block. */

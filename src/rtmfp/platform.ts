@@ -16,10 +16,25 @@ export interface Clock {
 
 export type DatagramHandler = (data: Buffer, from: Address) => void;
 
+/** A datagram to send: one buffer, or parts the socket gathers into one datagram. */
+export type OutgoingDatagram = Buffer | readonly Buffer[];
+
+export function datagramLength(d: OutgoingDatagram): number {
+  if (Buffer.isBuffer(d)) return d.length;
+  let n = 0;
+  for (const part of d as readonly Buffer[]) n += part.length;
+  return n;
+}
+
+/** The datagram as one buffer (the same buffer when it is one already). */
+export function wholeDatagram(d: OutgoingDatagram): Buffer {
+  return Buffer.isBuffer(d) ? d : Buffer.concat(d as readonly Buffer[]);
+}
+
 /** One bound UDP socket (or its in-memory stand-in). */
 export interface DatagramPort {
   /** Sends one datagram (given whole or as parts to gather); failures are the network's business (UDP), never thrown. */
-  send(data: Buffer | readonly Buffer[], to: Address): void;
+  send(data: OutgoingDatagram, to: Address): void;
   /** Installs the handler for incoming datagrams (one handler at a time). */
   onDatagram(handler: DatagramHandler): void;
   localAddress(): Address;

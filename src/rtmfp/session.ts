@@ -7,7 +7,7 @@ import { ChunkWriter } from './chunk-writer.js';
 import { parsePacket, writePacketHeader, type ChunkView } from './packet.js';
 import { PROTECTION_FRONT_MARGIN, type PacketProtection } from './crypto/packet-protection.js';
 import { formatAddress, sameAddress, type Address } from './address.js';
-import type { Clock, TimerHandle } from './platform.js';
+import { datagramLength, type Clock, type OutgoingDatagram, type TimerHandle } from './platform.js';
 import type { ReceivedFragment, RecvFlowContext, SendFlowContext } from './flow-context.js';
 import { SendFlow } from './send-flow.js';
 import { RecvFlow } from './recv-flow.js';
@@ -50,7 +50,7 @@ export interface SessionHost {
   readonly clock: Clock;
   readonly log: Logger;
   readonly counters: EngineCounters;
-  sendDatagram(datagram: Buffer | readonly Buffer[], to: Address): void;
+  sendDatagram(datagram: OutgoingDatagram, to: Address): void;
   /** The session reached 'closed' and can be forgotten. */
   sessionClosed(session: Session): void;
   /** A server introduced an initiator to us (rendezvous). */
@@ -456,11 +456,9 @@ export class Session {
   }
 
   private sealAndSend(to: Address = this.address): void {
-    const parts = this.protection.seal(this.scratch, PROTECTION_FRONT_MARGIN, this.writer.offset, this.remoteId);
-    this.host.sendDatagram(parts, to);
-    let bytes = 0;
-    for (const part of parts) bytes += part.length;
-    this.congestion.countTx(bytes);
+    const datagram = this.protection.seal(this.scratch, PROTECTION_FRONT_MARGIN, this.writer.offset, this.remoteId);
+    this.host.sendDatagram(datagram, to);
+    this.congestion.countTx(datagramLength(datagram));
     this.lastSendAt = this.host.clock.now();
     this.host.counters.packetsSent++;
   }

@@ -1,6 +1,6 @@
 // An in-memory datagram network for driving engines deterministically: ports get addresses
 // 10.0.0.x:port, and a link policy decides per datagram whether it is lost, delayed or copied.
-import type { DatagramHandler, DatagramPort, Clock } from '../../src/rtmfp/platform.js';
+import { wholeDatagram, type DatagramHandler, type DatagramPort, type Clock, type OutgoingDatagram } from '../../src/rtmfp/platform.js';
 import { addressKey, type Address } from '../../src/rtmfp/address.js';
 
 export interface LinkPolicy {
@@ -88,10 +88,10 @@ export class MemoryPort implements DatagramPort {
     public address: Address,
   ) {}
 
-  send(data: Buffer | readonly Buffer[], to: Address): void {
+  send(data: OutgoingDatagram, to: Address): void {
     if (this.closed) return;
     this.sent++;
-    this.network.transmit(Buffer.isBuffer(data) ? data : Buffer.concat(data), this.address, to);
+    this.network.transmit(wholeDatagram(data), this.address, to);
   }
 
   onDatagram(handler: DatagramHandler): void {

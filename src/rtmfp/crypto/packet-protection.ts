@@ -3,12 +3,16 @@
 // Internet checksum or an HMAC-SHA256 over the ciphertext, as negotiated at keying.
 import { createHmac } from 'node:crypto';
 import { internetChecksum } from '../checksum.js';
-import { ZeroIvDecryptor, ZeroIvEncryptor } from './aes-cbc.js';
+import { ENCRYPT_LEAD_BYTES, ZeroIvDecryptor, ZeroIvEncryptor } from './aes-cbc.js';
 import { vluLength, writeVlu, ByteReader } from '../../codec/vlu.js';
-import { scrambledSessionId } from '../packet.js';
+import { writeScrambledSessionId } from '../packet.js';
+import type { OutgoingDatagram } from '../platform.js';
 
-/** Bytes the session leaves free in front of a packet for sequence number and checksum. */
-export const PROTECTION_FRONT_MARGIN = 12;
+/**
+ * Bytes the session leaves free in front of a packet: up to 12 for the sequence number and
+ * checksum, and the encryptor's lead block, whose output becomes the datagram's session ID.
+ */
+export const PROTECTION_FRONT_MARGIN = 12 + ENCRYPT_LEAD_BYTES;
 /** Bytes after a packet that sealing may use for padding. */
 export const PROTECTION_BACK_MARGIN = 16;
 /** Largest HMAC a peer may negotiate (RFC 7425 §4.6.4). */
@@ -71,10 +75,10 @@ export class PacketProtection {
   /**
    * Seals the packet at `buf[start..end)`, which must have PROTECTION_FRONT_MARGIN bytes free
    * before it and PROTECTION_BACK_MARGIN after, for the far end's `sessionId`. Answers the
-   * datagram as parts to send together (scrambled session ID, ciphertext, HMAC if any): the
-   * socket gathers them, so the ciphertext is never copied into a datagram buffer.
+   * datagram: one buffer (scrambled session ID and ciphertext, in the cipher's own output, so
+   * nothing is copied or gathered), or that and the HMAC as two parts to send together.
    */
-  seal(buf: Buffer, start: number, end: number, sessionId: number): Buffer[] {
+  seal(buf: Buffer, start: number, end: number, sessionId: number): OutgoingDatagram {
     const useHmac = this.sendHmac !== undefined;
     let front = start - (useHmac ? 0 : 2);
     if (this.sendSequence) front -= vluLength(this.txSequence);
@@ -83,11 +87,12 @@ export class PacketProtection {
     let o = front;
     if (this.sendSequence) o = writeVlu(buf, o, this.txSequence++);
     if (!useHmac) buf.writeUInt16BE(internetChecksum(buf, start, padded), o);
-    const cipherText = this.encryptor.encrypt(buf, front, padded);
-    const prefix = scrambledSessionId(sessionId, cipherText);
-    if (!useHmac) return [prefix, cipherText];
-    const mac = createHmac('sha256', this.sendHmac!.key).update(cipherText).digest().subarray(0, this.sendHmac!.length);
-    return [prefix, cipherText, mac];
+    const sealed = this.encryptor.encrypt(buf, front, padded);
+    const datagram = sealed.subarray(ENCRYPT_LEAD_BYTES - 4);
+    writeScrambledSessionId(datagram, sessionId);
+    if (!useHmac) return datagram;
+    const mac = createHmac('sha256', this.sendHmac!.key).update(sealed.subarray(ENCRYPT_LEAD_BYTES)).digest().subarray(0, this.sendHmac!.length);
+    return [datagram, mac];
   }
 
   /**

@@ -5,13 +5,14 @@ import { FlashCrypto, KeyingError } from '../../../src/rtmfp/crypto/flash-crypto
 import { FlashCertificate, encodeEpd, parseEpd } from '../../../src/rtmfp/crypto/flash-certificate.js';
 import { DhKeyPair, primeBytes, type DhGroupId } from '../../../src/rtmfp/crypto/dh-groups.js';
 import { PROTECTION_FRONT_MARGIN, type PacketProtection } from '../../../src/rtmfp/crypto/packet-protection.js';
+import { wholeDatagram } from '../../../src/rtmfp/platform.js';
 import { sha256 } from '../../../src/rtmfp/crypto/sha256.js';
 
 function roundTrip(from: PacketProtection, to: PacketProtection, text: string): string | undefined {
   const packet = Buffer.from(text);
   const buf = Buffer.alloc(PROTECTION_FRONT_MARGIN + packet.length + 16);
   packet.copy(buf, PROTECTION_FRONT_MARGIN);
-  return to.open(Buffer.concat(from.seal(buf, PROTECTION_FRONT_MARGIN, PROTECTION_FRONT_MARGIN + packet.length, 0)))?.subarray(0, packet.length).toString();
+  return to.open(wholeDatagram(from.seal(buf, PROTECTION_FRONT_MARGIN, PROTECTION_FRONT_MARGIN + packet.length, 0)))?.subarray(0, packet.length).toString();
 }
 
 test('DH agreement in every group, public keys full width, secrets without leading zeros', () => {
