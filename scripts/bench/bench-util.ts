@@ -8,15 +8,20 @@ export interface BenchServer {
   stop(): void;
 }
 
+/**
+ * Node flags for a benchmark's server process only: BENCH_PROFILE=dir writes a CPU profile there
+ * (node --cpu-prof); BENCH_SERVER_ARGS adds any others (e.g. --trace-gc).
+ */
+export function serverNodeFlags(): string[] {
+  return [
+    ...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []),
+    ...(process.env.BENCH_SERVER_ARGS?.split(' ').filter(Boolean) ?? []),
+  ];
+}
+
 export async function startBenchServer(script: string): Promise<BenchServer> {
   const child: ChildProcess = fork(fileURLToPath(new URL(script, import.meta.url)), [], {
-    // BENCH_PROFILE=dir writes a CPU profile of the server process there (node --cpu-prof);
-    // BENCH_SERVER_ARGS adds node flags to the server process only (e.g. --trace-gc).
-    execArgv: [
-      '--import', 'tsx', '--expose-gc',
-      ...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []),
-      ...(process.env.BENCH_SERVER_ARGS?.split(' ').filter(Boolean) ?? []),
-    ],
+    execArgv: ['--import', 'tsx', '--expose-gc', ...serverNodeFlags()],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const port = await new Promise<number>((resolve, reject) => {

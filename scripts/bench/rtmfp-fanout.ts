@@ -9,7 +9,8 @@
 //
 // Subscribers run in a child process on the same machine: when it saturates its core, frames are
 // late because of the clients, not the server; the table shows the client's CPU so that shows.
-// BENCH_PROFILE=dir writes a CPU profile of the server there (node --cpu-prof).
+// BENCH_PROFILE=dir writes a CPU profile of the server there (node --cpu-prof); BENCH_SERVER_ARGS
+// passes other node flags to the server only.
 import { spawn, fork, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { fileURLToPath } from 'node:url';
@@ -17,7 +18,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { fmt } from './bench-util.js';
+import { fmt, serverNodeFlags } from './bench-util.js';
 import { benchInput } from './bench-input.js';
 import { cpuSeconds, cpuTimes, rssMb } from './process-stats.js';
 
@@ -60,7 +61,7 @@ interface Result {
   mbpsPerSub: number;
 }
 
-const covey = (...cli: string[]) => [...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []), '--import', 'tsx', 'src/cli/main.ts', ...cli];
+const covey = (...cli: string[]) => [...serverNodeFlags(), '--import', 'tsx', 'src/cli/main.ts', ...cli];
 
 interface Target {
   name: string;

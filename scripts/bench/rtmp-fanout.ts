@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { fmt } from './bench-util.js';
+import { fmt, serverNodeFlags } from './bench-util.js';
 import { benchInput } from './bench-input.js';
 import { cpuSeconds, rssMb } from './process-stats.js';
 
@@ -78,8 +78,8 @@ function coveyTarget(): Target {
     name: 'Covey',
     version: JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version as string,
     start: (port) =>
-      // BENCH_PROFILE=dir writes a CPU profile of the Covey server there (node --cpu-prof).
-      spawn(process.execPath, [...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []), '--import', 'tsx', 'src/cli/main.ts', 'serve', '--host', '127.0.0.1', '--rtmp-port', String(port), '--no-rtmfp', '--log-level', 'warn'], {
+      // BENCH_PROFILE / BENCH_SERVER_ARGS: see serverNodeFlags().
+      spawn(process.execPath, [...serverNodeFlags(), '--import', 'tsx', 'src/cli/main.ts', 'serve', '--host', '127.0.0.1', '--rtmp-port', String(port), '--no-rtmfp', '--log-level', 'warn'], {
         cwd: root,
         stdio: ['ignore', 'ignore', 'inherit'],
       }),
