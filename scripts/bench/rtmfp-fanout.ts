@@ -61,7 +61,8 @@ interface Result {
   mbpsPerSub: number;
 }
 
-const covey = (...cli: string[]) => [...serverNodeFlags(), '--import', 'tsx', 'src/cli/main.ts', ...cli];
+// The server runs with the node flags the `covey` command and `npm start` use (see src/cli/main.ts).
+const covey = (...cli: string[]) => ['--single-threaded-gc', ...serverNodeFlags(), '--import', 'tsx', 'src/cli/main.ts', ...cli];
 
 interface Target {
   name: string;

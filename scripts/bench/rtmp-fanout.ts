@@ -79,7 +79,8 @@ function coveyTarget(): Target {
     version: JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version as string,
     start: (port) =>
       // BENCH_PROFILE / BENCH_SERVER_ARGS: see serverNodeFlags().
-      spawn(process.execPath, [...serverNodeFlags(), '--import', 'tsx', 'src/cli/main.ts', 'serve', '--host', '127.0.0.1', '--rtmp-port', String(port), '--no-rtmfp', '--log-level', 'warn'], {
+      // With the node flags the `covey` command and `npm start` use (see src/cli/main.ts).
+      spawn(process.execPath, ['--single-threaded-gc', ...serverNodeFlags(), '--import', 'tsx', 'src/cli/main.ts', 'serve', '--host', '127.0.0.1', '--rtmp-port', String(port), '--no-rtmfp', '--log-level', 'warn'], {
         cwd: root,
         stdio: ['ignore', 'ignore', 'inherit'],
       }),
