@@ -23,3 +23,19 @@ export function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
 }
+
+/**
+ * Mean resident memory (MB) of a process over the next `ms`, sampled every `everyMs`. One
+ * reading lands anywhere in a GC cycle (the old generation grows until a mark-compact, then
+ * drops), which made single readings swing by tens of MB between runs; the mean does not.
+ */
+export async function meanRssMb(pid: number, ms: number, everyMs = 250): Promise<number> {
+  let sum = 0;
+  let count = 0;
+  for (const end = performance.now() + ms; performance.now() < end; ) {
+    sum += rssMb(pid);
+    count++;
+    await new Promise<void>((r) => setTimeout(r, everyMs));
+  }
+  return sum / Math.max(1, count);
+}

@@ -18,9 +18,9 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { fmt, serverNodeFlags } from './bench-util.js';
+import { coveyServerArgs, fmt } from './bench-util.js';
 import { benchInput } from './bench-input.js';
-import { cpuSeconds, cpuTimes, rssMb } from './process-stats.js';
+import { cpuSeconds, cpuTimes, meanRssMb } from './process-stats.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -61,8 +61,6 @@ interface Result {
   mbpsPerSub: number;
 }
 
-// The server runs with the node flags the `covey` command and `npm start` use (see src/cli/main.ts).
-const covey = (...cli: string[]) => ['--single-threaded-gc', ...serverNodeFlags(), '--import', 'tsx', 'src/cli/main.ts', ...cli];
 
 interface Target {
   name: string;
@@ -74,7 +72,7 @@ interface Target {
 const coveyTarget: Target = {
   name: 'Covey',
   sessionsPerSocket: 250,
-  start: (port) => spawn(process.execPath, covey('serve', '--host', '127.0.0.1', '--rtmfp-port', String(port), '--no-rtmp', '--log-level', 'warn', '--media-merge-ms', args['merge-ms']!), { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] }),
+  start: (port) => spawn(process.execPath, coveyServerArgs('serve', '--host', '127.0.0.1', '--rtmfp-port', String(port), '--no-rtmp', '--log-level', 'warn', '--media-merge-ms', args['merge-ms']!), { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] }),
 };
 
 /** MonaServer2 with an RTMFP-only configuration and an empty `live` application, in a temp folder. */
@@ -118,10 +116,9 @@ async function measure(target: Target, n: number, input: string): Promise<Result
     const publisher = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'publish', input, url, '--loop', '-q'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
     children.push(publisher);
     await sleep(3000);
-    let c0 = cpuSeconds(pid);
-    await sleep(4000);
+    const c0 = cpuSeconds(pid);
+    const baseRss = await meanRssMb(pid, 4000);
     const baseCpu = (cpuSeconds(pid) - c0) / 4;
-    const baseRss = rssMb(pid);
 
     const subs = fork(fileURLToPath(new URL('./rtmfp-subscribers.ts', import.meta.url)), [`rtmfp://127.0.0.1:${port}/live`, 'bench', String(n), String(target.sessionsPerSocket)], {
       execArgv: ['--import', 'tsx'],
@@ -142,7 +139,7 @@ async function measure(target: Target, n: number, input: string): Promise<Result
     const mark = await ask<Progress>({ cmd: 'mark' });
     const times0 = cpuTimes(pid);
     const t0 = performance.now();
-    await sleep(SECONDS * 1000);
+    const rss = await meanRssMb(pid, SECONDS * 1000);
     const elapsed = (performance.now() - t0) / 1000;
     const times1 = cpuTimes(pid);
     const cpu = (times1.user + times1.system - times0.user - times0.system) / elapsed;
@@ -150,7 +147,6 @@ async function measure(target: Target, n: number, input: string): Promise<Result
     const end = await ask<Progress>({ cmd: 'last' });
     const packetsDown = (end.packetsIn - mark.packetsIn) / n / elapsed;
     const packetsUp = (end.packetsOut - mark.packetsOut) / n / elapsed;
-    const rss = rssMb(pid);
     // Frames are compared over one range of media time every player had the chance to receive:
     // from the latest any player had at the mark to a second before the earliest at the end.
     const from = Math.max(...mark.lastTs);

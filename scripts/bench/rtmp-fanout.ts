@@ -13,9 +13,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { fmt, serverNodeFlags } from './bench-util.js';
+import { coveyServerArgs, fmt } from './bench-util.js';
 import { benchInput } from './bench-input.js';
-import { cpuSeconds, rssMb } from './process-stats.js';
+import { cpuSeconds, meanRssMb } from './process-stats.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -78,9 +78,8 @@ function coveyTarget(): Target {
     name: 'Covey',
     version: JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version as string,
     start: (port) =>
-      // BENCH_PROFILE / BENCH_SERVER_ARGS: see serverNodeFlags().
-      // With the node flags the `covey` command and `npm start` use (see src/cli/main.ts).
-      spawn(process.execPath, ['--single-threaded-gc', ...serverNodeFlags(), '--import', 'tsx', 'src/cli/main.ts', 'serve', '--host', '127.0.0.1', '--rtmp-port', String(port), '--no-rtmfp', '--log-level', 'warn'], {
+      // The built server (BENCH_PROFILE / BENCH_SERVER_ARGS: see serverNodeFlags()).
+      spawn(process.execPath, coveyServerArgs('serve', '--host', '127.0.0.1', '--rtmp-port', String(port), '--no-rtmfp', '--log-level', 'warn'), {
         cwd: root,
         stdio: ['ignore', 'ignore', 'inherit'],
       }),
@@ -136,9 +135,8 @@ async function measure(target: Target, input: string): Promise<Result> {
     await sleep(3000);
     // Publisher only.
     let c0 = cpuSeconds(pid);
-    await sleep(5000);
+    const baseRss = await meanRssMb(pid, 5000);
     const baseCpu = (cpuSeconds(pid) - c0) / 5;
-    const baseRss = rssMb(pid);
 
     const subs = fork(fileURLToPath(new URL('./rtmp-subscribers.ts', import.meta.url)), [url, 'bench', String(N)], {
       execArgv: ['--import', 'tsx'],
@@ -157,10 +155,9 @@ async function measure(target: Target, input: string): Promise<Result> {
     const b0 = await ask();
     c0 = cpuSeconds(pid);
     const t0 = performance.now();
-    await sleep(SECONDS * 1000);
+    const rss = await meanRssMb(pid, SECONDS * 1000);
     const cpu = (cpuSeconds(pid) - c0) / ((performance.now() - t0) / 1000);
     const b1 = await ask();
-    const rss = rssMb(pid);
     const received = b1.map((b, i) => b - b0[i]!);
     const minMbps = (Math.min(...received) * 8) / SECONDS / 1e6;
     const meanMbps = (received.reduce((a, b) => a + b, 0) * 8) / received.length / SECONDS / 1e6;
