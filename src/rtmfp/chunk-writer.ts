@@ -66,6 +66,12 @@ export class ChunkWriter {
     this.offset += b.length;
   }
 
+  /** Writes `b[start..end)` (the whole of `b` without making a view of it). */
+  bytesOf(b: Uint8Array, start: number, end: number): void {
+    this.buf.set(start === 0 && end === b.length ? b : b.subarray(start, end), this.offset);
+    this.offset += end - start;
+  }
+
   vluBytes(b: Uint8Array): void {
     this.vlu(b.length);
     this.bytes(b);

@@ -103,6 +103,14 @@ export class RtmfpEndpoint implements SessionHost {
   readonly packetScratch = Buffer.alloc(PROTECTION_FRONT_MARGIN + MAX_PACKET_LENGTH + PROTECTION_BACK_MARGIN);
   readonly packetWriter = new ChunkWriter(this.packetScratch, PROTECTION_FRONT_MARGIN, PROTECTION_FRONT_MARGIN + MAX_PACKET_LENGTH);
   private closed = false;
+  /**
+   * Sessions waiting for packet assembly, run together in one immediate: a fan-out wakes
+   * hundreds of sessions at once, and an immediate and a closure each cost more than the queue.
+   * Two arrays, swapped, so that sessions queued while the others transmit wait for the next turn.
+   */
+  private transmitQueue: Session[] = [];
+  private transmitting: Session[] = [];
+  private transmitScheduled = false;
 
   constructor(private readonly options: EndpointOptions) {
     this.port = options.port;
@@ -137,6 +145,32 @@ export class RtmfpEndpoint implements SessionHost {
   }
 
   // ---- SessionHost ----
+
+  queueTransmit(session: Session): void {
+    this.transmitQueue.push(session);
+    if (!this.transmitScheduled) {
+      this.transmitScheduled = true;
+      setImmediate(this.runTransmits);
+    }
+  }
+
+  private readonly runTransmits = (): void => {
+    this.transmitScheduled = false;
+    const queue = this.transmitQueue;
+    this.transmitQueue = this.transmitting;
+    this.transmitting = queue;
+    for (let i = 0; i < queue.length; i++) {
+      const session = queue[i]!;
+      try {
+        session.runQueuedTransmit();
+      } catch (err) {
+        // One session's failure must not stall the others queued with it.
+        this.log.error({ err, session: session.localId }, 'RTMFP packet assembly failed: session aborted');
+        session.abort('internal error');
+      }
+    }
+    queue.length = 0;
+  };
 
   sendDatagram(datagram: OutgoingDatagram, to: Address): void {
     if (!this.closed) this.port.send(datagram, to);

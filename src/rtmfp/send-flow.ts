@@ -65,7 +65,6 @@ export class WriteReceipt {
 
   constructor(
     /** @internal */ readonly _data: Buffer,
-    readonly createdAt: number,
     /** Absolute time (ms) at which the message is abandoned; Infinity when reliable. */
     readonly deadline: number,
     onDone: ((receipt: WriteReceipt) => void) | undefined,
@@ -87,12 +86,15 @@ export class WriteReceipt {
   }
 }
 
-/** One sent fragment (created when first transmitted). */
+/**
+ * One sent fragment (created when first transmitted). Its bytes are named by offset in the
+ * message rather than held as a view: fragments live until acknowledged, long enough to be
+ * copied by the young-generation GC, and a view would be one more object to copy.
+ */
 class Frag {
   inFlight = false;
   /** Waiting in the retransmission queue. */
   lostQueued = false;
-  acked = false;
   /** The last transmission carried ABN and no data. */
   sentAbandoned = false;
   /** Transmission order (flow-wide, one per transmission). */
@@ -108,7 +110,9 @@ class Frag {
     readonly seq: number,
     /** Fragment control bits (and FIN/ABN for the close marker). */
     readonly flags: number,
-    readonly data: Buffer,
+    /** Where the fragment's bytes start in the message, and how many there are. */
+    readonly start: number,
+    readonly size: number,
     readonly msg: WriteReceipt,
   ) {}
 }
@@ -159,11 +163,12 @@ export class SendFlow {
   private readonly optionsLength: number;
 
   // Sent fragments by sequence number: slot seq & mask holds seq, for lowSeq <= seq < nextSeq,
-  // or undefined once acknowledged.
-  private ring: Array<Frag | undefined> = new Array<Frag | undefined>(64).fill(undefined);
+  // or undefined once acknowledged. Small at first (a command flow rarely has more than a few
+  // fragments in flight); it doubles as needed.
+  private ring: Array<Frag | undefined> = new Array<Frag | undefined>(16).fill(undefined);
   /** For an acknowledged slot: a sequence number above it to resume searching at. */
-  private skip: number[] = new Array<number>(64).fill(0);
-  private mask = 63;
+  private skip: number[] = new Array<number>(16).fill(0);
+  private mask = 15;
   /** Lowest sequence number not yet acknowledged (or nextSeq). */
   private lowSeq = 1;
   private nextSeq = 1;
@@ -184,7 +189,10 @@ export class SendFlow {
   private lostHead = 0;
 
   // Messages not yet fully cut into fragments.
-  private sendQ: WriteReceipt[] = [];
+  // Slots sendHead..sendTail-1 are queued; the array keeps its capacity when it empties (a
+  // media flow empties it several times a second, and regrowing it each time was garbage).
+  private sendQ: Array<WriteReceipt | undefined> = [];
+  private sendTail = 0;
   private sendHead = 0;
   private unsentBytes = 0;
   private unackedBytes = 0;
@@ -253,12 +261,12 @@ export class SendFlow {
     const now = this.ctx.now();
     const deadlineMs = options?.deadlineMs;
     const deadline = deadlineMs === undefined ? Infinity : now + Math.max(0, deadlineMs);
-    const r = new WriteReceipt(message, now, deadline, options?.onDone);
+    const r = new WriteReceipt(message, deadline, options?.onDone);
     if (this.stateValue !== 'open') {
       this.resolve(r, 'abandoned');
       return r;
     }
-    this.sendQ.push(r);
+    this.sendQ[this.sendTail++] = r;
     this.unsentBytes += message.length;
     if (deadline !== Infinity) this.heapPush(r);
     if (this.bufferedBytes >= this.bufferCapacity) this.wasFull = true;
@@ -270,16 +278,16 @@ export class SendFlow {
   /** Ends the flow after the queued messages: a final (FIN) fragment follows them. */
   close(): void {
     if (this.stateValue !== 'open') return;
-    if (this.nextSeq === 1 && this.sendHead === this.sendQ.length) {
+    if (this.nextSeq === 1 && this.sendHead === this.sendTail) {
       // Nothing ever went out: the far end never heard of this flow.
       this.stateValue = 'complete';
       this.onComplete?.();
       return;
     }
     this.stateValue = 'closing';
-    const marker = new WriteReceipt(EMPTY, this.ctx.now(), Infinity, undefined);
+    const marker = new WriteReceipt(EMPTY, Infinity, undefined);
     marker._fin = true;
-    this.sendQ.push(marker);
+    this.sendQ[this.sendTail++] = marker;
     this.ctx.wantTransmit();
   }
 
@@ -330,7 +338,7 @@ export class SendFlow {
 
     // New data, cut to fit.
     if (this.lostHead === this.lostQ.length) {
-      while (this.sendHead < this.sendQ.length && budget > 0 && this.outstanding < this.rxWindow) {
+      while (this.sendHead < this.sendTail && budget > 0 && this.outstanding < this.rxWindow) {
         const msg = this.sendQ[this.sendHead]!;
         if (msg._status === 'abandoned' && !msg._fin) {
           // Expired before being fully sent: the rest is never sent (unsentBytes already dropped).
@@ -356,8 +364,7 @@ export class SendFlow {
         const ends = size === remaining;
         let flags: number = begins ? (ends ? FRA_WHOLE : FRA_BEGIN) : ends ? FRA_END : FRA_MIDDLE;
         if (msg._fin) flags |= F_FINAL | F_ABANDON;
-        const data = size === msg._data.length ? msg._data : msg._data.subarray(msg._cut, msg._cut + size);
-        const f = new Frag(seq, flags, data, msg);
+        const f = new Frag(seq, flags, msg._cut, size, msg);
         if (this.nextSeq - this.lowSeq >= this.ring.length) this.growRing();
         this.ring[seq & this.mask] = f;
         this.nextSeq = seq + 1;
@@ -390,7 +397,7 @@ export class SendFlow {
   /** Writes one fragment's chunk and puts it in flight; answers the chunk size, 0 if it did not fit. */
   private writeFrag(w: ChunkWriter, f: Frag, fsn: number, first: boolean, prevSeq: number): number {
     const abandoned = f.msg._status === 'abandoned' || f.msg._fin;
-    const dataLen = abandoned ? 0 : f.data.length;
+    const dataLen = abandoned ? 0 : f.size;
     const useNext = !first && prevSeq === f.seq - 1;
     const withOptions = first && this.startupOptions !== undefined;
     // A fragment at or below the forward sequence number (an abandoned one going out again)
@@ -413,7 +420,7 @@ export class SendFlow {
       w.vlu(fsnOffset);
       if (withOptions) w.bytes(this.startupOptions!);
     }
-    if (dataLen > 0) w.bytes(f.data);
+    if (dataLen > 0) w.bytesOf(f.msg._data, f.start, f.start + dataLen);
     w.end();
     const size = CHUNK_HEADER + body;
     f.sentAbandoned = abandoned;
@@ -535,7 +542,6 @@ export class SendFlow {
     if (f === undefined || f.seq !== seq) return 0;
     this.ring[slot] = undefined;
     this.skip[slot] = seq + 1;
-    f.acked = true;
     f.lostQueued = false;
     let bytes = 0;
     if (f.inFlight) {
@@ -545,7 +551,7 @@ export class SendFlow {
       bytes = f.txSize;
       if (f.tsn > this.maxAckedTsn) this.maxAckedTsn = f.tsn;
     }
-    this.unackedBytes -= f.data.length;
+    this.unackedBytes -= f.size;
     const msg = f.msg;
     if (--msg._unacked === 0 && msg._fullyCut && msg._status === 'pending' && !msg._fin) {
       this.stats.messagesDelivered++;
@@ -614,7 +620,7 @@ export class SendFlow {
       const f = this.ring[seq & this.mask];
       if (f !== undefined && f.msg._status === 'pending' && !f.msg._fin) pending.push(f.msg);
     }
-    for (let i = this.sendHead; i < this.sendQ.length; i++) {
+    for (let i = this.sendHead; i < this.sendTail; i++) {
       const m = this.sendQ[i]!;
       if (m._status === 'pending' && !m._fin) pending.push(m);
     }
@@ -649,7 +655,7 @@ export class SendFlow {
 
   private hasQueuedData(): boolean {
     for (let i = this.lostHead; i < this.lostQ.length; i++) if (this.lostQ[i]!.lostQueued) return true;
-    for (let i = this.sendHead; i < this.sendQ.length; i++) {
+    for (let i = this.sendHead; i < this.sendTail; i++) {
       const m = this.sendQ[i]!;
       if (m._status !== 'abandoned' || m._fin) return true;
     }
@@ -699,12 +705,12 @@ export class SendFlow {
   }
 
   private shiftSendQueue(): void {
-    this.sendQ[this.sendHead++] = undefined as unknown as WriteReceipt;
-    if (this.sendHead === this.sendQ.length) {
-      this.sendQ.length = 0;
-      this.sendHead = 0;
-    } else if (this.sendHead >= 1024 && this.sendHead * 2 >= this.sendQ.length) {
-      this.sendQ = this.sendQ.slice(this.sendHead);
+    this.sendQ[this.sendHead++] = undefined;
+    if (this.sendHead === this.sendTail) {
+      this.sendHead = this.sendTail = 0;
+    } else if (this.sendHead >= 1024 && this.sendHead * 2 >= this.sendTail) {
+      this.sendQ = this.sendQ.slice(this.sendHead, this.sendTail);
+      this.sendTail -= this.sendHead;
       this.sendHead = 0;
     }
   }
@@ -748,7 +754,7 @@ export class SendFlow {
     this.lostQ = [];
     this.lostHead = 0;
     this.sendQ = [];
-    this.sendHead = 0;
+    this.sendHead = this.sendTail = 0;
     this.unsentBytes = 0;
     this.unackedBytes = 0;
     this.heap = [];

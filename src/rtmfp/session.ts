@@ -58,6 +58,8 @@ export interface SessionHost {
   /** Shared packet assembly space; see Session's constructor. */
   readonly packetScratch: Buffer;
   readonly packetWriter: ChunkWriter;
+  /** Calls `session.runQueuedTransmit()` after the current I/O phase. */
+  queueTransmit(session: Session): void;
 }
 
 /** A flow opened by the far end; the application sets `onMessage` (or rejects it) when told. */
@@ -232,10 +234,13 @@ export class Session {
     // After the current I/O phase rather than after this datagram: every packet read in one
     // turn of the event loop is then answered by one round of assembly, so acks for a burst
     // go out together (the receiver's ack sends were a fifth of its CPU when acking per pair).
-    setImmediate(() => {
-      this.transmitQueued = false;
-      this.transmit();
-    });
+    this.host.queueTransmit(this);
+  }
+
+  /** The host runs the transmit requestTransmit() queued. */
+  runQueuedTransmit(): void {
+    this.transmitQueued = false;
+    this.transmit();
   }
 
   // ---- Receiving ----
