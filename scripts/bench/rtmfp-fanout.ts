@@ -33,6 +33,7 @@ const { values: args } = parseArgs({
 });
 const COUNTS = args.subscribers!.split(',').map(Number);
 const SECONDS = Number(args.seconds);
+const SETTLE_SECONDS = 12;
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -134,8 +135,11 @@ async function measure(target: Target, n: number, input: string): Promise<Result
         subs.once('message', (m: T) => resolve(m));
         subs.send(message);
       });
-    // Let the players' baselines settle (and the first keyframe pass) before the window.
-    await sleep(3000);
+    // Let the players' baselines settle (and the first keyframe pass) before the window, and
+    // V8's young generation grow to what this load needs: at 100 subscribers it doubled to
+    // 32 MB about 8 s in, and a window that straddled that read 20 MB too little at N=100,
+    // doubling the memory-per-subscriber slope.
+    await sleep(SETTLE_SECONDS * 1000);
     const mark = await ask<Progress>({ cmd: 'mark' });
     const times0 = cpuTimes(pid);
     const t0 = performance.now();
