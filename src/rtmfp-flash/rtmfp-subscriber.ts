@@ -39,12 +39,11 @@ function releaseHeld(): void {
   holding.clear();
 }
 
-/** A frame admitted for a subscriber, waiting for the merge timer. */
-interface HeldFrame {
-  flow: SendFlow;
-  message: Buffer;
-  options: WriteOptions | undefined;
-}
+/** What a held frame is, as bits (see RtmfpSubscriber.heldKinds). */
+const HELD_VIDEO = 1;
+/** A sequence header: written reliably. */
+const HELD_RELIABLE = 2;
+const EMPTY = Buffer.alloc(0);
 
 /**
  * The encoding of the frame being fanned out. A publication hands a frame to all its subscribers
@@ -65,7 +64,14 @@ function messageFor(frame: MediaFrame): Buffer {
 export class RtmfpSubscriber implements Subscriber {
   readonly policy: MediaSendPolicy;
   private readonly deadlines: MediaDeadlines;
-  private held: HeldFrame[] = [];
+  /**
+   * Frames admitted and waiting for the merge timer: their messages, and HELD_* bits for each,
+   * in parallel arrays that keep their capacity (an object per frame per subscriber was most of
+   * what the merge window cost in garbage).
+   */
+  private heldMessages: Buffer[] = [];
+  private heldKinds: number[] = [];
+  private heldCount = 0;
   /** Status events waiting for the media before them (see afterMedia). */
   private waiting: Array<() => void> = [];
   private waitTimer: NodeJS.Timeout | undefined;
@@ -150,13 +156,15 @@ export class RtmfpSubscriber implements Subscriber {
     if (flow === undefined) return;
     if (!this.policy.admit(frame, this.queuedBytes(), this.transport.log, this.streamId)) return;
     // Sequence headers go reliably: decoders cannot do without them.
-    const options = frame.sequenceHeader ? undefined : video ? this.videoOptions : this.audioOptions;
+    const kind = (video ? HELD_VIDEO : 0) | (frame.sequenceHeader ? HELD_RELIABLE : 0);
     const message = messageFor(frame);
     if (this.mergeMs <= 0) {
-      flow.write(message, options);
+      flow.write(message, this.writeOptions(kind));
       return;
     }
-    this.held.push({ flow, message, options });
+    this.heldMessages[this.heldCount] = message;
+    this.heldKinds[this.heldCount] = kind;
+    this.heldCount++;
     this.heldBytes += message.length;
     if (!holding.has(this)) {
       holding.add(this);
@@ -166,18 +174,31 @@ export class RtmfpSubscriber implements Subscriber {
 
   /** Writes the media held for the merge timer. */
   flush(): void {
-    if (this.held.length === 0) return;
-    const held = this.held;
-    this.held = [];
+    const count = this.heldCount;
+    if (count === 0) return;
+    this.heldCount = 0;
     this.heldBytes = 0;
-    if (this.closed) return;
-    for (const { flow, message, options } of held) flow.write(message, options);
+    for (let i = 0; i < count; i++) {
+      const message = this.heldMessages[i]!;
+      this.heldMessages[i] = EMPTY;
+      if (this.closed) continue;
+      const kind = this.heldKinds[i]!;
+      (kind & HELD_VIDEO ? this.videoFlow : this.audioFlow)?.write(message, this.writeOptions(kind));
+    }
+  }
+
+  /** Media goes partially reliable with its kind's deadline; sequence headers reliably. */
+  private writeOptions(kind: number): WriteOptions | undefined {
+    if (kind & HELD_RELIABLE) return undefined;
+    return kind & HELD_VIDEO ? this.videoOptions : this.audioOptions;
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.held = [];
+    this.heldMessages = [];
+    this.heldKinds = [];
+    this.heldCount = 0;
     this.heldBytes = 0;
     this.waiting = [];
     clearInterval(this.waitTimer);

@@ -17,6 +17,23 @@ export const systemClock: Clock = {
 /** 4 MiB: measured here, smaller kernel buffers lose packets of a loopback burst. */
 export const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
 
+/** Numeric addresses seen by the sockets' lookup, and their family (4 or 6). */
+const numericHosts = new Map<string, number>();
+const NUMERIC_HOSTS_MAX = 65536;
+
+/** IPv4 addresses as a dual-stack socket wants them (::ffff:a.b.c.d), made once per address. */
+const v4MappedHosts = new Map<string, string>();
+
+function v4Mapped(host: string): string {
+  let mapped = v4MappedHosts.get(host);
+  if (mapped === undefined) {
+    if (v4MappedHosts.size >= NUMERIC_HOSTS_MAX) v4MappedHosts.clear();
+    mapped = `::ffff:${host}`;
+    v4MappedHosts.set(host, mapped);
+  }
+  return mapped;
+}
+
 export interface UdpBindOptions {
   host: string;
   port: number;
@@ -68,7 +85,16 @@ export class NodeDatagramPort implements DatagramPort {
     options: LookupOneOptions,
     callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
   ): void {
-    const family = isIP(hostname);
+    // isIP() runs a regular expression; a session sends to one address for its life, so the
+    // answer is remembered (bounded: the cache starts over past NUMERIC_HOSTS_MAX entries).
+    let family = numericHosts.get(hostname);
+    if (family === undefined) {
+      family = isIP(hostname);
+      if (family !== 0) {
+        if (numericHosts.size >= NUMERIC_HOSTS_MAX) numericHosts.clear();
+        numericHosts.set(hostname, family);
+      }
+    }
     if (family !== 0) callback(null, hostname, family);
     else dnsLookup(hostname, options, callback);
   }
@@ -92,7 +118,7 @@ export class NodeDatagramPort implements DatagramPort {
 
   send(data: OutgoingDatagram, to: Address): void {
     if (this.closed) return;
-    const host = this.ipv6 && !to.host.includes(':') ? `::ffff:${to.host}` : to.host;
+    const host = this.ipv6 && !to.host.includes(':') ? v4Mapped(to.host) : to.host;
     // No per-send callback (a closure per packet): failures reach the 'error' handler.
     this.socket.send(data as Buffer | Buffer[], to.port, host);
   }

@@ -142,6 +142,7 @@ export class Session {
   private timer: TimerHandle | undefined;
   private timerAt = Infinity;
   private transmitQueued = false;
+  private sendFlowContext: SendFlowContext | undefined;
 
   /** Our RIKeying, resent if the initiator repeats its IIKeying before our first packet reaches it. */
   rikeyingDatagram: Buffer | undefined;
@@ -193,11 +194,12 @@ export class Session {
   openFlow(metadata: Buffer, options: OpenFlowOptions = {}): SendFlow {
     if (this.state !== 'open') throw new Error(`session ${this.localId} is ${this.state}`);
     const flowId = this.nextFlowId++;
-    const ctx: SendFlowContext = {
+    // One context for all of a session's send flows: it holds nothing flow-specific.
+    const ctx = (this.sendFlowContext ??= {
       now: () => this.host.clock.now(),
       congestion: this.congestion,
       wantTransmit: () => this.requestTransmit(),
-    };
+    });
     const flow = new SendFlow(ctx, flowId, metadata, options.returnFlowId, { priority: options.priority ?? 0 });
     this.sendFlows.set(flowId, flow);
     this.sendOrder.push(flow);
