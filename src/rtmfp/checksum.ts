@@ -6,14 +6,17 @@ import { endianness } from 'node:os';
 
 const LITTLE_ENDIAN = endianness() === 'LE';
 
-/** A Uint32Array over the last ArrayBuffer summed: sessions reuse one scratch buffer, so it is made rarely. */
-let wordsOf: ArrayBufferLike | undefined;
+/**
+ * A Uint32Array over the memory of the last buffer summed: sessions reuse one scratch buffer,
+ * so it is made rarely (and the buffer's .buffer getter, not free either, is not asked again).
+ */
+let wordsFor: Uint8Array | undefined;
 let words: Uint32Array = new Uint32Array(0);
 
-function wordView(buffer: ArrayBufferLike): Uint32Array {
-  if (buffer !== wordsOf) {
-    wordsOf = buffer;
-    words = new Uint32Array(buffer, 0, Math.floor(buffer.byteLength / 4));
+function wordView(buf: Uint8Array): Uint32Array {
+  if (buf !== wordsFor) {
+    wordsFor = buf;
+    words = new Uint32Array(buf.buffer, 0, Math.floor(buf.buffer.byteLength / 4));
   }
   return words;
 }
@@ -42,11 +45,21 @@ export function internetChecksum(buf: Uint8Array, start = 0, end = buf.length): 
   } else {
     // Whole 32-bit words from `start` (aligned), then the 0-3 bytes left, which begin at an
     // even distance from `start` and so keep their places as high and low bytes.
-    const view = wordView(buf.buffer);
+    const view = wordView(buf);
     const first = at >>> 2;
     const count = (end - start) >>> 2;
-    let wordSum = 0;
-    for (let k = first; k < first + count; k++) wordSum += view[k]!;
+    // Two sums, four words a step: fewer loop checks and additions that need not wait on
+    // each other.
+    let sumA = 0;
+    let sumB = 0;
+    const stop = first + count;
+    let k = first;
+    for (; k + 4 <= stop; k += 4) {
+      sumA += view[k]! + view[k + 2]!;
+      sumB += view[k + 1]! + view[k + 3]!;
+    }
+    for (; k < stop; k++) sumA += view[k]!;
+    const wordSum = sumA + sumB;
     // Summing 32-bit words and folding equals summing their 16-bit halves (2^16 = 1 in ones'
     // complement). On a little-endian machine each half is a byte-swapped word, and the sum of
     // byte-swapped words is the byte-swapped sum (RFC 1071 §2(B)), so swap the folded result.

@@ -579,24 +579,32 @@ export class Session {
         this.abort('idle timeout');
         return;
       }
-      if (now - this.lastSendAt >= this.timings.keepaliveMs && !this.pingOut) this.pingOut = Buffer.alloc(0);
+      if (now - this.lastSendAt >= this.timings.keepaliveMs && !this.pingOut) {
+        this.pingOut = EMPTY;
+        this.requestTransmit();
+      }
+      // A flow with something to send after its timeout (retransmissions, a probe) asks for
+      // packet assembly itself; most firings find nothing due (the retransmission deadline moved
+      // on with the acks since the timer was set), and then no packet is assembled at all.
       for (const flow of this.sendFlows.values()) {
         const t = flow.nextTimeout(now);
         if (t !== undefined && t <= now) flow.onTimeout(now);
       }
+      if (now >= this.ackDeadline) this.requestTransmit();
       this.reapFlows();
     } else if (this.state === 'nearclose') {
       if (now - this.closeStartedAt >= this.timings.closeGiveUpMs) {
         this.finish(this.closeReason || 'close not acknowledged');
         return;
       }
+      if (now >= this.closeNextSendAt) this.requestTransmit();
     } else if (this.state === 'farclose') {
       if (now - this.farClosedAt >= this.timings.farCloseLingerMs) {
         this.finish(this.closeReason);
         return;
       }
     }
-    this.transmit();
+    this.armTimer(now);
   }
 
   /** Forgets flows that are done in both directions. */
