@@ -83,7 +83,7 @@ export class PacketProtection {
     let front = start - (useHmac ? 0 : 2);
     if (this.sendSequence) front -= vluLength(this.txSequence);
     const padded = front + Math.ceil((end - front) / 16) * 16;
-    buf.fill(0xff, end, padded);
+    for (let i = end; i < padded; i++) buf[i] = 0xff; // at most 15 bytes: a loop beats fill()'s call
     let o = front;
     if (this.sendSequence) o = writeVlu(buf, o, this.txSequence++);
     if (!useHmac) buf.writeUInt16BE(internetChecksum(buf, start, padded), o);
