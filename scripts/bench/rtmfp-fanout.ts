@@ -114,7 +114,9 @@ async function measure(target: Target, n: number, input: string): Promise<Result
     await sleep(1500);
     const pid = server.pid!;
     const url = `rtmfp://127.0.0.1:${port}/live/bench`;
-    const publisher = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'publish', input, url, '--loop', '-q'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+    // The clients run single-threaded GC as well: on a 2-core machine, their GC helper threads
+    // would otherwise take turns on the server's core.
+    const publisher = spawn(process.execPath, ['--single-threaded-gc', '--import', 'tsx', 'src/cli/main.ts', 'publish', input, url, '--loop', '-q'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
     children.push(publisher);
     await sleep(3000);
     const c0 = cpuSeconds(pid);
@@ -122,7 +124,7 @@ async function measure(target: Target, n: number, input: string): Promise<Result
     const baseCpu = (cpuSeconds(pid) - c0) / 4;
 
     const subs = fork(fileURLToPath(new URL('./rtmfp-subscribers.ts', import.meta.url)), [`rtmfp://127.0.0.1:${port}/live`, 'bench', String(n), String(target.sessionsPerSocket)], {
-      execArgv: ['--import', 'tsx'],
+      execArgv: ['--single-threaded-gc', '--import', 'tsx'],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     children.push(subs);
