@@ -87,14 +87,18 @@ export class WriteReceipt {
 }
 
 /**
- * One sent fragment (created when first transmitted). Its bytes are named by offset in the
- * message rather than held as a view: fragments live until acknowledged, long enough to be
- * copied by the young-generation GC, and a view would be one more object to copy.
+ * One sent fragment (made when first transmitted). Its bytes are named by offset in the
+ * message rather than held as a view. Fragments live until acknowledged: long enough for the
+ * young-generation GC to copy and then promote them under load, where they became most of the
+ * old generation's garbage. So acknowledged fragments go back to a shared pool (fragPool) and
+ * are reused, unless they were ever queued for retransmission (the queue may still name them).
  */
 class Frag {
   inFlight = false;
   /** Waiting in the retransmission queue. */
   lostQueued = false;
+  /** Was put in the retransmission queue at some point: never pooled. */
+  everLost = false;
   /** The last transmission carried ABN and no data. */
   sentAbandoned = false;
   /** Transmission order (flow-wide, one per transmission). */
@@ -107,14 +111,39 @@ class Frag {
   next: Frag | null = null;
 
   constructor(
-    readonly seq: number,
+    public seq: number,
     /** Fragment control bits (and FIN/ABN for the close marker). */
-    readonly flags: number,
+    public flags: number,
     /** Where the fragment's bytes start in the message, and how many there are. */
-    readonly start: number,
-    readonly size: number,
-    readonly msg: WriteReceipt,
+    public start: number,
+    public size: number,
+    public msg: WriteReceipt,
   ) {}
+}
+
+/** Acknowledged fragments for reuse, shared by all flows (bounded: 8,192 x about 130 bytes). */
+const fragPool: Frag[] = [];
+const FRAG_POOL_MAX = 8192;
+
+function takeFrag(seq: number, flags: number, start: number, size: number, msg: WriteReceipt): Frag {
+  const f = fragPool.pop();
+  if (f === undefined) return new Frag(seq, flags, start, size, msg);
+  f.seq = seq;
+  f.flags = flags;
+  f.start = start;
+  f.size = size;
+  f.msg = msg;
+  f.inFlight = f.lostQueued = f.sentAbandoned = false;
+  f.tsn = f.txSize = f.nakCount = 0;
+  f.prev = f.next = null;
+  return f;
+}
+
+/** Returns an acknowledged fragment, no longer named by the flow, to the pool. */
+function releaseFrag(f: Frag): void {
+  if (f.everLost || fragPool.length >= FRAG_POOL_MAX) return;
+  f.msg = NO_MESSAGE;
+  fragPool.push(f);
 }
 
 export type SendFlowState = 'open' | 'closing' | 'complete' | 'failed';
@@ -134,6 +163,8 @@ export interface SendFlowOptions {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** What a pooled fragment names instead of its last message, so the pool keeps no message alive. */
+const NO_MESSAGE = new WriteReceipt(EMPTY, Infinity, undefined);
 
 export class SendFlow {
   priority: number;
@@ -364,7 +395,7 @@ export class SendFlow {
         const ends = size === remaining;
         let flags: number = begins ? (ends ? FRA_WHOLE : FRA_BEGIN) : ends ? FRA_END : FRA_MIDDLE;
         if (msg._fin) flags |= F_FINAL | F_ABANDON;
-        const f = new Frag(seq, flags, msg._cut, size, msg);
+        const f = takeFrag(seq, flags, msg._cut, size, msg);
         if (this.nextSeq - this.lowSeq >= this.ring.length) this.growRing();
         this.ring[seq & this.mask] = f;
         this.nextSeq = seq + 1;
@@ -483,7 +514,7 @@ export class SendFlow {
         if (f.sentAbandoned) discardedBytes += f.txSize;
         else lostBytes += f.txSize;
         this.stats.fragmentsLost++;
-        f.lostQueued = true;
+        f.lostQueued = f.everLost = true;
         this.lostQ.push(f);
       }
       f = next;
@@ -553,6 +584,7 @@ export class SendFlow {
     }
     this.unackedBytes -= f.size;
     const msg = f.msg;
+    releaseFrag(f);
     if (--msg._unacked === 0 && msg._fullyCut && msg._status === 'pending' && !msg._fin) {
       this.stats.messagesDelivered++;
       this.resolve(msg, 'delivered');
@@ -596,7 +628,7 @@ export class SendFlow {
       else lostBytes += f.txSize;
       this.stats.fragmentsLost++;
       if (!f.lostQueued) {
-        f.lostQueued = true;
+        f.lostQueued = f.everLost = true;
         this.lostQ.push(f);
       }
       f = next;
