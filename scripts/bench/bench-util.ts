@@ -2,14 +2,15 @@
 import { fork, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 let built = false;
 
 /**
  * The node arguments that run `covey` as users run it: the compiled dist/ (built here once per
- * benchmark, as `npm ci` does), with the node flags of the `covey` command and `npm start` (see
- * src/cli/main.ts), plus serverNodeFlags(). Not through tsx: its transform names every closure
+ * benchmark, as `npm ci` does), with the node flags of the `covey` command and `npm start`
+ * (coveyNodeFlags()), plus serverNodeFlags(). Not through tsx: its transform names every closure
  * at run time (keepNames), which costs a property table per closure, about 6 KB per RTMFP
  * subscriber, and CPU that the built server does not spend.
  */
@@ -19,13 +20,21 @@ export function coveyServerArgs(...cli: string[]): string[] {
     if (r.status !== 0) throw new Error('the build (tsc -p tsconfig.build.json) failed');
     built = true;
   }
-  return ['--single-threaded-gc', ...serverNodeFlags(), join(root, 'dist', 'cli', 'main.js'), ...cli];
+  return [...coveyNodeFlags(), ...serverNodeFlags(), join(root, 'dist', 'cli', 'main.js'), ...cli];
 }
 
 export interface BenchServer {
   port: number;
   ask<T>(msg: object): Promise<T>;
   stop(): void;
+}
+
+/** The node flags of the `covey` command: its shebang line's (`#!/usr/bin/env -S node FLAGS`). */
+export function coveyNodeFlags(): string[] {
+  const shebang = readFileSync(join(root, 'src', 'cli', 'main.ts'), 'utf8').split('\n', 1)[0]!;
+  const m = /^#!\/usr\/bin\/env -S node(.*)$/.exec(shebang);
+  if (!m) throw new Error(`src/cli/main.ts: unexpected first line ${JSON.stringify(shebang)}`);
+  return m[1]!.trim().split(/\s+/).filter(Boolean);
 }
 
 /**

@@ -1,10 +1,17 @@
-#!/usr/bin/env -S node --single-threaded-gc
+#!/usr/bin/env -S node --single-threaded-gc --max-semi-space-size=8 --min-semi-space-size=8
 // `covey`: the one command-line program. Subcommands are registered by their own modules.
-// --single-threaded-gc: V8's parallel and concurrent GC threads cost more CPU than they save for
-// a server that is meant to fill one core: the RTMFP fan-out bench measured 12-30% less server
-// CPU per subscriber without them (three interleaved pairs, 300 subscribers), at the price of
-// scavenge pauses of about 10 ms, which live media (buffered, with second-long deadlines) does not
-// notice. `npm start` passes the same flag; it cannot be set once V8 is running.
+//
+// The node flags above (npm start passes the same; V8 takes them only at start-up), measured
+// with the RTMFP fan-out benchmark (scripts/bench/rtmfp-fanout.ts):
+// - --single-threaded-gc: V8's parallel and concurrent GC threads cost more CPU than they save
+//   for a server meant to fill one core: 12-30% less server CPU per subscriber without them
+//   (three interleaved pairs at 300 subscribers), for scavenge pauses of about 10 ms that live
+//   media (buffered, with second-long deadlines) does not notice.
+// - a fixed 16 MB young generation (8 MB semi-spaces): V8 grows it to 32 MB under load, and
+//   the server's RSS with it: at 300 and 500 subscribers RSS was 96 and 111 MB with the fixed
+//   size against 115-118 and 130 MB without, at the same CPU per subscriber within the
+//   run-to-run noise. It also stops the young generation from doubling part-way through a
+//   measurement.
 import { Command, CommanderError } from 'commander';
 import { registerServe } from './serve.js';
 import { registerPublish } from './publish.js';
