@@ -335,6 +335,9 @@ export class SendFlow {
       this.probeDue = false;
       this.stats.probesSent++;
     }
+    // Nothing to retransmit and nothing queued: the session asks every flow for every packet,
+    // and most flows have nothing most of the time.
+    if (this.lostHead === this.lostQ.length && this.sendHead === this.sendTail) return w.offset - startOffset;
     let budget = this.ctx.congestion.sendBudget(now);
     if (budget <= 0 || this.outstanding >= this.rxWindow) return w.offset - startOffset;
 
