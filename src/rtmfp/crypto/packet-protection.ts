@@ -41,8 +41,8 @@ export interface ProtectionParams {
 export class PacketProtection {
   private readonly encryptor: ZeroIvEncryptor;
   private readonly decryptor: ZeroIvDecryptor;
-  // The parameters a packet needs, kept as fields: the AES keys live on in the cipher
-  // contexts only, so a session does not also hold them (and their buffers) for its life.
+  // The parameters a packet needs, kept as fields: the AES keys live on in the encryptor and
+  // decryptor only, so a session does not also hold the key exchange's buffers for its life.
   private readonly sendHmac: { key: Buffer; length: number } | undefined;
   private readonly recvHmac: { key: Buffer; length: number } | undefined;
   private readonly sendSequence: boolean;
