@@ -462,19 +462,21 @@ export class Session {
     w.reset(end, PROTECTION_FRONT_MARGIN + MAX_PACKET_LENGTH);
   }
 
-  private sealAndSend(to: Address = this.address): void {
+  /** Seals the packet assembled at `now` and sends it. */
+  private sealAndSend(now: number, to: Address = this.address): void {
     const datagram = this.protection.seal(this.scratch, PROTECTION_FRONT_MARGIN, this.writer.offset, this.remoteId);
     this.host.sendDatagram(datagram, to);
     this.congestion.countTx(datagramLength(datagram));
-    this.lastSendAt = this.host.clock.now();
+    this.lastSendAt = now;
     this.host.counters.packetsSent++;
   }
 
   /** Sends one packet holding a single control chunk, outside the assembly loop. */
   private sendControl(type: number, body: Buffer = Buffer.alloc(0)): void {
-    this.beginPacket(this.host.clock.now());
+    const now = this.host.clock.now();
+    this.beginPacket(now);
     if (!this.writer.chunk(type, body)) return;
-    this.sealAndSend();
+    this.sealAndSend(now);
   }
 
   /** Packet assembly: control chunks first, then acks, then flow data while congestion allows. */
@@ -511,7 +513,7 @@ export class Session {
       for (const flow of this.recvFlows.values()) flow.writeException(w);
       if (this.state === 'open' || this.state === 'nearclose') this.fillData(w, now);
       if (w.offset === empty) break;
-      this.sealAndSend();
+      this.sealAndSend(now);
       if (packets === MAX_PACKETS_PER_TRANSMIT - 1) {
         // More may be sendable: continue after pending I/O rather than hold the event loop.
         setImmediate(() => this.requestTransmit());
@@ -522,7 +524,7 @@ export class Session {
       this.beginPacket(now);
       w.chunk(ChunkType.PING, this.pingOut);
       this.pingOut = undefined;
-      this.sealAndSend(this.mobilityProbe.address);
+      this.sealAndSend(now, this.mobilityProbe.address);
     }
     this.armTimer(now);
   }
