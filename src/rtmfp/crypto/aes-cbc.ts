@@ -1,9 +1,9 @@
 // AES-128-CBC with a zero IV for every packet (RFC 7425 §4.2), the fast way.
-// Creating a cipher per packet is slow, so each session direction keeps one long-lived
-// node:crypto context and cancels the CBC chaining between packets. final() is never called,
-// so the context never resets.
-// Measured (see the RTMFP engine issue): 290k-480k encrypts/s against 43k-127k for
-// @noble/ciphers, byte-identical; the tests check it against @noble/ciphers.
+// Creating a cipher per packet is slow, so a session keeps long-lived node:crypto contexts and
+// cancels the CBC chaining between packets; final() is never called, so a context never resets.
+// Measured (see the RTMFP engine issue): 290k-480k encrypts/s of full packets against 43k-127k
+// for @noble/ciphers, byte-identical; the tests check both against @noble/ciphers' CBC. Small
+// packets are another matter: see ZeroIvDecryptor.
 import { createCipheriv, createDecipheriv, type Cipher, type Decipher } from 'node:crypto';
 // The block functions on an expanded key, which @noble/ciphers exports as `unsafe` (low level, and
 // may change between its versions: the version is pinned, and the tests check this path against
