@@ -166,7 +166,11 @@ export class RtmfpEndpoint implements SessionHost {
       } catch (err) {
         // One session's failure must not stall the others queued with it.
         this.log.error({ err, session: session.localId }, 'RTMFP packet assembly failed: session aborted');
-        session.abort('internal error');
+        try {
+          session.abort('internal error');
+        } catch {
+          // Its close request could not be assembled either: the far end will time it out.
+        }
       }
     }
     queue.length = 0;
