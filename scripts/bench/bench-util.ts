@@ -23,6 +23,19 @@ export function coveyServerArgs(...cli: string[]): string[] {
   return [...coveyNodeFlags(), ...serverNodeFlags(), join(root, 'dist', 'cli', 'main.js'), ...cli];
 }
 
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * Ends a fan-out measurement: the server (the first of `processes`) gets SIGINT so it can exit
+ * cleanly and write a profile when asked, then whatever is left of all of them is killed.
+ */
+export async function stopBenchProcesses(processes: ChildProcess[]): Promise<void> {
+  processes[0]?.kill('SIGINT');
+  await sleep(1000);
+  for (const c of processes) c.kill('SIGKILL');
+  await sleep(500);
+}
+
 export interface BenchServer {
   port: number;
   ask<T>(msg: object): Promise<T>;

@@ -18,7 +18,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { coveyServerArgs, fmt } from './bench-util.js';
+import { coveyServerArgs, fmt, sleep, stopBenchProcesses } from './bench-util.js';
 import { benchInput } from './bench-input.js';
 import { cpuSeconds, cpuTimes, meanRssMb } from './process-stats.js';
 
@@ -35,7 +35,6 @@ const COUNTS = args.subscribers!.split(',').map(Number);
 const SECONDS = Number(args.seconds);
 const SETTLE_SECONDS = 12;
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function freeUdpPort(): Promise<number> {
   return new Promise((resolve) => {
@@ -168,10 +167,7 @@ async function measure(target: Target, n: number, input: string): Promise<Result
     const mbpsPerSub = (bytes.reduce((a, b) => a + b, 0) * 8) / n / elapsed / 1e6;
     return { n, baseCpu, cpu, systemCpu, clientCpu, packetsDown, packetsUp, baseRss, rss, latePct, mbpsPerSub };
   } finally {
-    server.kill('SIGINT');
-    await sleep(1000);
-    for (const c of children) c.kill('SIGKILL');
-    await sleep(500);
+    await stopBenchProcesses(children);
   }
 }
 

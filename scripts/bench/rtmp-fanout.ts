@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { coveyServerArgs, fmt } from './bench-util.js';
+import { coveyServerArgs, fmt, sleep, stopBenchProcesses } from './bench-util.js';
 import { benchInput } from './bench-input.js';
 import { cpuSeconds, meanRssMb } from './process-stats.js';
 
@@ -28,7 +28,6 @@ const { values: args } = parseArgs({
 const N = Number(args.subscribers);
 const SECONDS = Number(args.seconds);
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -165,11 +164,7 @@ async function measure(target: Target, input: string): Promise<Result> {
     subs.send({ cmd: 'exit' });
     return { name: target.name, version: target.version, baseCpu, cpu, perSub: (cpu - baseCpu) / N, baseRss, rss, mbpsPerSub: meanMbps };
   } finally {
-    // The server gets SIGINT so it can exit cleanly (and write a profile when asked).
-    server.kill('SIGINT');
-    await sleep(1000);
-    for (const c of children) c.kill('SIGKILL');
-    await sleep(500);
+    await stopBenchProcesses(children);
   }
 }
 

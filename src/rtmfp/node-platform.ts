@@ -17,22 +17,24 @@ export const systemClock: Clock = {
 /** 4 MiB: measured here, smaller kernel buffers lose packets of a loopback burst. */
 export const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
 
-/** Numeric addresses seen by the sockets' lookup, and their family (4 or 6). */
-const numericHosts = new Map<string, number>();
-const NUMERIC_HOSTS_MAX = 65536;
+/** Per-host answers worked out once, not per datagram; each map starts over past HOST_MEMO_MAX. */
+const HOST_MEMO_MAX = 65536;
 
-/** IPv4 addresses as a dual-stack socket wants them (::ffff:a.b.c.d), made once per address. */
-const v4MappedHosts = new Map<string, string>();
-
-function v4Mapped(host: string): string {
-  let mapped = v4MappedHosts.get(host);
-  if (mapped === undefined) {
-    if (v4MappedHosts.size >= NUMERIC_HOSTS_MAX) v4MappedHosts.clear();
-    mapped = `::ffff:${host}`;
-    v4MappedHosts.set(host, mapped);
+function memoByHost<T>(memo: Map<string, T>, host: string, work: (host: string) => T): T {
+  let value = memo.get(host);
+  if (value === undefined) {
+    if (memo.size >= HOST_MEMO_MAX) memo.clear();
+    value = work(host);
+    memo.set(host, value);
   }
-  return mapped;
+  return value;
 }
+
+/** Address families (4, 6; 0 for a name) as isIP() answers them: it runs a regular expression. */
+const hostFamilies = new Map<string, number>();
+/** IPv4 addresses as a dual-stack socket wants them (::ffff:a.b.c.d). */
+const v4MappedHosts = new Map<string, string>();
+const v4Mapped = (host: string) => memoByHost(v4MappedHosts, host, (h) => `::ffff:${h}`);
 
 export interface UdpBindOptions {
   host: string;
@@ -85,16 +87,8 @@ export class NodeDatagramPort implements DatagramPort {
     options: LookupOneOptions,
     callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
   ): void {
-    // isIP() runs a regular expression; a session sends to one address for its life, so the
-    // answer is remembered (bounded: the cache starts over past NUMERIC_HOSTS_MAX entries).
-    let family = numericHosts.get(hostname);
-    if (family === undefined) {
-      family = isIP(hostname);
-      if (family !== 0) {
-        if (numericHosts.size >= NUMERIC_HOSTS_MAX) numericHosts.clear();
-        numericHosts.set(hostname, family);
-      }
-    }
+    // A session sends to one address for its life, so the family is remembered per host.
+    const family = memoByHost(hostFamilies, hostname, isIP);
     if (family !== 0) callback(null, hostname, family);
     else dnsLookup(hostname, options, callback);
   }
