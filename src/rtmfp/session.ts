@@ -16,6 +16,7 @@ import { RttEstimator } from './rtt-estimator.js';
 import { parseAck, parseUserDataHeader, parseFlowIdChunk, parseFlowException } from './ack-codec.js';
 import type { Logger } from '../util/log.js';
 import { EngineCounters } from './counters.js';
+import { ownedCopy } from '../codec/buffer-view.js';
 
 /** Largest packet (header and chunks) we assemble: leaves room under 1280-byte IPv6 paths. */
 export const MAX_PACKET_LENGTH = 1180;
@@ -200,7 +201,7 @@ export class Session {
       congestion: this.congestion,
       wantTransmit: () => this.requestTransmit(),
     });
-    const flow = new SendFlow(ctx, flowId, metadata, options.returnFlowId, { priority: options.priority ?? 0 });
+    const flow = new SendFlow(ctx, flowId, ownedCopy(metadata), options.returnFlowId, { priority: options.priority ?? 0 });
     this.sendFlows.set(flowId, flow);
     this.sendOrder.push(flow);
     return flow;
@@ -364,9 +365,11 @@ export class Session {
           if (immediate) this.ackNow = true;
         },
       };
-      flow = new RecvFlow(ctx, flowId, Buffer.from(metadata), returnFlowId);
+      // The metadata is a view into the packet: copied, once, so the flows do not keep it alive.
+      const ownMetadata = ownedCopy(metadata);
+      flow = new RecvFlow(ctx, flowId, ownMetadata, returnFlowId);
       this.recvFlows.set(flowId, flow);
-      const incoming = new IncomingFlow(this, flow, Buffer.from(metadata), returnFlowId);
+      const incoming = new IncomingFlow(this, flow, ownMetadata, returnFlowId);
       this.incoming.set(flowId, incoming);
       this.onFlow(incoming);
     }

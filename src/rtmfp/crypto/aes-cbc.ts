@@ -9,6 +9,7 @@ import { createCipheriv, createDecipheriv, type Cipher, type Decipher } from 'no
 // may change between its versions: the version is pinned, and the tests check this path against
 // node:crypto).
 import { unsafe as aes } from '@noble/ciphers/aes.js';
+import { ownedCopy } from '../../codec/buffer-view.js';
 
 const ZERO_IV = Buffer.alloc(16);
 
@@ -88,7 +89,7 @@ export class ZeroIvDecryptor {
   private roundKeys: Uint32Array | undefined;
 
   constructor(key: Uint8Array) {
-    this.key = Buffer.from(key);
+    this.key = ownedCopy(key);
   }
 
   /** Decrypts a whole number of blocks into a new buffer. */
