@@ -38,16 +38,20 @@ function byteSum(buf: Uint8Array, start: number, end: number): number {
 }
 
 export function internetChecksum(buf: Uint8Array, start = 0, end = buf.length): number {
-  const at = buf.byteOffset + start;
+  // Bytes before the first 32-bit boundary. A received packet's checksummed part starts two
+  // bytes into the decrypted buffer (after the checksum itself), so this is usually 2: one
+  // 16-bit word summed on its own keeps every later byte in its high or low place. An odd lead
+  // would not, and falls back to bytes.
+  const lead = (4 - ((buf.byteOffset + start) & 3)) & 3;
   let sum: number;
-  if ((at & 3) !== 0 || end - start < 64) {
+  if ((lead & 1) !== 0 || end - start < 64) {
     sum = byteSum(buf, start, end);
   } else {
-    // Whole 32-bit words from `start` (aligned), then the 0-3 bytes left, which begin at an
-    // even distance from `start` and so keep their places as high and low bytes.
+    // Whole 32-bit words from the boundary, then the 0-3 bytes left, which begin at an even
+    // distance from `start` and so keep their places as high and low bytes.
     const view = wordView(buf);
-    const first = at >>> 2;
-    const count = (end - start) >>> 2;
+    const first = (buf.byteOffset + start + lead) >>> 2;
+    const count = (end - start - lead) >>> 2;
     // Two sums, four words a step: fewer loop checks and additions that need not wait on
     // each other.
     let sumA = 0;
@@ -65,7 +69,7 @@ export function internetChecksum(buf: Uint8Array, start = 0, end = buf.length): 
     // byte-swapped words is the byte-swapped sum (RFC 1071 §2(B)), so swap the folded result.
     let folded = fold(wordSum);
     if (LITTLE_ENDIAN) folded = ((folded & 0xff) << 8) | (folded >>> 8);
-    sum = folded + byteSum(buf, start + count * 4, end);
+    sum = folded + byteSum(buf, start, start + lead) + byteSum(buf, start + lead + count * 4, end);
   }
   return ~fold(sum) & 0xffff;
 }
