@@ -20,6 +20,7 @@ import { systemClock } from './node-platform.js';
 import { DEFAULT_TIMINGS, MAX_PACKET_LENGTH, Session, type SessionHost, type SessionTimings } from './session.js';
 import { EngineCounters } from './counters.js';
 import { silentLogger, type Logger } from '../util/log.js';
+import { DeadlineQueue } from './deadline-queue.js';
 
 export interface HandshakeTimings {
   /** First IHello/IIKeying retransmission, then multiplied by backoff each time. */
@@ -76,6 +77,7 @@ const SIGNATURE = Buffer.from('X');
 
 export class RtmfpEndpoint implements SessionHost {
   readonly clock: Clock;
+  readonly deadlines: DeadlineQueue;
   readonly log: Logger;
   readonly counters = new EngineCounters();
   readonly crypto: FlashCrypto;
@@ -116,6 +118,7 @@ export class RtmfpEndpoint implements SessionHost {
     this.port = options.port;
     this.crypto = options.crypto;
     this.clock = options.clock ?? systemClock;
+    this.deadlines = new DeadlineQueue(this.clock);
     this.log = options.log ?? silentLogger;
     this.timings = { ...DEFAULT_TIMINGS, ...options.timings };
     this.handshakeTimings = { ...DEFAULT_HANDSHAKE_TIMINGS, ...options.handshake };

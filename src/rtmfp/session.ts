@@ -7,7 +7,8 @@ import { ChunkWriter } from './chunk-writer.js';
 import { parsePacket, writePacketHeader, type ChunkView } from './packet.js';
 import { PROTECTION_FRONT_MARGIN, type PacketProtection } from './crypto/packet-protection.js';
 import { formatAddress, sameAddress, type Address } from './address.js';
-import { datagramLength, type Clock, type OutgoingDatagram, type TimerHandle } from './platform.js';
+import { datagramLength, type Clock, type OutgoingDatagram } from './platform.js';
+import { DeadlineEntry, type DeadlineQueue } from './deadline-queue.js';
 import type { ReceivedFragment, RecvFlowContext, SendFlowContext } from './flow-context.js';
 import { SendFlow } from './send-flow.js';
 import { RecvFlow } from './recv-flow.js';
@@ -61,6 +62,8 @@ export interface SessionHost {
   readonly packetWriter: ChunkWriter;
   /** Calls `session.runQueuedTransmit()` after the current I/O phase. */
   queueTransmit(session: Session): void;
+  /** Where sessions keep their timers (one platform timer for all of them). */
+  readonly deadlines: DeadlineQueue;
 }
 
 /** A flow opened by the far end; the application sets `onMessage` (or rejects it) when told. */
@@ -140,8 +143,8 @@ export class Session {
   private closeNextSendAt = 0;
   private sendCloseAck = false;
 
-  private timer: TimerHandle | undefined;
-  private timerAt = Infinity;
+  /** The session's one timer, in the endpoint's deadline queue: the earliest of its deadlines. */
+  private readonly timer = new DeadlineEntry(() => this.onTimer());
   private transmitQueued = false;
   private sendFlowContext: SendFlowContext | undefined;
 
@@ -566,14 +569,9 @@ export class Session {
       at = this.farClosedAt + this.timings.farCloseLingerMs;
     }
     if (at === Infinity) return;
-    if (this.timer && at >= this.timerAt - 1) return;
-    this.timer?.cancel();
-    this.timerAt = at;
-    this.timer = this.host.clock.setTimer(Math.max(0, at - now), () => {
-      this.timer = undefined;
-      this.timerAt = Infinity;
-      this.onTimer();
-    });
+    // A later deadline is left to the timer already set: it finds nothing due and re-arms.
+    if (this.timer.scheduled && at >= this.timer.at - 1) return;
+    this.host.deadlines.schedule(this.timer, at);
   }
 
   private onTimer(): void {
@@ -632,8 +630,7 @@ export class Session {
     if (this.state === 'closed') return;
     const wasOpen = this.state === 'open' || this.state === 'nearclose';
     this.state = 'closed';
-    this.timer?.cancel();
-    this.timer = undefined;
+    this.host.deadlines.cancel(this.timer);
     this.log.debug({ reason }, 'session closed');
     if (wasOpen) this.onClose(reason);
     this.host.sessionClosed(this);
