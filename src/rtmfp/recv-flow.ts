@@ -441,17 +441,17 @@ export class RecvFlow {
       case FRA_BEGIN:
         this.gap();
         this.assembling = true;
-        this.append(data, view);
+        this.append(data);
         return;
       case FRA_MIDDLE:
-        if (this.assembling) this.append(data, view);
+        if (this.assembling) this.append(data);
         return; // orphan (its beginning was abandoned or the message was too long): drop
       case FRA_END:
         if (!this.assembling) return;
-        if (!this.append(data, view)) return;
+        if (!this.append(data)) return;
         {
           const parts = this.parts;
-          const message = parts.length === 1 ? parts[0]! : Buffer.concat(parts, this.partsBytes - parts.length * BIAS);
+          const message = Buffer.concat(parts, this.partsBytes - parts.length * BIAS);
           this.resetAssembly();
           this.emit(message);
         }
@@ -459,7 +459,7 @@ export class RecvFlow {
     }
   }
 
-  private append(data: Buffer, view: boolean): boolean {
+  private append(data: Buffer): boolean {
     const n = this.parts.length + 1;
     const bytes = this.partsBytes - this.parts.length * BIAS + data.length;
     if (bytes > this.maxMessageSize || n > RecvFlowParams.MAX_MESSAGE_FRAGMENTS) {
@@ -470,7 +470,10 @@ export class RecvFlow {
       );
       return false;
     }
-    this.parts.push(view ? Buffer.from(data) : data);
+    // Kept as a view even when it points into the packet: the message is copied out whole when
+    // its last fragment comes (Buffer.concat), so copying each part first copied it twice. The
+    // packets stay alive until then, at most the message's size plus headers.
+    this.parts.push(data);
     this.partsBytes += data.length + BIAS;
     return true;
   }
