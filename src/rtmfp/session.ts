@@ -115,6 +115,8 @@ export class Session {
   /** The same flows in round-robin order, kept beside the map so assembly allocates nothing. */
   private readonly sendOrder: SendFlow[] = [];
   private readonly recvFlows = new Map<number, RecvFlow>();
+  /** The same flows as an array, for the loops of every packet and timer (a Map iterator is an allocation each). */
+  private readonly recvOrder: RecvFlow[] = [];
   private readonly incoming = new Map<number, IncomingFlow>();
   private nextFlowId = 1;
   /** Round-robin start among send flows, so one busy flow cannot starve the others. */
@@ -372,6 +374,7 @@ export class Session {
       const ownMetadata = ownedCopy(metadata);
       flow = new RecvFlow(ctx, flowId, ownMetadata, returnFlowId);
       this.recvFlows.set(flowId, flow);
+      this.recvOrder.push(flow);
       const incoming = new IncomingFlow(this, flow, ownMetadata, returnFlowId);
       this.incoming.set(flowId, incoming);
       this.onFlow(incoming);
@@ -506,7 +509,7 @@ export class Session {
       if (this.pingOut && !this.mobilityProbe && w.chunk(ChunkType.PING, this.pingOut)) this.pingOut = undefined;
       if (ackDue) {
         let unacked = false;
-        for (const flow of this.recvFlows.values()) {
+        for (const flow of this.recvOrder) {
           if (flow.needsAck && flow.writeAck(w)) flow.needsAck = false;
           unacked ||= flow.needsAck;
         }
@@ -516,7 +519,7 @@ export class Session {
           this.packetsSinceAck = 0;
         }
       }
-      for (const flow of this.recvFlows.values()) flow.writeException(w);
+      for (const flow of this.recvOrder) flow.writeException(w);
       if (this.state === 'open' || this.state === 'nearclose') this.fillData(w, now);
       if (w.offset === empty) break;
       this.sealAndSend(now);
@@ -559,7 +562,7 @@ export class Session {
     if (this.state === 'open') {
       at = Math.min(at, this.lastReceiveAt + this.timings.idleTimeoutMs, this.lastSendAt + this.timings.keepaliveMs);
       if (this.ackDeadline < Infinity) at = Math.min(at, this.ackDeadline);
-      for (const flow of this.sendFlows.values()) {
+      for (const flow of this.sendOrder) {
         const t = flow.nextTimeout(now);
         if (t !== undefined) at = Math.min(at, t);
       }
@@ -589,7 +592,7 @@ export class Session {
       // A flow with something to send after its timeout (retransmissions, a probe) asks for
       // packet assembly itself; most firings find nothing due (the retransmission deadline moved
       // on with the acks since the timer was set), and then no packet is assembled at all.
-      for (const flow of this.sendFlows.values()) {
+      for (const flow of this.sendOrder) {
         const t = flow.nextTimeout(now);
         if (t !== undefined && t <= now) flow.onTimeout(now);
       }
@@ -612,17 +615,27 @@ export class Session {
 
   /** Forgets flows that are done in both directions. */
   private reapFlows(): void {
-    for (const [id, flow] of this.sendFlows) if (flow.isFinished) this.sendFlows.delete(id);
-    if (this.sendOrder.length !== this.sendFlows.size) {
+    // Runs at every timer firing and rarely finds anything: look before rebuilding anything.
+    let finishedSend = false;
+    for (const flow of this.sendOrder) finishedSend ||= flow.isFinished;
+    if (finishedSend) {
+      for (const flow of this.sendOrder) if (flow.isFinished) this.sendFlows.delete(flow.flowId);
       const live = this.sendOrder.filter((f) => !f.isFinished);
       this.sendOrder.length = 0;
       this.sendOrder.push(...live);
     }
-    for (const [id, flow] of this.recvFlows) {
-      if (flow.isComplete && !flow.needsAck) {
-        this.recvFlows.delete(id);
-        this.incoming.delete(id);
+    let doneRecv = false;
+    for (const flow of this.recvOrder) doneRecv ||= flow.isComplete && !flow.needsAck;
+    if (doneRecv) {
+      for (const flow of this.recvOrder) {
+        if (flow.isComplete && !flow.needsAck) {
+          this.recvFlows.delete(flow.flowId);
+          this.incoming.delete(flow.flowId);
+        }
       }
+      const live = this.recvOrder.filter((f) => this.recvFlows.has(f.flowId));
+      this.recvOrder.length = 0;
+      this.recvOrder.push(...live);
     }
   }
 

@@ -25,6 +25,28 @@ function copyBlock(from: Uint8Array, fromAt: number, to: Uint8Array, toAt: numbe
 }
 
 /**
+ * Views of the last packet assembly buffer used, from one offset, by length in blocks. Every
+ * session of an endpoint assembles in one scratch buffer from one offset, and a packet's length
+ * takes one of some 75 values, so a view made once per length replaces one made per packet.
+ * (Another buffer or offset, as for handshake packets, starts the set over.)
+ */
+let viewsOf: Buffer | undefined;
+let viewsFrom = -1;
+let views: Buffer[] = [];
+
+function inputView(buf: Buffer, from: number, end: number): Buffer {
+  if (buf !== viewsOf || from !== viewsFrom) {
+    viewsOf = buf;
+    viewsFrom = from;
+    views = [];
+  }
+  const blocks = (end - from) >>> 4;
+  let view = views[blocks];
+  if (view === undefined) view = views[blocks] = buf.subarray(from, end);
+  return view;
+}
+
+/**
  * Encrypts each packet as a fresh zero-IV CBC run on one long-lived context, and hands back the
  * ciphertext with 16 spare bytes in front, so that a datagram header can be written there and
  * the datagram sent as one buffer, with no copy and no gather list.
@@ -61,7 +83,7 @@ export class ZeroIvEncryptor {
     }
     copyBlock(this.chain, 0, buf, start - ENCRYPT_LEAD_BYTES);
     xorBlockInto(buf, start, zero);
-    const out = this.cipher.update(buf.subarray(start - ENCRYPT_LEAD_BYTES, end));
+    const out = this.cipher.update(inputView(buf, start - ENCRYPT_LEAD_BYTES, end));
     copyBlock(out, out.length - 16, this.chain, 0);
     return out;
   }
