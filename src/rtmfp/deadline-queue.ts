@@ -57,7 +57,13 @@ export class DeadlineQueue {
   cancel(entry: DeadlineEntry): void {
     entry.at = Infinity;
     if (entry.index >= 0) this.removeAt(entry.index);
-    // The platform timer may now go off early: it then finds nothing due and re-arms.
+    if (this.heap.length === 0 && !this.firing) {
+      // Nothing left: a pending platform timer would keep the process alive for nothing.
+      this.timer?.cancel();
+      this.timer = undefined;
+      this.timerAt = Infinity;
+    }
+    // Otherwise the platform timer may go off early: it then finds nothing due and re-arms.
   }
 
   /** Arms the platform timer for `at` unless it already goes off by then. */

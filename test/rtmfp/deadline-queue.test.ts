@@ -129,3 +129,21 @@ test('a thousand entries at random deadlines, with moves and cancels, fire in or
   for (const [name, at] of fired) assert.equal(at, expected.get(name), `entry ${name}`);
   for (let i = 1; i < fired.length; i++) assert.ok(fired[i]![1] >= fired[i - 1]![1], 'in deadline order');
 });
+
+test('cancelling the last entry cancels the platform timer (it would keep a process alive)', async () => {
+  const clock = new FakeClock();
+  const q = new DeadlineQueue(clock);
+  const { fired, entry, t0 } = recorder(clock);
+  const a = entry('a');
+  const b = entry('b');
+  q.schedule(a, t0 + 100);
+  q.schedule(b, t0 + 120_000);
+  q.cancel(a);
+  assert.equal(clock.pendingTimers, 1);
+  q.cancel(b);
+  assert.equal(clock.pendingTimers, 0);
+  q.schedule(a, t0 + 50);
+  await clock.advance(60);
+  assert.deepEqual(fired, [['a', 50]]);
+  assert.equal(clock.pendingTimers, 0);
+});
