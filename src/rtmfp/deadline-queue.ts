@@ -84,8 +84,9 @@ export class DeadlineQueue {
     const due = this.due;
     while (heap.length > 0 && heap[0]!.at <= now) due.push(this.removeAt(0));
     this.firing = true;
+    let i = 0;
     try {
-      for (let i = 0; i < due.length; i++) {
+      for (; i < due.length; i++) {
         const entry = due[i]!;
         // Scheduled again or cancelled by an earlier callback: not due any more.
         if (entry.index >= 0 || entry.at > now) continue;
@@ -93,6 +94,12 @@ export class DeadlineQueue {
         entry.fire(now);
       }
     } finally {
+      // A callback threw: the entries after it go back in the queue, due, rather than being
+      // lost (the error itself goes on up, as a platform timer's would).
+      for (i++; i < due.length; i++) {
+        const entry = due[i]!;
+        if (entry.index < 0 && entry.at <= now) this.schedule(entry, entry.at);
+      }
       due.length = 0;
       this.firing = false;
       if (heap.length > 0) this.armFor(heap[0]!.at);

@@ -147,3 +147,20 @@ test('cancelling the last entry cancels the platform timer (it would keep a proc
   assert.deepEqual(fired, [['a', 50]]);
   assert.equal(clock.pendingTimers, 0);
 });
+
+test('a callback that throws loses no other entry: the rest fire on the next round', async () => {
+  const clock = new FakeClock();
+  const q = new DeadlineQueue(clock);
+  const { fired, entry, t0 } = recorder(clock);
+  q.schedule(entry('thrower', () => {
+    throw new Error('callback failed');
+  }), t0 + 10);
+  q.schedule(entry('after'), t0 + 10);
+  q.schedule(entry('later'), t0 + 30);
+  // The fake clock runs timers synchronously: the error reaches advance(), as an uncaught
+  // exception from a real timer would reach the process.
+  await assert.rejects(clock.advance(10), /callback failed/);
+  assert.deepEqual(fired.map(([n]) => n), ['thrower']);
+  await clock.advance(30);
+  assert.deepEqual(fired, [['thrower', 10], ['after', 10], ['later', 30]]);
+});
