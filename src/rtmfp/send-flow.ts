@@ -110,6 +110,11 @@ export class WriteReceipt {
   }
 }
 
+const IN_FLIGHT = 1;
+const LOST_QUEUED = 2;
+const EVER_LOST = 4;
+const SENT_ABANDONED = 8;
+
 /**
  * One sent fragment (made when first transmitted). Its bytes are named by offset in the
  * message rather than held as a view. Fragments live until acknowledged: long enough for the
@@ -117,11 +122,6 @@ export class WriteReceipt {
  * old generation's garbage. So acknowledged fragments go back to a shared pool (fragPool) and
  * are reused, unless they were ever queued for retransmission (the queue may still name them).
  */
-const IN_FLIGHT = 1;
-const LOST_QUEUED = 2;
-const EVER_LOST = 4;
-const SENT_ABANDONED = 8;
-
 class Frag {
   /**
    * The four yes/no facts below, as bits of one field: a field costs 8 bytes whatever it holds,
@@ -181,10 +181,11 @@ class Frag {
 }
 
 /**
- * Acknowledged fragments for reuse, shared by all flows. The bound (65,536 x about 136 bytes,
- * 8.9 MB) is above what a server has in flight at once: at 500 subscribers a keyframe puts
- * 22,000-28,000 fragments in flight, and with 8,192 the rest were made anew at each keyframe,
- * promoted, and dropped (8 MB/s promoted; 3.2 MB/s with this bound, and 10-12 MB less RSS at 300).
+ * Acknowledged fragments for reuse, shared by all flows. The pool keeps its high-water mark, up
+ * to the bound (65,536 x 112 bytes, 7.3 MB): at 500 bench subscribers a keyframe puts 22,000 to
+ * 45,000 fragments in flight, and with a bound of 8,192 the rest were made anew at each
+ * keyframe, promoted, and dropped (8 MB/s promoted; 3.2 MB/s with this bound, and 10-12 MB less
+ * RSS at 300 subscribers).
  */
 const fragPool: Frag[] = [];
 const FRAG_POOL_MAX = 65536;
