@@ -85,8 +85,8 @@ export class RecvFlow {
   private finSeq = 0;
   private readonly maxAhead: number;
 
-  /** Out-of-order fragments (copies), by sequence number. */
-  private buffer = new Map<number, Held>();
+  /** Out-of-order fragments (copies), by sequence number; made on the first (most flows never reorder). */
+  private buffer: Map<number, Held> | undefined;
   private bufferBytes = 0;
   /** The message being reassembled, in order. */
   private parts: Buffer[] = [];
@@ -363,7 +363,7 @@ export class RecvFlow {
   }
 
   private store(seq: number, flags: number, data: Buffer, cost: number): void {
-    this.buffer.set(seq, { flags, data: Buffer.from(data) });
+    (this.buffer ??= new Map()).set(seq, { flags, data: Buffer.from(data) });
     this.bufferBytes += cost;
   }
 
@@ -372,7 +372,7 @@ export class RecvFlow {
     const target = this.cumAck;
     if (this.processed >= target) return;
     const buffer = this.buffer;
-    if (buffer.size === 0) {
+    if (buffer === undefined || buffer.size === 0) {
       // Nothing buffered: all between was abandoned.
       this.gap();
       this.processed = target;
@@ -505,7 +505,7 @@ export class RecvFlow {
   }
 
   private dropAll(): void {
-    this.buffer.clear();
+    this.buffer = undefined;
     this.bufferBytes = 0;
     this.resetAssembly();
     this.held = [];

@@ -261,10 +261,12 @@ export class SendFlow {
   // Sent fragments by sequence number: slot seq & mask holds seq, for lowSeq <= seq < nextSeq,
   // or undefined once acknowledged. Small at first (a command flow rarely has more than a few
   // fragments in flight); it doubles as needed.
-  private ring: Array<Frag | undefined> = new Array<Frag | undefined>(16).fill(undefined);
+  // Four slots to start: a server has a few command flows per client, mostly idle, and media
+  // flows grow theirs (to 64-128 slots at a keyframe) within their first seconds.
+  private ring: Array<Frag | undefined> = new Array<Frag | undefined>(4).fill(undefined);
   /** For an acknowledged slot: a sequence number above it to resume searching at. */
-  private skip: number[] = new Array<number>(16).fill(0);
-  private mask = 15;
+  private skip: number[] = new Array<number>(4).fill(0);
+  private mask = 3;
   /** Lowest sequence number not yet acknowledged (or nextSeq). */
   private lowSeq = 1;
   private nextSeq = 1;
