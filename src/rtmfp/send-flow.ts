@@ -53,38 +53,14 @@ export interface WriteOptions {
   onDone?: (receipt: WriteReceipt) => void;
 }
 
-const FULLY_CUT = 1;
-const FIN = 2;
-const STARTED = 4;
-
 /** The fate of one write(). Also the flow's record of the message while it is being sent. */
 export class WriteReceipt {
   /** @internal */ _status: ReceiptStatus = 'pending';
   /** @internal bytes cut into fragments so far. */ _cut = 0;
+  /** @internal every byte has been cut into a fragment. */ _fullyCut = false;
   /** @internal fragments sent and not yet acknowledged. */ _unacked = 0;
-  /** Three yes/no facts as bits of one field (a fan-out makes dozens of receipts a second per subscriber). */
-  private bits = 0;
-  /** @internal every byte has been cut into a fragment. */
-  get _fullyCut(): boolean {
-    return (this.bits & FULLY_CUT) !== 0;
-  }
-  set _fullyCut(v: boolean) {
-    this.bits = v ? this.bits | FULLY_CUT : this.bits & ~FULLY_CUT;
-  }
-  /** @internal the flow's close marker rather than user data. */
-  get _fin(): boolean {
-    return (this.bits & FIN) !== 0;
-  }
-  set _fin(v: boolean) {
-    this.bits = v ? this.bits | FIN : this.bits & ~FIN;
-  }
-  /** @internal at least one fragment has been sent. */
-  get _started(): boolean {
-    return (this.bits & STARTED) !== 0;
-  }
-  set _started(v: boolean) {
-    this.bits = v ? this.bits | STARTED : this.bits & ~STARTED;
-  }
+  /** @internal the flow's close marker rather than user data. */ _fin = false;
+  /** @internal at least one fragment has been sent. */ _started = false;
   onDone: ((receipt: WriteReceipt) => void) | undefined;
 
   constructor(
@@ -259,10 +235,9 @@ export class SendFlow {
   private readonly optionsLength: number;
 
   // Sent fragments by sequence number: slot seq & mask holds seq, for lowSeq <= seq < nextSeq,
-  // or undefined once acknowledged. Small at first (a command flow rarely has more than a few
-  // fragments in flight); it doubles as needed.
-  // Four slots to start: a server has a few command flows per client, mostly idle, and media
-  // flows grow theirs (to 64-128 slots at a keyframe) within their first seconds.
+  // or undefined once acknowledged. It doubles as needed from four slots: a server has a few
+  // command flows per client, mostly idle, and media flows grow theirs (to 64-128 slots at a
+  // keyframe) within their first seconds.
   private ring: Array<Frag | undefined> = new Array<Frag | undefined>(4).fill(undefined);
   /** For an acknowledged slot: a sequence number above it to resume searching at. */
   private skip: number[] = new Array<number>(4).fill(0);
