@@ -91,24 +91,30 @@ export class ZeroIvEncryptor {
 
 /** Packets up to this size are decrypted in TypeScript (see ZeroIvDecryptor). */
 const SMALL_PACKET_BYTES = 128;
+/** Larger packets a session decrypts in TypeScript before it makes a node:crypto context. */
+const LARGE_PACKETS_BEFORE_CONTEXT = 16;
 
 /**
  * Decrypts each packet as a fresh zero-IV CBC run.
  *
- * Small packets (acks, pings: all a subscriber's session ever receives) are decrypted with
- * @noble/ciphers' AES on an expanded key, block by block: 0.77 us for 64 bytes, where a call into
- * node:crypto costs about 1.5 us, and no node:crypto context (about 4.3 KB of memory each) is
- * made for sessions that never receive anything larger. Larger packets go through a node:crypto
- * context made on the first one, kept for the session: the context's IV after a packet is that
- * packet's last ciphertext block, so XORing that block into the next packet's first recovered
- * block gives what a fresh zero-IV context would.
+ * Small packets (acks, pings: nearly all a subscriber's session ever receives) are decrypted
+ * with @noble/ciphers' AES on an expanded key, block by block: 0.77 us for 64 bytes, where a call
+ * into node:crypto costs about 1.5 us. So are a session's first few larger packets (a player's
+ * connect and play commands), because a node:crypto context costs about 1.9 KB of native memory
+ * for the session's life: that was 1.9 KB per subscriber for two or three packets. A session that
+ * keeps receiving large packets (a publisher's media) gets a context on its
+ * LARGE_PACKETS_BEFORE_CONTEXT + 1st, kept for the session: the context's IV after a packet is
+ * that packet's last ciphertext block, so XORing that block into the next packet's first
+ * recovered block gives what a fresh zero-IV context would.
  */
 export class ZeroIvDecryptor {
   private readonly key: Buffer;
   private decipher: Decipher | undefined;
   private readonly chain = Buffer.alloc(16);
-  /** The decryption key schedule for small packets, made on the first one. */
+  /** The decryption key schedule for packets decrypted here, made on the first one. */
   private roundKeys: Uint32Array | undefined;
+  /** Packets over SMALL_PACKET_BYTES decrypted here so far (until the context is made). */
+  private largePackets = 0;
 
   constructor(key: Uint8Array) {
     this.key = ownedCopy(key);
@@ -116,8 +122,9 @@ export class ZeroIvDecryptor {
 
   /** Decrypts a whole number of blocks into a new buffer. */
   decrypt(cipherText: Buffer): Buffer {
-    if (cipherText.length <= SMALL_PACKET_BYTES) return this.decryptSmall(cipherText);
+    if (cipherText.length <= SMALL_PACKET_BYTES) return this.decryptByBlocks(cipherText);
     if (this.decipher === undefined) {
+      if (++this.largePackets <= LARGE_PACKETS_BEFORE_CONTEXT) return this.decryptByBlocks(cipherText);
       this.decipher = createDecipheriv('aes-128-cbc', this.key, ZERO_IV);
       this.decipher.setAutoPadding(false);
     }
@@ -127,7 +134,7 @@ export class ZeroIvDecryptor {
     return out;
   }
 
-  private decryptSmall(cipherText: Buffer): Buffer {
+  private decryptByBlocks(cipherText: Buffer): Buffer {
     const roundKeys = (this.roundKeys ??= aes.expandKeyDecLE(this.key));
     const out = Buffer.allocUnsafe(cipherText.length);
     // Words are little-endian, as @noble/ciphers reads blocks; the previous ciphertext block
