@@ -234,13 +234,13 @@ export class SendFlow {
   private startupOptions: Buffer | undefined;
   private readonly optionsLength: number;
 
-  // Sent fragments by sequence number: slot seq & mask holds seq, for lowSeq <= seq < nextSeq,
-  // or undefined once acknowledged. It doubles as needed from four slots: a server has a few
-  // command flows per client, mostly idle, and media flows grow theirs (to 64-128 slots at a
-  // keyframe) within their first seconds.
-  private ring: Array<Frag | undefined> = new Array<Frag | undefined>(4).fill(undefined);
-  /** For an acknowledged slot: a sequence number above it to resume searching at. */
-  private skip: number[] = new Array<number>(4).fill(0);
+  // Sent fragments by sequence number: for lowSeq <= seq < nextSeq, slot seq & mask holds
+  // fragment seq or, once that is acknowledged, a sequence number above seq to resume searching
+  // at (see nextUnacked; one array for both halves the ring's memory, about 1.2 KB a subscriber
+  // at a keyframe). It doubles as needed from four slots: a server has a few command flows per
+  // client, mostly idle, and media flows grow theirs (to 64-128 slots at a keyframe) within
+  // their first seconds.
+  private ring: Array<Frag | number> = new Array<Frag | number>(4).fill(0);
   private mask = 3;
   /** Lowest sequence number not yet acknowledged (or nextSeq). */
   private lowSeq = 1;
@@ -600,15 +600,18 @@ export class SendFlow {
    */
   private nextUnacked(from: number): number {
     const ring = this.ring;
-    const skip = this.skip;
     const mask = this.mask;
     const end = this.nextSeq;
     let t = from;
-    while (t < end && ring[t & mask] === undefined) t = skip[t & mask]!;
+    while (t < end) {
+      const entry = ring[t & mask]!;
+      if (typeof entry !== 'number') break;
+      t = entry;
+    }
     for (let u = from; u < t; ) {
       const slot = u & mask;
-      const next = skip[slot]!;
-      skip[slot] = t;
+      const next = ring[slot] as number;
+      ring[slot] = t;
       u = next;
     }
     return t < end ? t : end;
@@ -616,10 +619,9 @@ export class SendFlow {
 
   private ackSeq(seq: number): number {
     const slot = seq & this.mask;
-    const f = this.ring[slot];
-    if (f === undefined || f.seq !== seq) return 0;
-    this.ring[slot] = undefined;
-    this.skip[slot] = seq + 1;
+    const f = this.ring[slot]!;
+    if (typeof f === 'number' || f.seq !== seq) return 0;
+    this.ring[slot] = seq + 1;
     f.lostQueued = false;
     let bytes = 0;
     if (f.inFlight) {
@@ -696,8 +698,8 @@ export class SendFlow {
     this.exceptionCode = code;
     const pending: WriteReceipt[] = [];
     for (let seq = this.lowSeq; seq < this.nextSeq; seq++) {
-      const f = this.ring[seq & this.mask];
-      if (f !== undefined && f.msg._status === 'pending' && !f.msg._fin) pending.push(f.msg);
+      const f = this.ring[seq & this.mask]!;
+      if (typeof f !== 'number' && f.msg._status === 'pending' && !f.msg._fin) pending.push(f.msg);
     }
     for (let i = this.sendHead; i < this.sendTail; i++) {
       const m = this.sendQ[i]!;
@@ -750,8 +752,8 @@ export class SendFlow {
   private updateFsn(): number {
     let fsn = this.fsn < this.lowSeq - 1 ? this.lowSeq - 1 : this.fsn;
     while (fsn + 1 < this.nextSeq) {
-      const f = this.ring[(fsn + 1) & this.mask];
-      if (f === undefined || f.msg._status === 'abandoned' || f.msg._fin) fsn++;
+      const f = this.ring[(fsn + 1) & this.mask]!;
+      if (typeof f === 'number' || f.msg._status === 'abandoned' || f.msg._fin) fsn++;
       else break;
     }
     this.fsn = fsn;
@@ -804,16 +806,11 @@ export class SendFlow {
 
   private growRing(): void {
     const size = this.ring.length * 2;
-    const ring = new Array<Frag | undefined>(size).fill(undefined);
-    const skip = new Array<number>(size).fill(0);
+    const ring = new Array<Frag | number>(size).fill(0);
     const mask = size - 1;
-    for (let seq = this.lowSeq; seq < this.nextSeq; seq++) {
-      const f = this.ring[seq & this.mask];
-      if (f !== undefined) ring[seq & mask] = f;
-      else skip[seq & mask] = this.skip[seq & this.mask]!;
-    }
+    // Entries move as they are: a fragment, or an acknowledged slot's sequence number to resume at.
+    for (let seq = this.lowSeq; seq < this.nextSeq; seq++) ring[seq & mask] = this.ring[seq & this.mask]!;
     this.ring = ring;
-    this.skip = skip;
     this.mask = mask;
   }
 
@@ -824,8 +821,7 @@ export class SendFlow {
   }
 
   private clear(): void {
-    this.ring = new Array<Frag | undefined>(1).fill(undefined);
-    this.skip = [0];
+    this.ring = [0];
     this.mask = 0;
     this.lowSeq = this.nextSeq;
     this.outHead = this.outTail = null;
