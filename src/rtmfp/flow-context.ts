@@ -46,8 +46,11 @@ export interface SendFlowContext {
 
 export interface RecvFlowContext {
   now(): number;
-  /** A complete message, in order (or abandoned messages skipped). */
-  deliver(message: Buffer): void;
+  /**
+   * A complete message of flow `flowId`, in order (or abandoned messages skipped). The flow ID
+   * lets one context serve all of a session's flows.
+   */
+  deliver(flowId: number, message: Buffer): void;
   /** Asks the session to send an ack soon; `immediate` for out-of-order arrivals. */
   wantAck(immediate: boolean): void;
 }

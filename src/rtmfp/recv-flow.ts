@@ -262,7 +262,7 @@ export class RecvFlow {
       this.held[this.heldHead++] = EMPTY;
       this.heldBytes -= m.length + BIAS;
       this.stats.messagesDelivered++;
-      this.ctx.deliver(m);
+      this.ctx.deliver(this.flowId, m);
     }
     if (this.heldHead === this.held.length) {
       this.held = [];
@@ -485,7 +485,7 @@ export class RecvFlow {
       return;
     }
     this.stats.messagesDelivered++;
-    this.ctx.deliver(message);
+    this.ctx.deliver(this.flowId, message);
   }
 
   private checkComplete(): void {

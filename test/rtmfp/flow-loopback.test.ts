@@ -138,7 +138,7 @@ class Endpoint {
     this.recv = new RecvFlow(
       {
         now: () => this.world.now,
-        deliver: (m) => {
+        deliver: (_flowId, m) => {
           this.delivered.push(m);
           this.onMessage?.(m);
         },
