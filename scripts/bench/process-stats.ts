@@ -39,3 +39,23 @@ export async function meanRssMb(pid: number, ms: number, everyMs = 250): Promise
   }
   return sum / Math.max(1, count);
 }
+
+/**
+ * UDP datagrams the kernel has dropped so far because a socket's receive buffer was full, on
+ * the whole machine (Linux's Udp RcvbufErrors counter), or undefined where it cannot be read.
+ * On loopback every drop is one that a benchmark's own processes caused: a dropped packet is
+ * retransmitted, and costs the server CPU and memory (fragments in flight) that it would not
+ * spend on clients that kept up.
+ */
+export function udpReceiveBufferDrops(): number | undefined {
+  try {
+    const lines = readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Udp:'));
+    if (lines.length < 2) return undefined;
+    const names = lines[0]!.split(/\s+/);
+    const values = lines[1]!.split(/\s+/);
+    const at = names.indexOf('RcvbufErrors');
+    return at > 0 ? Number(values[at]) : undefined;
+  } catch {
+    return undefined;
+  }
+}

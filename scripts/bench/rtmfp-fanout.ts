@@ -2,13 +2,17 @@
 // 640x360 H.264 + AAC file in real time) played by N RTMFP subscribers, for each N asked. Prints
 // the server's CPU per subscriber, late or missing frames, and memory per subscriber.
 //
-//   node --import tsx scripts/bench/rtmfp-fanout.ts [--subscribers 50,100,200] [--seconds 15] [--merge-ms 100] [--mona DIR]
+//   node --import tsx scripts/bench/rtmfp-fanout.ts [--subscribers 50,100,200] [--seconds 15] [--merge-ms 100]
+//     [--sessions-per-socket 1] [--mona DIR]
 //
 // --mona DIR runs the same measurement against MonaServer2 built in DIR (from its public sources,
 // outside this repository), one server after the other in one run.
 //
 // Subscribers run in a child process on the same machine: when it saturates its core, frames are
 // late because of the clients, not the server; the table shows the client's CPU so that shows.
+// Each player has a UDP socket of its own. The UDP drops column counts datagrams the kernel
+// dropped for a full socket receive buffer during the window, machine-wide: it should read 0;
+// where it does not, clients fell behind and the server's figures include retransmissions.
 // BENCH_PROFILE=dir writes a CPU profile of the server there (node --cpu-prof); BENCH_SERVER_ARGS
 // passes other node flags to the server only.
 import { spawn, fork, type ChildProcess } from 'node:child_process';
@@ -20,13 +24,15 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { coveyServerArgs, fmt, sleep, stopBenchProcesses } from './bench-util.js';
 import { benchInput } from './bench-input.js';
-import { cpuSeconds, cpuTimes, meanRssMb } from './process-stats.js';
+import { cpuSeconds, cpuTimes, meanRssMb, udpReceiveBufferDrops } from './process-stats.js';
 
 const { values: args } = parseArgs({
   options: {
     subscribers: { type: 'string', default: '50,100,200' },
     seconds: { type: 'string', default: '15' },
     'merge-ms': { type: 'string', default: '100' },
+    /** Covey's players per UDP socket (1, as real clients; more, to see what sharing does). */
+    'sessions-per-socket': { type: 'string', default: '1' },
     /** A MonaServer2 build folder (holding MonaServer/, MonaBase/, MonaCore/) to measure the same way. */
     mona: { type: 'string' },
   },
@@ -59,6 +65,8 @@ interface Result {
   rss: number;
   latePct: number;
   mbpsPerSub: number;
+  /** Datagrams dropped per second on the machine for a full socket receive buffer, during the window. */
+  dropsPerSecond: number | undefined;
 }
 
 
@@ -71,7 +79,11 @@ interface Target {
 
 const coveyTarget: Target = {
   name: 'Covey',
-  sessionsPerSocket: 250,
+  // One socket per player, as with real clients (and as MonaServer2 needs). With 250 players
+  // to a socket, the players' two sockets at N=500 overflowed whenever the players' process
+  // paused (about 900 datagrams dropped a second), and the server's retransmissions took its
+  // CPU from 52 % to 61 % (a scratch run of the same load both ways).
+  sessionsPerSocket: Number(args['sessions-per-socket']),
   start: (port) => spawn(process.execPath, coveyServerArgs('serve', '--host', '127.0.0.1', '--rtmfp-port', String(port), '--no-rtmp', '--log-level', 'warn', '--media-merge-ms', args['merge-ms']!), { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] }),
 };
 
@@ -143,10 +155,13 @@ async function measure(target: Target, n: number, input: string): Promise<Result
     await sleep(SETTLE_SECONDS * 1000);
     const mark = await ask<Progress>({ cmd: 'mark' });
     const times0 = cpuTimes(pid);
+    const drops0 = udpReceiveBufferDrops();
     const t0 = performance.now();
     const rss = await meanRssMb(pid, SECONDS * 1000);
     const elapsed = (performance.now() - t0) / 1000;
     const times1 = cpuTimes(pid);
+    const drops1 = udpReceiveBufferDrops();
+    const dropsPerSecond = drops0 === undefined || drops1 === undefined ? undefined : (drops1 - drops0) / elapsed;
     const cpu = (times1.user + times1.system - times0.user - times0.system) / elapsed;
     const systemCpu = (times1.system - times0.system) / elapsed;
     const end = await ask<Progress>({ cmd: 'last' });
@@ -165,7 +180,7 @@ async function measure(target: Target, n: number, input: string): Promise<Result
     const bytes = counts.bytes;
     subs.send({ cmd: 'exit' });
     const mbpsPerSub = (bytes.reduce((a, b) => a + b, 0) * 8) / n / elapsed / 1e6;
-    return { n, baseCpu, cpu, systemCpu, clientCpu, packetsDown, packetsUp, baseRss, rss, latePct, mbpsPerSub };
+    return { n, baseCpu, cpu, systemCpu, clientCpu, packetsDown, packetsUp, baseRss, rss, latePct, mbpsPerSub, dropsPerSecond };
   } finally {
     await stopBenchProcesses(children);
   }
@@ -184,11 +199,11 @@ for (const target of targets) {
 
 function report(name: string, results: Result[]): void {
   console.log(`\n${name}: RTMFP fan-out, 1 publisher (covey publish over RTMFP, ~1 Mb/s H.264 + AAC), N RTMFP players (Covey's client), ${SECONDS} s window${name === 'Covey' ? `, media merge ${args['merge-ms']} ms` : ''}, ${process.version}`);
-  console.log('    N   server CPU alone  with N (kernel)   CPU/subscriber   late+missing   client CPU   RSS alone  RSS with N   (RSS-alone)/N   delivered/sub   packets/s/sub down, up');
+  console.log('    N   server CPU alone  with N (kernel)   CPU/subscriber   late+missing   client CPU   RSS alone  RSS with N   (RSS-alone)/N   delivered/sub   packets/s/sub down, up   UDP drops/s');
   for (const r of results) {
     const perSub = (r.cpu - r.baseCpu) / r.n;
     console.log(
-      `${String(r.n).padStart(5)}   ${fmt(r.baseCpu * 100, 1).padStart(13)} %  ${fmt(r.cpu * 100, 1).padStart(5)} % (${fmt(r.systemCpu * 100, 0).padStart(3)} %)  ${fmt(perSub * 1000, 2).padStart(8)} ms/s   ${fmt(r.latePct, 2).padStart(10)} %   ${fmt(r.clientCpu * 100, 0).padStart(8)} %   ${fmt(r.baseRss, 0).padStart(6)} MB  ${fmt(r.rss, 0).padStart(7)} MB   ${fmt(((r.rss - r.baseRss) * 1024) / r.n, 1).padStart(10)} KB   ${fmt(r.mbpsPerSub, 2).padStart(9)} Mb/s   ${fmt(r.packetsDown, 0).padStart(8)}, ${fmt(r.packetsUp, 0)}`,
+      `${String(r.n).padStart(5)}   ${fmt(r.baseCpu * 100, 1).padStart(13)} %  ${fmt(r.cpu * 100, 1).padStart(5)} % (${fmt(r.systemCpu * 100, 0).padStart(3)} %)  ${fmt(perSub * 1000, 2).padStart(8)} ms/s   ${fmt(r.latePct, 2).padStart(10)} %   ${fmt(r.clientCpu * 100, 0).padStart(8)} %   ${fmt(r.baseRss, 0).padStart(6)} MB  ${fmt(r.rss, 0).padStart(7)} MB   ${fmt(((r.rss - r.baseRss) * 1024) / r.n, 1).padStart(10)} KB   ${fmt(r.mbpsPerSub, 2).padStart(9)} Mb/s   ${fmt(r.packetsDown, 0).padStart(8)}, ${fmt(r.packetsUp, 0).padEnd(3)}   ${r.dropsPerSecond === undefined ? '?' : fmt(r.dropsPerSecond, 0).padStart(11)}`,
     );
   }
   // RSS with N includes costs that do not grow with N (the young generation, buffers that fill

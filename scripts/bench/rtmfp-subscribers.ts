@@ -26,8 +26,9 @@ interface Player {
 }
 const players: Player[] = Array.from({ length: count }, () => ({ received: [], late: [], bytes: 0, baseline: Infinity, lastTs: -1 }));
 const clients: RtmfpClient[] = [];
-// A few endpoints rather than one: each is one UDP socket, and one socket's receive queue is
-// the bottleneck well before the CPU when hundreds of sessions share it.
+// Endpoints of perSocket sessions each (rtmfp-fanout passes 1: a socket per player, as real
+// clients have). One socket's receive queue is the bottleneck well before the CPU when hundreds
+// of sessions share it: it overflows whenever this process pauses.
 const endpoints: RtmfpEndpoint[] = [];
 for (let i = 0; i < Math.max(1, Math.ceil(count / perSocket)); i++) {
   endpoints.push(new RtmfpEndpoint({ port: await NodeDatagramPort.bind({ host: '127.0.0.1', port: 0 }), crypto: new FlashCrypto({ server: false }) }));
