@@ -3,7 +3,7 @@
 // the server's CPU per subscriber, late or missing frames, and memory per subscriber.
 //
 //   node --import tsx scripts/bench/rtmfp-fanout.ts [--subscribers 50,100,200] [--seconds 15] [--merge-ms 100]
-//     [--sessions-per-socket 1] [--mona DIR]
+//     [--sessions-per-socket 1] [--player-processes 1] [--mona DIR]
 //
 // --mona DIR runs the same measurement against MonaServer2 built in DIR (from its public sources,
 // outside this repository), one server after the other in one run.
@@ -33,6 +33,12 @@ const { values: args } = parseArgs({
     'merge-ms': { type: 'string', default: '100' },
     /** Covey's players per UDP socket (1, as real clients; more, to see what sharing does). */
     'sessions-per-socket': { type: 'string', default: '1' },
+    /**
+     * Processes the players are split across. One process saturates its core near 700 players
+     * (frames then come late because of the players); with two, N=700 can be measured on a
+     * 2-core machine, at the cost of the players competing with the server for its core.
+     */
+    'player-processes': { type: 'string', default: '1' },
     /** A MonaServer2 build folder (holding MonaServer/, MonaBase/, MonaCore/) to measure the same way. */
     mona: { type: 'string' },
   },
@@ -134,26 +140,51 @@ async function measure(target: Target, n: number, input: string): Promise<Result
     const baseRss = await meanRssMb(pid, 4000);
     const baseCpu = (cpuSeconds(pid) - c0) / 4;
 
-    const subs = fork(fileURLToPath(new URL('./rtmfp-subscribers.ts', import.meta.url)), [`rtmfp://127.0.0.1:${port}/live`, 'bench', String(n), String(target.sessionsPerSocket)], {
-      execArgv: ['--single-threaded-gc', '--import', 'tsx'],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    children.push(subs);
-    await new Promise<void>((resolve, reject) => {
-      subs.once('message', () => resolve());
-      subs.once('exit', (code) => reject(new Error(`subscribers exited with ${code}`)));
-    });
-    const ask = <T>(message: object) =>
-      new Promise<T>((resolve) => {
-        subs.once('message', (m: T) => resolve(m));
-        subs.send(message);
+    // Players 0..n-1 are dealt out to the processes in turn; their answers are put back together.
+    const processes = Math.max(1, Math.min(n, Number(args['player-processes'])));
+    const subs = Array.from({ length: processes }, (_, k) => {
+      const share = Math.floor(n / processes) + (k < n % processes ? 1 : 0);
+      const child = fork(fileURLToPath(new URL('./rtmfp-subscribers.ts', import.meta.url)), [`rtmfp://127.0.0.1:${port}/live`, 'bench', String(share), String(target.sessionsPerSocket)], {
+        execArgv: ['--single-threaded-gc', '--import', 'tsx'],
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       });
+      children.push(child);
+      return child;
+    });
+    await Promise.all(
+      subs.map(
+        (child) =>
+          new Promise<void>((resolve, reject) => {
+            child.once('message', () => resolve());
+            child.once('exit', (code) => reject(new Error(`subscribers exited with ${code}`)));
+          }),
+      ),
+    );
+    const askEach = <T>(message: object) =>
+      Promise.all(
+        subs.map(
+          (child) =>
+            new Promise<T>((resolve) => {
+              child.once('message', (m: T) => resolve(m));
+              child.send(message);
+            }),
+        ),
+      );
+    const progress = async (cmd: string): Promise<Progress> => {
+      const parts = await askEach<Progress>({ cmd });
+      return {
+        lastTs: parts.flatMap((p) => p.lastTs),
+        cpu: { user: parts.reduce((t, p) => t + p.cpu.user, 0), system: parts.reduce((t, p) => t + p.cpu.system, 0) },
+        packetsIn: parts.reduce((t, p) => t + p.packetsIn, 0),
+        packetsOut: parts.reduce((t, p) => t + p.packetsOut, 0),
+      };
+    };
     // Let the players' baselines settle (and the first keyframe pass) before the window, and
     // V8's young generation grow to what this load needs: at 100 subscribers it doubled to
     // 32 MB about 8 s in, and a window that straddled that read 20 MB too little at N=100,
     // doubling the memory-per-subscriber slope.
     await sleep(SETTLE_SECONDS * 1000);
-    const mark = await ask<Progress>({ cmd: 'mark' });
+    const mark = await progress('mark');
     const times0 = cpuTimes(pid);
     const drops0 = udpReceiveBufferDrops();
     const t0 = performance.now();
@@ -164,21 +195,22 @@ async function measure(target: Target, n: number, input: string): Promise<Result
     const dropsPerSecond = drops0 === undefined || drops1 === undefined ? undefined : (drops1 - drops0) / elapsed;
     const cpu = (times1.user + times1.system - times0.user - times0.system) / elapsed;
     const systemCpu = (times1.system - times0.system) / elapsed;
-    const end = await ask<Progress>({ cmd: 'last' });
+    const end = await progress('last');
     const packetsDown = (end.packetsIn - mark.packetsIn) / n / elapsed;
     const packetsUp = (end.packetsOut - mark.packetsOut) / n / elapsed;
     // Frames are compared over one range of media time every player had the chance to receive:
     // from the latest any player had at the mark to a second before the earliest at the end.
     const from = Math.max(...mark.lastTs);
     const to = Math.min(...end.lastTs) - 1000;
-    const counts = await ask<{ frames: number[]; late: number[]; bytes: number[] }>({ cmd: 'count', from, to });
+    const countParts = await askEach<{ frames: number[]; late: number[]; bytes: number[] }>({ cmd: 'count', from, to });
+    const counts = { frames: countParts.flatMap((c) => c.frames), late: countParts.flatMap((c) => c.late), bytes: countParts.flatMap((c) => c.bytes) };
     // Frames the best-served player got and another did not count as missing (abandoned or dropped).
     const expected = Math.max(...counts.frames);
     const missing = counts.frames.reduce((sum, f) => sum + (expected - f), 0);
     const latePct = (100 * (counts.late.reduce((a, b) => a + b, 0) + missing)) / (expected * n);
     const clientCpu = (end.cpu.user + end.cpu.system - mark.cpu.user - mark.cpu.system) / 1e6 / elapsed;
     const bytes = counts.bytes;
-    subs.send({ cmd: 'exit' });
+    for (const child of subs) child.send({ cmd: 'exit' });
     const mbpsPerSub = (bytes.reduce((a, b) => a + b, 0) * 8) / n / elapsed / 1e6;
     return { n, baseCpu, cpu, systemCpu, clientCpu, packetsDown, packetsUp, baseRss, rss, latePct, mbpsPerSub, dropsPerSecond };
   } finally {
@@ -198,7 +230,7 @@ for (const target of targets) {
 }
 
 function report(name: string, results: Result[]): void {
-  console.log(`\n${name}: RTMFP fan-out, 1 publisher (covey publish over RTMFP, ~1 Mb/s H.264 + AAC), N RTMFP players (Covey's client), ${SECONDS} s window${name === 'Covey' ? `, media merge ${args['merge-ms']} ms` : ''}, ${process.version}`);
+  console.log(`\n${name}: RTMFP fan-out, 1 publisher (covey publish over RTMFP, ~1 Mb/s H.264 + AAC), N RTMFP players (Covey's client${Number(args['player-processes']) > 1 ? `, in ${args['player-processes']} processes; client CPU is their sum` : ''}), ${SECONDS} s window${name === 'Covey' ? `, media merge ${args['merge-ms']} ms` : ''}, ${process.version}`);
   console.log('    N   server CPU alone  with N (kernel)   CPU/subscriber   late+missing   client CPU   RSS alone  RSS with N   (RSS-alone)/N   delivered/sub   packets/s/sub down, up   UDP drops/s');
   for (const r of results) {
     const perSub = (r.cpu - r.baseCpu) / r.n;
