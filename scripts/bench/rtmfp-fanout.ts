@@ -207,7 +207,8 @@ async function measure(target: Target, n: number, input: string): Promise<Result
     // Frames the best-served player got and another did not count as missing (abandoned or dropped).
     const expected = Math.max(...counts.frames);
     const missing = counts.frames.reduce((sum, f) => sum + (expected - f), 0);
-    const latePct = (100 * (counts.late.reduce((a, b) => a + b, 0) + missing)) / (expected * n);
+    // No frame in the range at all (the slowest player never got past the mark): all missing.
+    const latePct = expected === 0 ? 100 : (100 * (counts.late.reduce((a, b) => a + b, 0) + missing)) / (expected * n);
     const clientCpu = (end.cpu.user + end.cpu.system - mark.cpu.user - mark.cpu.system) / 1e6 / elapsed;
     const bytes = counts.bytes;
     for (const child of subs) child.send({ cmd: 'exit' });
