@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --single-threaded-gc --max-semi-space-size=4 --min-semi-space-size=4
+#!/usr/bin/env -S node --single-threaded-gc --max-semi-space-size=2 --min-semi-space-size=2
 // `covey`: the one command-line program. Subcommands are registered by their own modules.
 //
 // The node flags above (npm start passes the same; V8 takes them only at start-up), measured
@@ -7,15 +7,21 @@
 //   for a server meant to fill one core: 12-30% less server CPU per subscriber without them
 //   (three interleaved pairs at 300 subscribers), for scavenge pauses of about 10 ms that live
 //   media (buffered, with second-long deadlines) does not notice.
-// - a fixed 8 MB young generation (4 MB semi-spaces): V8 grows it to 32 MB under load, and
-//   the server's RSS with it: at 300 and 500 subscribers RSS was 96 and 111 MB with 8 MB
-//   semi-spaces against 115-118 and 130 MB with V8's default, and 4 MB semi-spaces took another
-//   12 MB off at both 100 and 500 subscribers (A/B, two rounds each: 97-98 against 109-111 MB at
-//   500), at the same server CPU (55.3-55.7 % against 55.6-55.7 %). By smaps at 500, V8's pages
-//   took 5 MB less and the malloc heap 6 MB less: that heap holds node:crypto's output buffers
-//   (one per packet sent) until the scavenge after their packet, and scavenges come twice as
-//   often. A fixed size also stops the young generation from growing part-way through a
-//   measurement.
+// - a small fixed young generation, 4 MB (2 MB semi-spaces). V8 grows it to 32 MB under load,
+//   and the server's RSS with it. Each halving was measured with builds alternating, at 500
+//   subscribers unless said:
+//   - 8 MB semi-spaces against V8's default: RSS 96 and 111 MB at 300 and 500 subscribers
+//     against 115-118 and 130 MB, at the same CPU per subscriber;
+//   - 4 MB against 8 MB: 12 MB less RSS at both 100 and 500 (97-98 against 109-111 MB at 500),
+//     same server CPU (55.3-55.7 % against 55.6-55.7 %). By smaps, V8's pages took 5 MB less
+//     and the malloc heap 6 MB less: that heap holds node:crypto's output buffers (one per
+//     packet sent) until the scavenge after their packet, and scavenges came twice as often;
+//   - 2 MB against 4 MB: server CPU 49.0-49.7 % against 51.0-51.6 % (three rounds), 6 MB less
+//     RSS (likely: less memory is touched between scavenges, so more of it stays in the caches);
+//   - 1 MB against 2 MB: the same CPU (49.0-50.0 % against 49.1-50.5 %) and 3 MB less RSS, for
+//     twice the scavenges, each of which promotes objects that have lived only half as long
+//     (messages in flight for tens of ms), so 2 MB.
+//   A fixed size also stops the young generation from growing part-way through a measurement.
 import { Command, CommanderError } from 'commander';
 import { registerServe } from './serve.js';
 import { registerPublish } from './publish.js';
