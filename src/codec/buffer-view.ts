@@ -14,3 +14,35 @@ export function ownedCopy(input: Uint8Array): Buffer {
   copy.set(input);
   return copy;
 }
+
+/**
+ * Shared copies of small byte strings that recur, such as RFC 7425 flow metadata: every
+ * subscriber's flows carry one of the same few signatures, and a copy of its own per flow cost
+ * some 280 bytes each (an ArrayBuffer, its backing store and bookkeeping, and the Buffer), six
+ * per subscriber. The table holds at most `maxEntries` strings of at most `maxBytes` bytes;
+ * anything else gets a copy of its own, so peers sending endless distinct values cannot grow it.
+ */
+export class ByteInterner {
+  private readonly table = new Map<string, Buffer>();
+
+  constructor(
+    private readonly maxEntries: number,
+    private readonly maxBytes: number,
+  ) {}
+
+  /** A copy of `input` in memory no caller's buffer shares, possibly shared with other callers: never modify it. */
+  intern(input: Uint8Array): Buffer {
+    if (input.length > this.maxBytes) return ownedCopy(input);
+    const key = asBuffer(input).toString('latin1');
+    let copy = this.table.get(key);
+    if (copy === undefined) {
+      copy = ownedCopy(input);
+      if (this.table.size < this.maxEntries) this.table.set(key, copy);
+    }
+    return copy;
+  }
+
+  get size(): number {
+    return this.table.size;
+  }
+}

@@ -17,7 +17,7 @@ import { RttEstimator } from './rtt-estimator.js';
 import { parseAck, parseUserDataHeader, parseFlowIdChunk, parseFlowException } from './ack-codec.js';
 import type { Logger } from '../util/log.js';
 import { EngineCounters } from './counters.js';
-import { ownedCopy } from '../codec/buffer-view.js';
+import { ByteInterner } from '../codec/buffer-view.js';
 
 /** Largest packet (header and chunks) we assemble: leaves room under 1280-byte IPv6 paths. */
 export const MAX_PACKET_LENGTH = 1180;
@@ -75,6 +75,7 @@ export class IncomingFlow {
   constructor(
     readonly session: Session,
     private readonly flow: RecvFlow,
+    /** Shared with other flows carrying the same bytes: read it, never modify it. */
     readonly metadata: Buffer,
     readonly returnFlowId: number | undefined,
   ) {}
@@ -101,6 +102,11 @@ export interface OpenFlowOptions {
 export const TIME_CRITICAL_PRIORITY = 4;
 /** How long after time-critical data arrives we tell the sender so (TCR) and how long that holds. */
 const TIME_CRITICAL_HOLD_MS = 800;
+/**
+ * Flow metadata (flows opened and flows received), shared by every session in the process: a
+ * server's subscribers all carry the same few RFC 7425 flow signatures. Flows never modify it.
+ */
+const flowMetadata = new ByteInterner(1024, 64);
 
 export class Session {
   state: SessionState = 'open';
@@ -207,7 +213,7 @@ export class Session {
       congestion: this.congestion,
       wantTransmit: () => this.requestTransmit(),
     });
-    const flow = new SendFlow(ctx, flowId, ownedCopy(metadata), options.returnFlowId, { priority: options.priority ?? 0 });
+    const flow = new SendFlow(ctx, flowId, flowMetadata.intern(metadata), options.returnFlowId, { priority: options.priority ?? 0 });
     this.sendFlows.set(flowId, flow);
     this.sendOrder.push(flow);
     return flow;
@@ -373,8 +379,9 @@ export class Session {
           if (immediate) this.ackNow = true;
         },
       });
-      // The metadata is a view into the packet: copied, once, so the flows do not keep it alive.
-      const ownMetadata = ownedCopy(metadata);
+      // The metadata is a view into the packet: copied (or shared, see flowMetadata), so the
+      // flows do not keep the packet alive.
+      const ownMetadata = flowMetadata.intern(metadata);
       flow = new RecvFlow(ctx, flowId, ownMetadata, returnFlowId);
       this.recvFlows.set(flowId, flow);
       this.recvOrder.push(flow);
