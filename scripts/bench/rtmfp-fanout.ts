@@ -43,6 +43,16 @@ const { values: args } = parseArgs({
     mona: { type: 'string' },
   },
 });
+/** A numeric option's value, or exit with one line saying what it wants. */
+function positiveInteger(name: keyof typeof args): number {
+  const value = Number(args[name]);
+  if (!Number.isInteger(value) || value < 1) {
+    console.error(`rtmfp-fanout: --${name} wants a whole number of at least 1, not ${JSON.stringify(args[name])}`);
+    process.exit(2);
+  }
+  return value;
+}
+const PLAYER_PROCESSES = positiveInteger('player-processes');
 const COUNTS = args.subscribers!.split(',').map(Number);
 const SECONDS = Number(args.seconds);
 const SETTLE_SECONDS = 12;
@@ -87,9 +97,10 @@ const coveyTarget: Target = {
   name: 'Covey',
   // One socket per player, as with real clients (and as MonaServer2 needs). With 250 players
   // to a socket, the players' two sockets at N=500 overflowed whenever the players' process
-  // paused (about 900 datagrams dropped a second), and the server's retransmissions took its
-  // CPU from 52 % to 61 % (a scratch run of the same load both ways).
-  sessionsPerSocket: Number(args['sessions-per-socket']),
+  // paused: 140-708 datagrams dropped a second, and the server's retransmissions read as
+  // 1.13-1.14 ms/s per subscriber, against 1.00-1.01 ms/s and no drops with a socket each
+  // (two runs each way, alternating).
+  sessionsPerSocket: positiveInteger('sessions-per-socket'),
   start: (port) => spawn(process.execPath, coveyServerArgs('serve', '--host', '127.0.0.1', '--rtmfp-port', String(port), '--no-rtmp', '--log-level', 'warn', '--media-merge-ms', args['merge-ms']!), { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] }),
 };
 
@@ -141,7 +152,7 @@ async function measure(target: Target, n: number, input: string): Promise<Result
     const baseCpu = (cpuSeconds(pid) - c0) / 4;
 
     // Players 0..n-1 are dealt out to the processes in turn; their answers are put back together.
-    const processes = Math.max(1, Math.min(n, Number(args['player-processes'])));
+    const processes = Math.min(n, PLAYER_PROCESSES);
     const subs = Array.from({ length: processes }, (_, k) => {
       const share = Math.floor(n / processes) + (k < n % processes ? 1 : 0);
       const child = fork(fileURLToPath(new URL('./rtmfp-subscribers.ts', import.meta.url)), [`rtmfp://127.0.0.1:${port}/live`, 'bench', String(share), String(target.sessionsPerSocket)], {
@@ -231,7 +242,7 @@ for (const target of targets) {
 }
 
 function report(name: string, results: Result[]): void {
-  console.log(`\n${name}: RTMFP fan-out, 1 publisher (covey publish over RTMFP, ~1 Mb/s H.264 + AAC), N RTMFP players (Covey's client${Number(args['player-processes']) > 1 ? `, in ${args['player-processes']} processes; client CPU is their sum` : ''}), ${SECONDS} s window${name === 'Covey' ? `, media merge ${args['merge-ms']} ms` : ''}, ${process.version}`);
+  console.log(`\n${name}: RTMFP fan-out, 1 publisher (covey publish over RTMFP, ~1 Mb/s H.264 + AAC), N RTMFP players (Covey's client${PLAYER_PROCESSES > 1 ? `, in ${PLAYER_PROCESSES} processes; client CPU is their sum` : ''}), ${SECONDS} s window${name === 'Covey' ? `, media merge ${args['merge-ms']} ms` : ''}, ${process.version}`);
   console.log('    N   server CPU alone  with N (kernel)   CPU/subscriber   late+missing   client CPU   RSS alone  RSS with N   (RSS-alone)/N   delivered/sub   packets/s/sub down, up   UDP drops/s');
   for (const r of results) {
     const perSub = (r.cpu - r.baseCpu) / r.n;

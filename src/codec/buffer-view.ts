@@ -30,7 +30,7 @@ export class ByteInterner {
     private readonly maxBytes: number,
   ) {}
 
-  /** A copy of `input` in memory no caller's buffer shares, possibly shared with other callers: never modify it. */
+  /** The bytes of `input` in memory of their own (never a view of `input`), possibly shared with other callers: never modify them. */
   intern(input: Uint8Array): Buffer {
     if (input.length > this.maxBytes) return ownedCopy(input);
     const key = asBuffer(input).toString('latin1');
