@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --single-threaded-gc --max-semi-space-size=3 --min-semi-space-size=3
+#!/usr/bin/env -S node --single-threaded-gc --max-semi-space-size=8 --min-semi-space-size=8
 // `covey`: the one command-line program. Subcommands are registered by their own modules.
 //
 // The node flags above (npm start passes the same; V8 takes them only at start-up), measured
@@ -7,22 +7,17 @@
 //   for a server meant to fill one core: 12-30% less server CPU per subscriber without them
 //   (three interleaved pairs at 300 subscribers), for scavenge pauses of about 10 ms that live
 //   media (buffered, with second-long deadlines) does not notice.
-// - a small fixed young generation, 6 MB (3 MB semi-spaces). V8 grows it to 32 MB under load,
-//   and the server's RSS with it. Measured with builds or flags alternating, at 500 subscribers
-//   unless said:
-//   - 8 MB semi-spaces against V8's default: RSS 96 and 111 MB at 300 and 500 subscribers
-//     against 115-118 and 130 MB, at the same CPU per subscriber;
-//   - 4 MB against 8 MB: 12 MB less RSS at both 100 and 500 (97-98 against 109-111 MB at 500),
-//     same server CPU (55.3-55.7 % against 55.6-55.7 %). By smaps, V8's pages took 5 MB less
-//     and the malloc heap 6 MB less: that heap holds node:crypto's output buffers (one per
-//     packet sent) until the scavenge after their packet, and scavenges came twice as often;
-//   - 2 MB against 4 MB: server CPU 49.0-49.7 % against 51.0-51.6 % (three rounds) and 6 MB
-//     less RSS (likely: less memory is touched between scavenges, so more of it stays in the
-//     caches); 1 MB measured no better than 2 MB;
-//   - but with 2 MB the memory a subscriber adds grew: three full benchmark runs (100, 300 and
-//     500 subscribers) read 48.3, 60.8 and 58.7 KB per subscriber (least squares) against
-//     43.4-48.9 KB in four with 4 MB, while three with 3 MB read 45.3-48.9 KB at 0.90-0.95 ms/s
-//     per subscriber (4 MB: 0.96-0.99; 2 MB: 0.89-0.94). Hence 3 MB.
+// - a fixed 16 MB young generation (8 MB semi-spaces). V8 grows it to 32 MB under load, and
+//   the server's RSS with it: at 300 and 500 subscribers RSS was 96 and 111 MB with the fixed
+//   size against 115-118 and 130 MB without, at the same CPU per subscriber.
+//   Smaller sizes suit RTMFP fan-out but not RTMP fan-out, measured with runs alternating:
+//   - RTMFP at 500 subscribers: 4 MB semi-spaces took 12 MB off RSS at the same CPU (half of it
+//     the malloc heap, where node:crypto's output buffers, one per packet sent, wait for the
+//     next scavenge), and 2 MB another 6 MB and 3.5 % of CPU (49.0-49.7 % against 51.0-51.6 %);
+//   - RTMP at 200 subscribers (scripts/bench/rtmp-fanout.ts): with 3 MB, Covey's CPU per
+//     subscriber read 0.48x and 0.52x Node-Media-Server's, against 0.44x and 0.40x with 8 MB,
+//     over that bench's 0.5x target. So 8 MB, until the RTMP path's cost with a small young
+//     generation is understood.
 //   A fixed size also stops the young generation from growing part-way through a measurement.
 import { Command, CommanderError } from 'commander';
 import { registerServe } from './serve.js';
