@@ -15,9 +15,9 @@
 //     the malloc heap, where node:crypto's output buffers, one per packet sent, wait for the
 //     next scavenge), and 2 MB another 6 MB and 3.5 % of CPU (49.0-49.7 % against 51.0-51.6 %);
 //   - RTMP at 200 subscribers (scripts/bench/rtmp-fanout.ts): with 3 MB, Covey's CPU per
-//     subscriber read 0.48x and 0.52x Node-Media-Server's, against 0.44x and 0.40x with 8 MB,
-//     over that bench's 0.5x target. So 8 MB, until the RTMP path's cost with a small young
-//     generation is understood.
+//     subscriber read 0.48x and 0.52x Node-Media-Server's, against 0.44x and 0.40x with 8 MB;
+//     that bench's target is at most 0.5x. So 8 MB, until the RTMP path's cost with a small
+//     young generation is understood.
 //   A fixed size also stops the young generation from growing part-way through a measurement.
 import { Command, CommanderError } from 'commander';
 import { registerServe } from './serve.js';
