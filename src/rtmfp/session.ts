@@ -625,28 +625,24 @@ export class Session {
 
   /** Forgets flows that are done in both directions. */
   private reapFlows(): void {
-    // Runs at every timer firing and rarely finds anything: look before rebuilding anything.
-    let finishedSend = false;
-    for (const flow of this.sendOrder) finishedSend ||= flow.isFinished;
-    if (finishedSend) {
-      for (const flow of this.sendOrder) if (flow.isFinished) this.sendFlows.delete(flow.flowId);
-      const live = this.sendOrder.filter((f) => !f.isFinished);
-      this.sendOrder.length = 0;
-      this.sendOrder.push(...live);
+    // Runs at every timer firing and rarely finds anything: one pass that keeps the live flows
+    // in place, in order, and allocates nothing.
+    let kept = 0;
+    for (const flow of this.sendOrder) {
+      if (flow.isFinished) this.sendFlows.delete(flow.flowId);
+      else this.sendOrder[kept++] = flow;
     }
-    let doneRecv = false;
-    for (const flow of this.recvOrder) doneRecv ||= flow.isComplete && !flow.needsAck;
-    if (doneRecv) {
-      for (const flow of this.recvOrder) {
-        if (flow.isComplete && !flow.needsAck) {
-          this.recvFlows.delete(flow.flowId);
-          this.incoming.delete(flow.flowId);
-        }
+    this.sendOrder.length = kept;
+    kept = 0;
+    for (const flow of this.recvOrder) {
+      if (flow.isComplete && !flow.needsAck) {
+        this.recvFlows.delete(flow.flowId);
+        this.incoming.delete(flow.flowId);
+      } else {
+        this.recvOrder[kept++] = flow;
       }
-      const live = this.recvOrder.filter((f) => this.recvFlows.has(f.flowId));
-      this.recvOrder.length = 0;
-      this.recvOrder.push(...live);
     }
+    this.recvOrder.length = kept;
   }
 
   private finish(reason: string): void {

@@ -56,6 +56,30 @@ test('100 concurrent sessions over UDP each deliver a message', async () => {
   }
 });
 
+test('a session forgets finished flows: 300 flows opened and closed one batch after another all deliver, past the 256 it keeps at once', async () => {
+  const s = await startServer();
+  const client = await startClient();
+  try {
+    const session = await client.connect({ ancillaryData: 'rtmfp://127.0.0.1/test' }, [{ host: '127.0.0.1', port: s.port }]);
+    for (let batch = 0; batch < 6; batch++) {
+      const flows = Array.from({ length: 50 }, (_, i) => {
+        const flow = session.openFlow(Buffer.from(`m${batch}`));
+        flow.write(Buffer.from(`flow ${batch * 50 + i}`));
+        flow.close();
+        return flow;
+      });
+      // Every flow of the batch finished (its close acknowledged) before the next batch opens.
+      await until(() => flows.every((f) => f.state === 'complete'), 10_000, `batch ${batch} complete`);
+    }
+    await until(() => (s.received.get(s.sessions[0]!)?.length ?? 0) === 300, 10_000, 'all 300 messages');
+    const texts = s.received.get(s.sessions[0]!)!.map((m) => m.toString()).sort();
+    assert.deepEqual(texts, Array.from({ length: 300 }, (_, i) => `flow ${i}`).sort());
+  } finally {
+    client.close();
+    s.server.close();
+  }
+});
+
 test('1 MiB of reliable messages arrives intact and in order through 10% loss, reordering and duplication', async () => {
   const s = await startServer();
   const shim = new UdpShim({ host: '127.0.0.1', port: s.port }, { loss: 0.1, duplicate: 0.05, delayMs: 1, jitterMs: 8 });
