@@ -87,6 +87,7 @@ export class IncomingFlow {
   /** Refuses the flow: the sender is told with a Flow Exception Report. */
   reject(code = 0): void {
     this.flow.reject(code);
+    this.session.settleRecvFlow(this.flow);
     this.session.requestTransmit();
   }
 }
@@ -124,6 +125,17 @@ export class Session {
   /** The same flows as an array, for the loops of every packet and timer (a Map iterator is an allocation each). */
   private readonly recvOrder: RecvFlow[] = [];
   private readonly incoming = new Map<number, IncomingFlow>();
+  /**
+   * Receive flows that are done (complete or refused), by flow ID, kept for LINGER_MS after: a
+   * sender whose last acknowledgement was lost retransmits, and must be answered (acknowledged,
+   * or refused again) rather than taken for a new flow and delivered twice. Apart from the
+   * active flows, so they do not count against MAX_RECV_FLOWS. Made on the first.
+   */
+  private lingering: Map<number, LingeringFlow> | undefined;
+  /** Lingering flows that owe the far end an acknowledgement or an exception. */
+  private lingerReplies: RecvFlow[] | undefined;
+  /** recvOrder still lists flows that have moved to `lingering` (dropped at the next transmit). */
+  private recvOrderStale = false;
   private nextFlowId = 1;
   /** Round-robin start among send flows, so one busy flow cannot starve the others. */
   private flowCursor = 0;
@@ -359,6 +371,19 @@ export class Session {
 
   private onUserData(flowId: number, fragment: ReceivedFragment, metadata: Buffer | undefined, returnFlowId: number | undefined): void {
     let flow = this.recvFlows.get(flowId);
+    if (!flow && this.lingering !== undefined) {
+      const done = this.lingering.get(flowId);
+      if (done !== undefined) {
+        // A retransmission to a flow that is done: answer it from there. A sequence number past
+        // a complete flow's end can only start a new flow that reuses the ID.
+        if (done.flow.isRejected || fragment.sequenceNumber <= done.flow.cumulativeAck) {
+          done.flow.onFragment(fragment);
+          this.owesLingerReply(done.flow);
+          return;
+        }
+        this.lingering.delete(flowId);
+      }
+    }
     if (!flow) {
       if (metadata === undefined) {
         // A fragment of a flow we never saw start (or already forgot): nothing to deliver to.
@@ -393,6 +418,44 @@ export class Session {
     flow.onFragment(fragment);
     flow.needsAck = true;
     if (!wasComplete && flow.isComplete) this.incoming.get(flowId)?.onEnd();
+    this.settleRecvFlow(flow);
+  }
+
+  /**
+   * Moves a receive flow that is done (complete, or refused) out of the active flows into
+   * `lingering`, at once: a peer that opens and finishes flows quickly must not meet the flow
+   * limit with flows that are only waiting to be forgotten. Its last acknowledgement or
+   * exception still goes out. Internal (IncomingFlow calls it after a refusal).
+   */
+  settleRecvFlow(flow: RecvFlow): void {
+    if ((!flow.isComplete && !flow.isRejected) || this.recvFlows.get(flow.flowId) !== flow) return;
+    this.recvFlows.delete(flow.flowId);
+    this.incoming.delete(flow.flowId);
+    this.recvOrderStale = true;
+    const lingering = (this.lingering ??= new Map());
+    if (lingering.size >= MAX_LINGERING_FLOWS) {
+      // The oldest goes first (a Map iterates in insertion order).
+      const oldest = lingering.keys().next().value as number;
+      lingering.delete(oldest);
+    }
+    lingering.set(flow.flowId, { flow, until: this.host.clock.now() + LINGER_MS });
+    if (flow.needsAck || flow.needsException) this.owesLingerReply(flow);
+  }
+
+  private owesLingerReply(flow: RecvFlow): void {
+    const replies = (this.lingerReplies ??= []);
+    if (!replies.includes(flow)) replies.push(flow);
+    this.requestTransmit();
+  }
+
+  /** Receive flows that are open (not done and lingering). */
+  get activeRecvFlowCount(): number {
+    return this.recvFlows.size;
+  }
+
+  /** Receive flows that are done and still answered, for LINGER_MS after. */
+  get lingeringRecvFlowCount(): number {
+    return this.lingering?.size ?? 0;
   }
 
   private onChunk(chunk: ChunkView, from: Address, now: number): void {
@@ -416,8 +479,10 @@ export class Session {
         break;
       }
       case ChunkType.BUFFER_PROBE: {
-        const flow = this.recvFlows.get(parseFlowIdChunk(chunk.body));
+        const flowId = parseFlowIdChunk(chunk.body);
+        const flow = this.recvFlows.get(flowId) ?? this.lingering?.get(flowId)?.flow;
         if (flow) {
+          if (this.recvFlows.get(flowId) !== flow) this.owesLingerReply(flow);
           flow.needsAck = true;
           this.ackNow = true;
         }
@@ -501,6 +566,7 @@ export class Session {
   /** Packet assembly: control chunks first, then acks, then flow data while congestion allows. */
   transmit(): void {
     if (this.state === 'closed') return;
+    if (this.recvOrderStale) this.dropSettledFromRecvOrder();
     const now = this.host.clock.now();
     const w = this.writer;
     const ackDue = this.ackNow || now >= this.ackDeadline;
@@ -517,8 +583,10 @@ export class Session {
       }
       while (this.pingReplies.length > 0 && w.chunk(ChunkType.PING_REPLY, this.pingReplies[0]!)) this.pingReplies.shift();
       if (this.pingOut && !this.mobilityProbe && w.chunk(ChunkType.PING, this.pingOut)) this.pingOut = undefined;
+      // Done flows answering a retransmission: their reply is due at once, like a duplicate's.
+      const lingerUnsent = this.lingerReplies !== undefined && !this.writeLingerReplies(w);
       if (ackDue) {
-        let unacked = false;
+        let unacked = lingerUnsent;
         for (const flow of this.recvOrder) {
           if (flow.needsAck && flow.writeAck(w)) flow.needsAck = false;
           unacked ||= flow.needsAck;
@@ -546,6 +614,28 @@ export class Session {
       this.sealAndSend(now, this.mobilityProbe.address);
     }
     this.armTimer(now);
+  }
+
+  /** Writes what lingering flows owe; answers false if some of it did not fit this packet. */
+  private writeLingerReplies(w: ChunkWriter): boolean {
+    const replies = this.lingerReplies!;
+    while (replies.length > 0) {
+      const flow = replies[0]!;
+      if (flow.needsAck && !flow.writeAck(w)) return false;
+      if (flow.needsException && !flow.writeException(w)) return false;
+      replies.shift();
+    }
+    this.lingerReplies = undefined;
+    return true;
+  }
+
+  private dropSettledFromRecvOrder(): void {
+    this.recvOrderStale = false;
+    let kept = 0;
+    for (const flow of this.recvOrder) {
+      if (this.recvFlows.get(flow.flowId) === flow) this.recvOrder[kept++] = flow;
+    }
+    this.recvOrder.length = kept;
   }
 
   private fillData(w: ChunkWriter, now: number): void {
@@ -589,13 +679,17 @@ export class Session {
 
   private onTimer(): void {
     const now = this.host.clock.now();
+    // Each check below is the very sum armTimer scheduled: written as `now - last >= period` it
+    // can come out a rounding error short at the deadline itself, and the timer, re-armed for a
+    // moment that has come, fired again and again (1 ms apart on a real clock; without end on
+    // a test's fake clock, which does not move on by itself).
     if (this.state === 'open') {
-      if (now - this.lastReceiveAt >= this.timings.idleTimeoutMs) {
+      if (now >= this.lastReceiveAt + this.timings.idleTimeoutMs) {
         this.log.info({ idleMs: Math.round(now - this.lastReceiveAt) }, 'idle timeout');
         this.abort('idle timeout');
         return;
       }
-      if (now - this.lastSendAt >= this.timings.keepaliveMs && !this.pingOut) {
+      if (now >= this.lastSendAt + this.timings.keepaliveMs && !this.pingOut) {
         this.pingOut = EMPTY;
         this.requestTransmit();
       }
@@ -609,13 +703,13 @@ export class Session {
       if (now >= this.ackDeadline) this.requestTransmit();
       this.reapFlows();
     } else if (this.state === 'nearclose') {
-      if (now - this.closeStartedAt >= this.timings.closeGiveUpMs) {
+      if (now >= this.closeStartedAt + this.timings.closeGiveUpMs) {
         this.finish(this.closeReason || 'close not acknowledged');
         return;
       }
       if (now >= this.closeNextSendAt) this.requestTransmit();
     } else if (this.state === 'farclose') {
-      if (now - this.farClosedAt >= this.timings.farCloseLingerMs) {
+      if (now >= this.farClosedAt + this.timings.farCloseLingerMs) {
         this.finish(this.closeReason);
         return;
       }
@@ -633,16 +727,17 @@ export class Session {
       else this.sendOrder[kept++] = flow;
     }
     this.sendOrder.length = kept;
-    kept = 0;
-    for (const flow of this.recvOrder) {
-      if (flow.isComplete && !flow.needsAck) {
-        this.recvFlows.delete(flow.flowId);
-        this.incoming.delete(flow.flowId);
-      } else {
-        this.recvOrder[kept++] = flow;
-      }
+    // Receive flows leave the active ones as soon as they are done (settleRecvFlow); here the
+    // lingering ones are forgotten once their time is up, oldest first.
+    const lingering = this.lingering;
+    if (lingering === undefined) return;
+    const now = this.host.clock.now();
+    for (const [flowId, done] of lingering) {
+      if (done.until > now) break;
+      if (done.flow.needsAck || done.flow.needsException) continue; // owes a reply: after it is sent
+      lingering.delete(flowId);
     }
-    this.recvOrder.length = kept;
+    if (lingering.size === 0) this.lingering = undefined;
   }
 
   private finish(reason: string): void {
@@ -657,6 +752,21 @@ export class Session {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** Active receive flows a session keeps at once; fragments opening more are dropped (and retransmitted). */
 const MAX_RECV_FLOWS = 256;
+/**
+ * How long a done receive flow is still answered: 120 s, a maximum segment lifetime, as in
+ * RFC 7016's RF_COMPLETE_LINGER state (rtmfp-cpp's receiver lingers as long). Senders keep a
+ * finished flow's ID longer than that (F_COMPLETE_LINGER) before using it again.
+ */
+const LINGER_MS = 120_000;
+/** Done flows one session lingers on at most; past it, the oldest is forgotten early. */
+const MAX_LINGERING_FLOWS = 256;
+
+interface LingeringFlow {
+  flow: RecvFlow;
+  /** When it may be forgotten. */
+  until: number;
+}
 /** Bounds one transmit() so a large queue cannot hold the event loop. */
 const MAX_PACKETS_PER_TRANSMIT = 512;

@@ -11,6 +11,8 @@ export interface LinkPolicy {
   /** Base one-way delay and random extra (which reorders). */
   delayMs?: number;
   jitterMs?: number;
+  /** Drops the datagrams it answers true for (a targeted loss: one direction, one moment). */
+  drop?: (from: Address, to: Address) => boolean;
 }
 
 /** A small deterministic PRNG (mulberry32) so lossy runs repeat exactly. */
@@ -58,8 +60,8 @@ export class MemoryNetwork {
   }
 
   transmit(data: Buffer, from: Address, to: Address): void {
-    const { loss = 0, duplicate = 0, delayMs = 1, jitterMs = 0 } = this.policy;
-    if (this.random() < loss) {
+    const { loss = 0, duplicate = 0, delayMs = 1, jitterMs = 0, drop } = this.policy;
+    if (this.random() < loss || drop?.(from, to)) {
       this.dropped++;
       return;
     }
