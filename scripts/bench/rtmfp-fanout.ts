@@ -3,10 +3,12 @@
 // the server's CPU per subscriber, late or missing frames, and memory per subscriber.
 //
 //   node --import tsx scripts/bench/rtmfp-fanout.ts [--subscribers 50,100,200] [--seconds 15] [--merge-ms 100]
-//     [--sessions-per-socket 1] [--player-processes 1] [--mona DIR]
+//     [--sessions-per-socket 1] [--player-processes 1] [--mona DIR] [--tcconn PATH]
 //
 // --mona DIR runs the same measurement against MonaServer2 built in DIR (from its public sources,
 // outside this repository), one server after the other in one run.
+// --tcconn PATH plays with zenomt/rtmfp-cpp's tcconn at PATH (built the same way), a process per
+// player, instead of Covey's client: players nobody here wrote (see tcconn-players.ts).
 //
 // Subscribers run in a child process on the same machine: when it saturates its core, frames are
 // late because of the clients, not the server; the table shows the client's CPU so that shows.
@@ -18,13 +20,14 @@
 import { spawn, fork, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { fileURLToPath } from 'node:url';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { coveyServerArgs, fmt, sleep, stopBenchProcesses } from './bench-util.js';
 import { benchInput } from './bench-input.js';
 import { cpuSeconds, cpuTimes, meanRssMb, udpReceiveBufferDrops } from './process-stats.js';
+import type { PlayerProgress } from './player-frames.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -41,6 +44,8 @@ const { values: args } = parseArgs({
     'player-processes': { type: 'string', default: '1' },
     /** A MonaServer2 build folder (holding MonaServer/, MonaBase/, MonaCore/) to measure the same way. */
     mona: { type: 'string' },
+    /** rtmfp-cpp's tcconn program, to play with instead of Covey's client. */
+    tcconn: { type: 'string' },
   },
 });
 /** A numeric option's value, or exit with one line saying what it wants. */
@@ -53,6 +58,11 @@ function positiveInteger(name: keyof typeof args): number {
   return value;
 }
 const PLAYER_PROCESSES = positiveInteger('player-processes');
+const TCCONN = args.tcconn;
+if (TCCONN !== undefined && !existsSync(TCCONN)) {
+  console.error(`rtmfp-fanout: --tcconn ${JSON.stringify(TCCONN)}: no such file (rtmfp-cpp's test/tcconn, built from its sources)`);
+  process.exit(2);
+}
 const COUNTS = args.subscribers!.split(',').map(Number);
 const SECONDS = Number(args.seconds);
 const SETTLE_SECONDS = 12;
@@ -152,10 +162,12 @@ async function measure(target: Target, n: number, input: string): Promise<Result
     const baseCpu = (cpuSeconds(pid) - c0) / 4;
 
     // Players 0..n-1 are dealt out to the processes in turn; their answers are put back together.
-    const processes = Math.min(n, PLAYER_PROCESSES);
+    // tcconn players are a process each already: one process reads them all.
+    const processes = TCCONN ? 1 : Math.min(n, PLAYER_PROCESSES);
     const subs = Array.from({ length: processes }, (_, k) => {
       const share = Math.floor(n / processes) + (k < n % processes ? 1 : 0);
-      const child = fork(fileURLToPath(new URL('./rtmfp-subscribers.ts', import.meta.url)), [`rtmfp://127.0.0.1:${port}/live`, 'bench', String(share), String(target.sessionsPerSocket)], {
+      const [script, last] = TCCONN ? ['./tcconn-players.ts', TCCONN] : ['./rtmfp-subscribers.ts', String(target.sessionsPerSocket)];
+      const child = fork(fileURLToPath(new URL(script, import.meta.url)), [`rtmfp://127.0.0.1:${port}/live`, 'bench', String(share), last], {
         execArgv: ['--single-threaded-gc', '--import', 'tsx'],
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       });
@@ -182,12 +194,13 @@ async function measure(target: Target, n: number, input: string): Promise<Result
         ),
       );
     const progress = async (cmd: string): Promise<Progress> => {
-      const parts = await askEach<Progress>({ cmd });
+      const parts = await askEach<PlayerProgress>({ cmd });
       return {
         lastTs: parts.flatMap((p) => p.lastTs),
         cpu: { user: parts.reduce((t, p) => t + p.cpu.user, 0), system: parts.reduce((t, p) => t + p.cpu.system, 0) },
-        packetsIn: parts.reduce((t, p) => t + p.packetsIn, 0),
-        packetsOut: parts.reduce((t, p) => t + p.packetsOut, 0),
+        // NaN where the players cannot count their datagrams (tcconn): the table shows '-'.
+        packetsIn: parts.reduce((t, p) => t + (p.packetsIn ?? NaN), 0),
+        packetsOut: parts.reduce((t, p) => t + (p.packetsOut ?? NaN), 0),
       };
     };
     // Let the players' baselines settle (and the first keyframe pass) before the window, and
@@ -241,13 +254,18 @@ for (const target of targets) {
   report(target.name, results);
 }
 
+/** A rate for the table, or '-' where the players could not count it. */
+function count(rate: number): string {
+  return Number.isNaN(rate) ? '-' : fmt(rate, 0);
+}
+
 function report(name: string, results: Result[]): void {
-  console.log(`\n${name}: RTMFP fan-out, 1 publisher (covey publish over RTMFP, ~1 Mb/s H.264 + AAC), N RTMFP players (Covey's client${PLAYER_PROCESSES > 1 ? `, in ${PLAYER_PROCESSES} processes; client CPU is their sum` : ''}), ${SECONDS} s window${name === 'Covey' ? `, media merge ${args['merge-ms']} ms` : ''}, ${process.version}`);
+  console.log(`\n${name}: RTMFP fan-out, 1 publisher (covey publish over RTMFP, ~1 Mb/s H.264 + AAC), N RTMFP players (${TCCONN ? "rtmfp-cpp's tcconn, a process each, with HMAC on every packet; client CPU is their sum" : `Covey's client${PLAYER_PROCESSES > 1 ? `, in ${PLAYER_PROCESSES} processes; client CPU is their sum` : ''}`}), ${SECONDS} s window${name === 'Covey' ? `, media merge ${args['merge-ms']} ms` : ''}, ${process.version}`);
   console.log('    N   server CPU alone  with N (kernel)   CPU/subscriber   late+missing   client CPU   RSS alone  RSS with N   (RSS-alone)/N   delivered/sub   packets/s/sub down, up   UDP drops/s');
   for (const r of results) {
     const perSub = (r.cpu - r.baseCpu) / r.n;
     console.log(
-      `${String(r.n).padStart(5)}   ${fmt(r.baseCpu * 100, 1).padStart(13)} %  ${fmt(r.cpu * 100, 1).padStart(5)} % (${fmt(r.systemCpu * 100, 0).padStart(3)} %)  ${fmt(perSub * 1000, 2).padStart(8)} ms/s   ${fmt(r.latePct, 2).padStart(10)} %   ${fmt(r.clientCpu * 100, 0).padStart(8)} %   ${fmt(r.baseRss, 0).padStart(6)} MB  ${fmt(r.rss, 0).padStart(7)} MB   ${fmt(((r.rss - r.baseRss) * 1024) / r.n, 1).padStart(10)} KB   ${fmt(r.mbpsPerSub, 2).padStart(9)} Mb/s   ${fmt(r.packetsDown, 0).padStart(8)}, ${fmt(r.packetsUp, 0).padEnd(3)}   ${r.dropsPerSecond === undefined ? '?' : fmt(r.dropsPerSecond, 0).padStart(11)}`,
+      `${String(r.n).padStart(5)}   ${fmt(r.baseCpu * 100, 1).padStart(13)} %  ${fmt(r.cpu * 100, 1).padStart(5)} % (${fmt(r.systemCpu * 100, 0).padStart(3)} %)  ${fmt(perSub * 1000, 2).padStart(8)} ms/s   ${fmt(r.latePct, 2).padStart(10)} %   ${fmt(r.clientCpu * 100, 0).padStart(8)} %   ${fmt(r.baseRss, 0).padStart(6)} MB  ${fmt(r.rss, 0).padStart(7)} MB   ${fmt(((r.rss - r.baseRss) * 1024) / r.n, 1).padStart(10)} KB   ${fmt(r.mbpsPerSub, 2).padStart(9)} Mb/s   ${count(r.packetsDown).padStart(8)}, ${count(r.packetsUp).padEnd(3)}   ${r.dropsPerSecond === undefined ? '?' : fmt(r.dropsPerSecond, 0).padStart(11)}`,
     );
   }
   // RSS with N includes costs that do not grow with N (the young generation, buffers that fill
