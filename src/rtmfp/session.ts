@@ -428,7 +428,12 @@ export class Session {
    * exception still goes out. Internal (IncomingFlow calls it after a refusal).
    */
   settleRecvFlow(flow: RecvFlow): void {
-    if ((!flow.isComplete && !flow.isRejected) || this.recvFlows.get(flow.flowId) !== flow) return;
+    if (this.recvFlows.get(flow.flowId) !== flow) {
+      // Lingering already (refused after it was done): the exception it now owes still goes out.
+      if (this.lingering?.get(flow.flowId)?.flow === flow && (flow.needsAck || flow.needsException)) this.owesLingerReply(flow);
+      return;
+    }
+    if (!flow.isComplete && !flow.isRejected) return;
     this.recvFlows.delete(flow.flowId);
     this.incoming.delete(flow.flowId);
     this.recvOrderStale = true;

@@ -8,7 +8,7 @@ import { FakeClock } from '../support/fake-clock.js';
 import { MemoryNetwork } from '../support/memory-network.js';
 import { RtmfpEndpoint } from '../../src/rtmfp/endpoint.js';
 import { FlashCrypto } from '../../src/rtmfp/crypto/flash-crypto.js';
-import type { Session } from '../../src/rtmfp/session.js';
+import type { IncomingFlow, Session } from '../../src/rtmfp/session.js';
 
 const timings = { keepaliveMs: 5_000, idleTimeoutMs: 20_000 };
 
@@ -92,4 +92,24 @@ test('refused flows do not use up the flow limit: after 300 refused, an accepted
   assert.deepEqual(w.received, ['wanted']);
   assert.equal(w.server.counters.flowLimit, 0);
   assert.equal(w.far.activeRecvFlowCount, 1);
+});
+
+test('a flow refused after it was done still answers, and is still forgotten after two minutes', async () => {
+  const w = await connected();
+  let incoming: IncomingFlow | undefined;
+  w.far.onFlow = (flow) => {
+    incoming = flow;
+    flow.onMessage = (m) => w.received.push(m.toString());
+  };
+  const flow = w.session.openFlow(Buffer.from('yes'));
+  flow.write(Buffer.from('done'));
+  flow.close();
+  await w.clock.advance(1_000);
+  assert.equal(flow.state, 'complete');
+  assert.equal(w.far.lingeringRecvFlowCount, 1);
+  incoming!.reject(3); // the application changes its mind late: the flow owes an exception
+  await w.clock.advance(1_000);
+  await w.clock.advance(125_000);
+  assert.equal(w.far.lingeringRecvFlowCount, 0, 'the owed exception went out, so nothing held it');
+  assert.deepEqual(w.received, ['done']);
 });
