@@ -35,6 +35,10 @@ function start(i: number): void {
     seen[kind] = true;
     p.frame(Number(m[2]), Number(m[3]), first);
   });
+  child.on('error', (err) => {
+    console.error(`tcconn-players: cannot run stdbuf ${tcconn}: ${err.message}`);
+    process.exit(1);
+  });
   child.on('exit', (code, signal) => {
     if (!exiting) {
       console.error(`tcconn-players: player ${i} exited (${signal ?? code})`);
