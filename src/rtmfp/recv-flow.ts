@@ -248,6 +248,11 @@ export class RecvFlow {
     return this.exceptionPending;
   }
 
+  /** An acknowledgement or an exception is owed to the sender. */
+  get owesReply(): boolean {
+    return this.needsAck || this.exceptionPending;
+  }
+
   /** Holds complete messages instead of delivering them (they count against the window). */
   pause(): void {
     this.pausedValue = true;

@@ -134,8 +134,6 @@ export class Session {
   private lingering: Map<number, LingeringFlow> | undefined;
   /** Lingering flows that owe the far end an acknowledgement or an exception. */
   private lingerReplies: RecvFlow[] | undefined;
-  /** recvOrder still lists flows that have moved to `lingering` (dropped at the next transmit). */
-  private recvOrderStale = false;
   private nextFlowId = 1;
   /** Round-robin start among send flows, so one busy flow cannot starve the others. */
   private flowCursor = 0;
@@ -428,15 +426,16 @@ export class Session {
    * exception still goes out. Internal (IncomingFlow calls it after a refusal).
    */
   settleRecvFlow(flow: RecvFlow): void {
+    // Called for every fragment received: the flow's own state first, the tables only when done.
+    if (!flow.isComplete && !flow.isRejected) return;
     if (this.recvFlows.get(flow.flowId) !== flow) {
       // Lingering already (refused after it was done): the exception it now owes still goes out.
-      if (this.lingering?.get(flow.flowId)?.flow === flow && (flow.needsAck || flow.needsException)) this.owesLingerReply(flow);
+      if (this.lingering?.get(flow.flowId)?.flow === flow && flow.owesReply) this.owesLingerReply(flow);
       return;
     }
-    if (!flow.isComplete && !flow.isRejected) return;
+    // It stays in recvOrder until the next transmit (see dropSettledFromRecvOrder).
     this.recvFlows.delete(flow.flowId);
     this.incoming.delete(flow.flowId);
-    this.recvOrderStale = true;
     const lingering = (this.lingering ??= new Map());
     if (lingering.size >= MAX_LINGERING_FLOWS) {
       // The oldest goes first (a Map iterates in insertion order).
@@ -444,7 +443,7 @@ export class Session {
       lingering.delete(oldest);
     }
     lingering.set(flow.flowId, { flow, until: this.host.clock.now() + LINGER_MS });
-    if (flow.needsAck || flow.needsException) this.owesLingerReply(flow);
+    if (flow.owesReply) this.owesLingerReply(flow);
   }
 
   private owesLingerReply(flow: RecvFlow): void {
@@ -485,11 +484,12 @@ export class Session {
       }
       case ChunkType.BUFFER_PROBE: {
         const flowId = parseFlowIdChunk(chunk.body);
-        const flow = this.recvFlows.get(flowId) ?? this.lingering?.get(flowId)?.flow;
+        const active = this.recvFlows.get(flowId);
+        const flow = active ?? this.lingering?.get(flowId)?.flow;
         if (flow) {
-          if (this.recvFlows.get(flowId) !== flow) this.owesLingerReply(flow);
           flow.needsAck = true;
           this.ackNow = true;
+          if (flow !== active) this.owesLingerReply(flow);
         }
         break;
       }
@@ -571,7 +571,8 @@ export class Session {
   /** Packet assembly: control chunks first, then acks, then flow data while congestion allows. */
   transmit(): void {
     if (this.state === 'closed') return;
-    if (this.recvOrderStale) this.dropSettledFromRecvOrder();
+    // Every active flow is in both; more in recvOrder means some have moved to `lingering`.
+    if (this.recvOrder.length !== this.recvFlows.size) this.dropSettledFromRecvOrder();
     const now = this.host.clock.now();
     const w = this.writer;
     const ackDue = this.ackNow || now >= this.ackDeadline;
@@ -635,7 +636,6 @@ export class Session {
   }
 
   private dropSettledFromRecvOrder(): void {
-    this.recvOrderStale = false;
     let kept = 0;
     for (const flow of this.recvOrder) {
       if (this.recvFlows.get(flow.flowId) === flow) this.recvOrder[kept++] = flow;
@@ -739,7 +739,7 @@ export class Session {
     const now = this.host.clock.now();
     for (const [flowId, done] of lingering) {
       if (done.until > now) break;
-      if (done.flow.needsAck || done.flow.needsException) continue; // owes a reply: after it is sent
+      if (done.flow.owesReply) continue; // after its reply is sent
       lingering.delete(flowId);
     }
     if (lingering.size === 0) this.lingering = undefined;
