@@ -46,6 +46,8 @@ const { values: args } = parseArgs({
     mona: { type: 'string' },
     /** rtmfp-cpp's tcconn program, to play with instead of Covey's client. */
     tcconn: { type: 'string' },
+    /** Lean players (lean-player.ts): Covey's client until frames flow, then a fraction of its cost. */
+    lean: { type: 'boolean', default: false },
   },
 });
 /** A numeric option's value, or exit with one line saying what it wants. */
@@ -61,6 +63,11 @@ const PLAYER_PROCESSES = positiveInteger('player-processes');
 const TCCONN = args.tcconn;
 if (TCCONN !== undefined && !existsSync(TCCONN)) {
   console.error(`rtmfp-fanout: --tcconn ${JSON.stringify(TCCONN)}: no such file (rtmfp-cpp's test/tcconn, built from its sources)`);
+  process.exit(2);
+}
+const LEAN = args.lean!;
+if (LEAN && TCCONN !== undefined) {
+  console.error('rtmfp-fanout: --lean and --tcconn choose different players; give one');
   process.exit(2);
 }
 const COUNTS = args.subscribers!.split(',').map(Number);
@@ -166,7 +173,11 @@ async function measure(target: Target, n: number, input: string): Promise<Result
     const processes = TCCONN ? 1 : Math.min(n, PLAYER_PROCESSES);
     const subs = Array.from({ length: processes }, (_, k) => {
       const share = Math.floor(n / processes) + (k < n % processes ? 1 : 0);
-      const [script, last] = TCCONN ? ['./tcconn-players.ts', TCCONN] : ['./rtmfp-subscribers.ts', String(target.sessionsPerSocket)];
+      const [script, last] = TCCONN
+        ? ['./tcconn-players.ts', TCCONN]
+        : LEAN
+          ? ['./lean-players.ts', '1']
+          : ['./rtmfp-subscribers.ts', String(target.sessionsPerSocket)];
       const child = fork(fileURLToPath(new URL(script, import.meta.url)), [`rtmfp://127.0.0.1:${port}/live`, 'bench', String(share), last], {
         execArgv: ['--single-threaded-gc', '--import', 'tsx'],
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -260,7 +271,7 @@ function count(rate: number): string {
 }
 
 function report(name: string, results: Result[]): void {
-  console.log(`\n${name}: RTMFP fan-out, 1 publisher (covey publish over RTMFP, ~1 Mb/s H.264 + AAC), N RTMFP players (${TCCONN ? "rtmfp-cpp's tcconn, a process each, with HMAC on every packet; client CPU is their sum" : `Covey's client${PLAYER_PROCESSES > 1 ? `, in ${PLAYER_PROCESSES} processes; client CPU is their sum` : ''}`}), ${SECONDS} s window${name === 'Covey' ? `, media merge ${args['merge-ms']} ms` : ''}, ${process.version}`);
+  console.log(`\n${name}: RTMFP fan-out, 1 publisher (covey publish over RTMFP, ~1 Mb/s H.264 + AAC), N RTMFP players (${TCCONN ? "rtmfp-cpp's tcconn, a process each, with HMAC on every packet; client CPU is their sum" : LEAN ? "lean players: Covey's client until frames flow, then a bench-only reader that decrypts only the blocks it reads" : `Covey's client${PLAYER_PROCESSES > 1 ? `, in ${PLAYER_PROCESSES} processes; client CPU is their sum` : ''}`}), ${SECONDS} s window${name === 'Covey' ? `, media merge ${args['merge-ms']} ms` : ''}, ${process.version}`);
   console.log('    N   server CPU alone  with N (kernel)   CPU/subscriber   late+missing   client CPU   RSS alone  RSS with N   (RSS-alone)/N   delivered/sub   packets/s/sub down, up   UDP drops/s');
   for (const r of results) {
     const perSub = (r.cpu - r.baseCpu) / r.n;

@@ -37,6 +37,12 @@ export interface FlashCryptoOptions {
 /** The outcome of keying: what the session uses to protect its packets. */
 export interface KeyingResult {
   protection: PacketProtection;
+  /**
+   * The keys and options `protection` was made from. The session keeps only `protection`; this
+   * is for programs that handle a session's packets themselves once it is open (the fan-out
+   * benchmark's lean players).
+   */
+  params: ProtectionParams;
   group: DhGroupId;
   /** Whether each side sends HMACs and sequence numbers, for logs. */
   negotiated: { sendHmac: boolean; recvHmac: boolean; sendSequence: boolean; recvSequence: boolean };
@@ -212,6 +218,7 @@ export class FlashCrypto {
     if (hmac.recvRequired) params.recvHmac = { key: hmacSha256(secret, decryptKey), length: farHmacLength };
     return {
       protection: new PacketProtection(params),
+      params,
       group,
       negotiated: {
         sendHmac: hmac.sendAlways,
