@@ -3,12 +3,17 @@
 // the server's CPU per subscriber, late or missing frames, and memory per subscriber.
 //
 //   node --import tsx scripts/bench/rtmfp-fanout.ts [--subscribers 50,100,200] [--seconds 15] [--merge-ms 100]
-//     [--sessions-per-socket 1] [--player-processes 1] [--mona DIR] [--tcconn PATH]
+//     [--sessions-per-socket 1] [--player-processes 1] [--mona DIR] [--tcconn PATH | --lean]
 //
 // --mona DIR runs the same measurement against MonaServer2 built in DIR (from its public sources,
 // outside this repository), one server after the other in one run.
 // --tcconn PATH plays with zenomt/rtmfp-cpp's tcconn at PATH (built the same way), a process per
 // player, instead of Covey's client: players nobody here wrote (see tcconn-players.ts).
+// --lean plays with lean players (lean-player.ts): Covey's client until frames flow, then a reader
+// at half its CPU, so that N=1,000 fits beside the server on a 2-core machine. Being quicker, they
+// read fewer datagrams per event-loop turn and so acknowledge more often (15-21 acks a second
+// each against Covey's client's 6-9, and rtmfp-cpp's tcconn's 20): the server's figures with them
+// include that.
 //
 // Subscribers run in a child process on the same machine: when it saturates its core, frames are
 // late because of the clients, not the server; the table shows the client's CPU so that shows.
