@@ -19,11 +19,11 @@
 //   same traffic from it as from Covey's client.
 import { unsafe as aes } from '@noble/ciphers/aes.js';
 import { writeAck, type AckRangeList } from '../../src/rtmfp/ack-codec.js';
-import { ChunkType, Fragment, HeaderFlag, PacketMode, TIMESTAMP_TICK_MS, UserDataFlag } from '../../src/rtmfp/chunk-types.js';
+import { ChunkType, Fragment, HeaderFlag, PacketMode, UserDataFlag } from '../../src/rtmfp/chunk-types.js';
 import { ChunkWriter } from '../../src/rtmfp/chunk-writer.js';
 import { PacketProtection, PROTECTION_BACK_MARGIN, PROTECTION_FRONT_MARGIN, type ProtectionParams } from '../../src/rtmfp/crypto/packet-protection.js';
-import { writePacketHeader } from '../../src/rtmfp/packet.js';
-import { MAX_PACKET_LENGTH } from '../../src/rtmfp/session.js';
+import { timestampEcho, timestampTicks, writePacketHeader } from '../../src/rtmfp/packet.js';
+import { DEFAULT_TIMINGS, MAX_PACKET_LENGTH, TIME_CRITICAL_HOLD_MS } from '../../src/rtmfp/session.js';
 import type { OutgoingDatagram } from '../../src/rtmfp/platform.js';
 import { FlashMessageType } from '../../src/codec/flash-command.js';
 import { isVideoSequenceHeader } from '../../src/codec/video-tag.js';
@@ -36,9 +36,7 @@ const MAX_BLOCKS = 128;
 /** What Covey's client advertises for a flow whose buffer is empty: 1 MB, in 1024-byte blocks. */
 const BUFFER_BLOCKS = 1024;
 /** As the session's: a lone data packet is acknowledged this long after it came. */
-const DELAYED_ACK_MS = 200;
-/** As the session's: how long a time-critical packet makes ours say so (time-critical reverse). */
-const TIME_CRITICAL_HOLD_MS = 800;
+const DELAYED_ACK_MS = DEFAULT_TIMINGS.delayedAckMs;
 /** Sequence numbers above a gap remembered per flow; more is not a loopback benchmark's case. */
 const MAX_OUT_OF_ORDER = 512;
 /** Payload bytes a codec-header test is given: legacy AVC and AAC read 2 (and want 5 or more), enhanced RTMP's forms up to 8. */
@@ -356,15 +354,12 @@ export class LeanPlayer {
     this.packetsSinceAck = 0;
     for (let packets = 0; packets < 4; packets++) {
       const w = this.writer;
-      let echo: number | undefined;
-      if (this.echoPending && now - this.lastRxTimestampAt < 128_000) {
-        echo = (this.lastRxTimestamp + Math.floor((now - this.lastRxTimestampAt) / TIMESTAMP_TICK_MS)) & 0xffff;
-      }
+      const echo = this.echoPending ? timestampEcho(this.lastRxTimestamp, this.lastRxTimestampAt, now) : undefined;
       this.echoPending = false;
       const start = writePacketHeader(this.scratch, PROTECTION_FRONT_MARGIN, {
         flags: now - this.timeCriticalAt < TIME_CRITICAL_HOLD_MS ? HeaderFlag.TIME_CRITICAL_REVERSE : 0,
         mode: PacketMode.INITIATOR,
-        timestamp: Math.floor(now / TIMESTAMP_TICK_MS) & 0xffff,
+        timestamp: timestampTicks(now),
         timestampEcho: echo,
       });
       w.reset(start, PROTECTION_FRONT_MARGIN + MAX_PACKET_LENGTH);
@@ -384,7 +379,7 @@ export class LeanPlayer {
 
   /** Asks the server to close the session (once: the benchmark is over). */
   close(now: number): void {
-    const start = writePacketHeader(this.scratch, PROTECTION_FRONT_MARGIN, { flags: 0, mode: PacketMode.INITIATOR, timestamp: Math.floor(now / TIMESTAMP_TICK_MS) & 0xffff });
+    const start = writePacketHeader(this.scratch, PROTECTION_FRONT_MARGIN, { flags: 0, mode: PacketMode.INITIATOR, timestamp: timestampTicks(now) });
     this.writer.reset(start, PROTECTION_FRONT_MARGIN + MAX_PACKET_LENGTH);
     this.writer.chunk(ChunkType.SESSION_CLOSE_REQUEST, Buffer.alloc(0));
     this.session.send(this.protection.seal(this.scratch, PROTECTION_FRONT_MARGIN, this.writer.offset, this.session.remoteId));

@@ -1,6 +1,6 @@
 // The RTMFP packet outside and inside the encryption (RFC 7016 §2.2):
 // [scrambled session ID][encrypted: flags, timestamp?, timestamp echo?, chunks..., padding].
-import { ChunkType, HeaderFlag } from './chunk-types.js';
+import { ChunkType, HeaderFlag, TIMESTAMP_TICK_MS } from './chunk-types.js';
 
 export class PacketError extends Error {}
 
@@ -69,4 +69,19 @@ export function writePacketHeader(buf: Buffer, offset: number, h: PacketHeader):
   if (h.timestamp !== undefined) offset = buf.writeUInt16BE(h.timestamp & 0xffff, offset);
   if (h.timestampEcho !== undefined) offset = buf.writeUInt16BE(h.timestampEcho & 0xffff, offset);
   return offset;
+}
+
+/** A packet timestamp for `now` (milliseconds): 4 ms ticks, modulo 2^16 (RFC 7016 §2.2.4). */
+export function timestampTicks(now: number): number {
+  return Math.floor(now / TIMESTAMP_TICK_MS) & 0xffff;
+}
+
+/**
+ * The timestamp echo for a packet sent at `now`: the last timestamp received (at `receivedAt`),
+ * advanced by the ticks since, so the far end's RTT sample leaves out how long we held it; none
+ * once that is 128 s old, as the 16-bit tick count would wrap (RFC 7016 §2.2.4).
+ */
+export function timestampEcho(received: number, receivedAt: number, now: number): number | undefined {
+  if (now - receivedAt >= 128_000) return undefined;
+  return (received + Math.floor((now - receivedAt) / TIMESTAMP_TICK_MS)) & 0xffff;
 }

@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { ChunkType, HeaderFlag, PacketMode, TIMESTAMP_TICK_MS } from './chunk-types.js';
 import { ChunkWriter } from './chunk-writer.js';
-import { parsePacket, writePacketHeader, type ChunkView } from './packet.js';
+import { parsePacket, timestampEcho, timestampTicks, writePacketHeader, type ChunkView } from './packet.js';
 import { PROTECTION_FRONT_MARGIN, type PacketProtection } from './crypto/packet-protection.js';
 import { formatAddress, sameAddress, type Address } from './address.js';
 import { datagramLength, type Clock, type OutgoingDatagram } from './platform.js';
@@ -102,7 +102,7 @@ export interface OpenFlowOptions {
 /** Flows at or above this priority carry time-critical data (RFC 7016 §3.5.2.2). */
 export const TIME_CRITICAL_PRIORITY = 4;
 /** How long after time-critical data arrives we tell the sender so (TCR) and how long that holds. */
-const TIME_CRITICAL_HOLD_MS = 800;
+export const TIME_CRITICAL_HOLD_MS = 800;
 /**
  * Flow metadata (flows opened and flows received), shared by every session in the process: a
  * server's subscribers all carry the same few RFC 7425 flow signatures. Flows never modify it.
@@ -300,7 +300,7 @@ export class Session {
     // The far end receives someone's time-critical data: yield to it, grow at TCP's pace.
     if (header.flags & HeaderFlag.TIME_CRITICAL_REVERSE) this.congestion.onTimeCriticalReverse(now);
     if (header.timestampEcho !== undefined) {
-      const rttTicks = (this.ticks(now) - header.timestampEcho) & 0xffff;
+      const rttTicks = (timestampTicks(now) - header.timestampEcho) & 0xffff;
       const rttMs = rttTicks * TIMESTAMP_TICK_MS;
       if (rttMs < 30_000) this.rtt.sample(rttMs, now);
     }
@@ -530,22 +530,15 @@ export class Session {
 
   // ---- Sending ----
 
-  private ticks(now: number): number {
-    return Math.floor(now / TIMESTAMP_TICK_MS) & 0xffff;
-  }
-
   /** Starts a packet: header with timestamp and, when due, the echo. */
   private beginPacket(now: number): void {
     const w = this.writer;
-    let echo: number | undefined;
-    if (this.echoPending && now - this.lastRxTimestampAt < 128_000) {
-      echo = (this.lastRxTimestamp + Math.floor((now - this.lastRxTimestampAt) / TIMESTAMP_TICK_MS)) & 0xffff;
-    }
+    const echo = this.echoPending ? timestampEcho(this.lastRxTimestamp, this.lastRxTimestampAt, now) : undefined;
     this.echoPending = false;
     const end = writePacketHeader(this.scratch, PROTECTION_FRONT_MARGIN, {
       flags: now - this.timeCriticalReceivedAt < TIME_CRITICAL_HOLD_MS ? HeaderFlag.TIME_CRITICAL_REVERSE : 0,
       mode: this.isInitiator ? PacketMode.INITIATOR : PacketMode.RESPONDER,
-      timestamp: this.ticks(now),
+      timestamp: timestampTicks(now),
       timestampEcho: echo,
     });
     w.reset(end, PROTECTION_FRONT_MARGIN + MAX_PACKET_LENGTH);

@@ -4,35 +4,24 @@
 // deterministically: fake clock, in-memory network.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { FakeClock } from '../support/fake-clock.js';
-import { MemoryNetwork } from '../support/memory-network.js';
-import { RtmfpEndpoint } from '../../src/rtmfp/endpoint.js';
-import { FlashCrypto } from '../../src/rtmfp/crypto/flash-crypto.js';
+import { connectClient, rtmfpWorld } from '../support/rtmfp-world.js';
 import type { IncomingFlow, Session } from '../../src/rtmfp/session.js';
-
-const timings = { keepaliveMs: 5_000, idleTimeoutMs: 20_000 };
 
 /** A client session to a server session that accepts flows whose metadata is not "no" and keeps what they carry. */
 async function connected() {
-  const clock = new FakeClock();
-  const net = new MemoryNetwork(clock);
-  const serverPort = net.bind(1935);
-  const server = new RtmfpEndpoint({ port: serverPort, clock, crypto: new FlashCrypto({ server: true }), acceptSessions: true, timings });
+  const w = rtmfpWorld();
   const received: string[] = [];
   let far: Session | undefined;
-  server.onSession = (s) => {
+  w.server.onSession = (s) => {
     far = s;
     s.onFlow = (flow) => {
       if (flow.metadata.toString() === 'no') return flow.reject(7);
       flow.onMessage = (m) => received.push(m.toString());
     };
   };
-  const client = new RtmfpEndpoint({ port: net.bind(50000), clock, crypto: new FlashCrypto({ server: false }), timings });
-  const connecting = client.connect({ ancillaryData: 'rtmfp://10.0.0.1/live' }, [serverPort.localAddress()]);
-  await clock.advance(50);
-  const session = await connecting;
+  const session = await connectClient(w);
   assert.ok(far, 'the server has the session');
-  return { clock, net, server, session, far, received };
+  return { clock: w.clock, net: w.net, server: w.server, session, far, received };
 }
 
 test('a flow whose last acknowledgement was lost is acknowledged when its sender retransmits, and delivered once', async () => {

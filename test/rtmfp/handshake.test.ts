@@ -1,35 +1,8 @@
 // Handshake and session lifecycle, driven deterministically: fake clock, in-memory network.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { FakeClock } from '../support/fake-clock.js';
-import { MemoryNetwork } from '../support/memory-network.js';
-import { RtmfpEndpoint } from '../../src/rtmfp/endpoint.js';
-import { FlashCrypto } from '../../src/rtmfp/crypto/flash-crypto.js';
+import { connectClient as connect, rtmfpWorld as world } from '../support/rtmfp-world.js';
 import { TIME_CRITICAL_PRIORITY, type Session } from '../../src/rtmfp/session.js';
-
-function world(options: { serverCrypto?: FlashCrypto; clientCrypto?: FlashCrypto } = {}) {
-  const clock = new FakeClock();
-  const net = new MemoryNetwork(clock);
-  const serverPort = net.bind(1935);
-  const server = new RtmfpEndpoint({
-    port: serverPort,
-    clock,
-    crypto: options.serverCrypto ?? new FlashCrypto({ server: true }),
-    acceptSessions: true,
-    timings: { keepaliveMs: 5_000, idleTimeoutMs: 20_000 },
-  });
-  const accepted: Session[] = [];
-  server.onSession = (s) => accepted.push(s);
-  const clientPort = net.bind(50000);
-  const client = new RtmfpEndpoint({ port: clientPort, clock, crypto: options.clientCrypto ?? new FlashCrypto({ server: false }), timings: { keepaliveMs: 5_000, idleTimeoutMs: 20_000 } });
-  return { clock, net, server, serverPort, client, clientPort, accepted };
-}
-
-async function connect(w: ReturnType<typeof world>): Promise<Session> {
-  const p = w.client.connect({ ancillaryData: 'rtmfp://10.0.0.1/live' }, [w.serverPort.localAddress()]);
-  await w.clock.advance(50);
-  return p;
-}
 
 test('handshake opens a session on both sides with matching IDs and peer IDs', async () => {
   const w = world();
