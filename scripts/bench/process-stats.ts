@@ -59,3 +59,31 @@ export function udpReceiveBufferDrops(): number | undefined {
     return undefined;
   }
 }
+
+/**
+ * Datagrams the kernel has dropped so far for a full receive buffer on the UDP sockets bound to
+ * local `port` (the drops column of /proc/net/udp and udp6), or undefined where it cannot be
+ * read. Beside the machine-wide count, it tells a server that cannot keep up with what it is
+ * sent from players that cannot keep up with the server.
+ */
+export function udpSocketDrops(port: number): number | undefined {
+  let drops = 0;
+  let found = false;
+  for (const table of ['/proc/net/udp', '/proc/net/udp6']) {
+    let text: string;
+    try {
+      text = readFileSync(table, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      // local_address is HEXADDR:HEXPORT; drops is the last column.
+      const local = fields[1];
+      if (local === undefined || parseInt(local.slice(local.lastIndexOf(':') + 1), 16) !== port) continue;
+      found = true;
+      drops += Number(fields[fields.length - 1]);
+    }
+  }
+  return found ? drops : undefined;
+}

@@ -19,7 +19,9 @@
 // late because of the clients, not the server; the table shows the client's CPU so that shows.
 // Each player has a UDP socket of its own. The UDP drops column counts datagrams the kernel
 // dropped for a full socket receive buffer during the window, machine-wide: it should read 0;
-// where it does not, clients fell behind and the server's figures include retransmissions.
+// where it does not, the server's figures include retransmissions. In brackets, those dropped at
+// the server's own socket: acknowledgements it did not read in time, a server that cannot keep
+// up; the rest are players that fell behind.
 // BENCH_PROFILE=dir writes a CPU profile of the server there (node --cpu-prof); BENCH_SERVER_ARGS
 // passes other node flags to the server only.
 import { spawn, fork, type ChildProcess } from 'node:child_process';
@@ -31,7 +33,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { coveyServerArgs, fmt, sleep, stopBenchProcesses } from './bench-util.js';
 import { benchInput } from './bench-input.js';
-import { cpuSeconds, cpuTimes, meanRssMb, udpReceiveBufferDrops } from './process-stats.js';
+import { cpuSeconds, cpuTimes, meanRssMb, udpReceiveBufferDrops, udpSocketDrops } from './process-stats.js';
 import type { PlayerProgress } from './player-frames.js';
 
 const { values: args } = parseArgs({
@@ -105,6 +107,8 @@ interface Result {
   mbpsPerSub: number;
   /** Datagrams dropped per second on the machine for a full socket receive buffer, during the window. */
   dropsPerSecond: number | undefined;
+  /** The part of those dropped at the server's own socket (acknowledgements it could not read in time). */
+  serverDropsPerSecond: number | undefined;
 }
 
 
@@ -227,12 +231,15 @@ async function measure(target: Target, n: number, input: string): Promise<Result
     const mark = await progress('mark');
     const times0 = cpuTimes(pid);
     const drops0 = udpReceiveBufferDrops();
+    const serverDrops0 = udpSocketDrops(port);
     const t0 = performance.now();
     const rss = await meanRssMb(pid, SECONDS * 1000);
     const elapsed = (performance.now() - t0) / 1000;
     const times1 = cpuTimes(pid);
     const drops1 = udpReceiveBufferDrops();
+    const serverDrops1 = udpSocketDrops(port);
     const dropsPerSecond = drops0 === undefined || drops1 === undefined ? undefined : (drops1 - drops0) / elapsed;
+    const serverDropsPerSecond = serverDrops0 === undefined || serverDrops1 === undefined ? undefined : (serverDrops1 - serverDrops0) / elapsed;
     const cpu = (times1.user + times1.system - times0.user - times0.system) / elapsed;
     const systemCpu = (times1.system - times0.system) / elapsed;
     const end = await progress('last');
@@ -253,7 +260,7 @@ async function measure(target: Target, n: number, input: string): Promise<Result
     const bytes = counts.bytes;
     for (const child of subs) child.send({ cmd: 'exit' });
     const mbpsPerSub = (bytes.reduce((a, b) => a + b, 0) * 8) / n / elapsed / 1e6;
-    return { n, baseCpu, cpu, systemCpu, clientCpu, packetsDown, packetsUp, baseRss, rss, latePct, mbpsPerSub, dropsPerSecond };
+    return { n, baseCpu, cpu, systemCpu, clientCpu, packetsDown, packetsUp, baseRss, rss, latePct, mbpsPerSub, dropsPerSecond, serverDropsPerSecond };
   } finally {
     await stopBenchProcesses(children);
   }
@@ -277,11 +284,11 @@ function count(rate: number): string {
 
 function report(name: string, results: Result[]): void {
   console.log(`\n${name}: RTMFP fan-out, 1 publisher (covey publish over RTMFP, ~1 Mb/s H.264 + AAC), N RTMFP players (${TCCONN ? "rtmfp-cpp's tcconn, a process each, with HMAC on every packet; client CPU is their sum" : LEAN ? "lean players: Covey's client until frames flow, then a bench-only reader that decrypts only the blocks it reads" : `Covey's client${PLAYER_PROCESSES > 1 ? `, in ${PLAYER_PROCESSES} processes; client CPU is their sum` : ''}`}), ${SECONDS} s window${name === 'Covey' ? `, media merge ${args['merge-ms']} ms` : ''}, ${process.version}`);
-  console.log('    N   server CPU alone  with N (kernel)   CPU/subscriber   late+missing   client CPU   RSS alone  RSS with N   (RSS-alone)/N   delivered/sub   packets/s/sub down, up   UDP drops/s');
+  console.log('    N   server CPU alone  with N (kernel)   CPU/subscriber   late+missing   client CPU   RSS alone  RSS with N   (RSS-alone)/N   delivered/sub   packets/s/sub down, up   UDP drops/s (at server)');
   for (const r of results) {
     const perSub = (r.cpu - r.baseCpu) / r.n;
     console.log(
-      `${String(r.n).padStart(5)}   ${fmt(r.baseCpu * 100, 1).padStart(13)} %  ${fmt(r.cpu * 100, 1).padStart(5)} % (${fmt(r.systemCpu * 100, 0).padStart(3)} %)  ${fmt(perSub * 1000, 2).padStart(8)} ms/s   ${fmt(r.latePct, 2).padStart(10)} %   ${fmt(r.clientCpu * 100, 0).padStart(8)} %   ${fmt(r.baseRss, 0).padStart(6)} MB  ${fmt(r.rss, 0).padStart(7)} MB   ${fmt(((r.rss - r.baseRss) * 1024) / r.n, 1).padStart(10)} KB   ${fmt(r.mbpsPerSub, 2).padStart(9)} Mb/s   ${count(r.packetsDown).padStart(8)}, ${count(r.packetsUp).padEnd(3)}   ${r.dropsPerSecond === undefined ? '?' : fmt(r.dropsPerSecond, 0).padStart(11)}`,
+      `${String(r.n).padStart(5)}   ${fmt(r.baseCpu * 100, 1).padStart(13)} %  ${fmt(r.cpu * 100, 1).padStart(5)} % (${fmt(r.systemCpu * 100, 0).padStart(3)} %)  ${fmt(perSub * 1000, 2).padStart(8)} ms/s   ${fmt(r.latePct, 2).padStart(10)} %   ${fmt(r.clientCpu * 100, 0).padStart(8)} %   ${fmt(r.baseRss, 0).padStart(6)} MB  ${fmt(r.rss, 0).padStart(7)} MB   ${fmt(((r.rss - r.baseRss) * 1024) / r.n, 1).padStart(10)} KB   ${fmt(r.mbpsPerSub, 2).padStart(9)} Mb/s   ${count(r.packetsDown).padStart(8)}, ${count(r.packetsUp).padEnd(3)}   ${r.dropsPerSecond === undefined ? '?' : fmt(r.dropsPerSecond, 0).padStart(11)} (${r.serverDropsPerSecond === undefined ? '?' : fmt(r.serverDropsPerSecond, 0)})`,
     );
   }
   // RSS with N includes costs that do not grow with N (the young generation, buffers that fill
