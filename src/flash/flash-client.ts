@@ -69,13 +69,14 @@ export class FlashClient {
   readonly connectedAt = Date.now();
   private readonly streams = new Map<number, NetStream>();
   private nextStreamId = 1;
-  private readonly pending = new Map<number, PendingCall>();
+  /** Our calls to the client awaiting its answer (made on the first call: most clients never get one). */
+  private pending: Map<number, PendingCall> | undefined;
   private nextTransactionId = 1;
   private readonly limits: FlashClientLimits;
   /** Messages that came while an application decided on connect, replayed once it accepted. */
-  private backlog: Array<() => void> = [];
-  /** Streams we told that their media goes nowhere (told once each). */
-  private readonly refusedMedia = new Set<number>();
+  private backlog: Array<() => void> | undefined;
+  /** Streams we told that their media goes nowhere (told once each); made when first needed. */
+  private refusedMedia: Set<number> | undefined;
 
   constructor(
     readonly server: FlashServer,
@@ -97,15 +98,16 @@ export class FlashClient {
   /** Calls a method of the client (its NetConnection.client object); resolves with its return value. */
   call(method: string, ...args: unknown[]): Promise<unknown> {
     if (this.state !== 'connected') return Promise.reject(new Error(`cannot call ${method}: client not connected`));
-    if (this.pending.size >= this.limits.maxPendingCalls) return Promise.reject(new Error(`cannot call ${method}: ${this.pending.size} calls already waiting for the client`));
+    const pending = (this.pending ??= new Map());
+    if (pending.size >= this.limits.maxPendingCalls) return Promise.reject(new Error(`cannot call ${method}: ${pending.size} calls already waiting for the client`));
     const transactionId = ++this.nextTransactionId;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.pending.delete(transactionId);
+        pending.delete(transactionId);
         reject(new Error(`call ${method} not answered within ${this.limits.callTimeoutMs} ms`));
       }, this.limits.callTimeoutMs);
       timer.unref();
-      this.pending.set(transactionId, { resolve, reject, timer });
+      pending.set(transactionId, { resolve, reject, timer });
       this.transport.sendCommand(0, this.objectEncoding, method, transactionId, null, ...args);
     });
   }
@@ -225,8 +227,10 @@ export class FlashClient {
   private publicationFor(streamId: number): Publication | undefined {
     const stream = this.streams.get(streamId);
     if (stream?.publication !== undefined) return stream.publication;
-    if (this.state !== 'connected' || this.refusedMedia.has(streamId) || this.refusedMedia.size >= 16) return undefined;
-    this.refusedMedia.add(streamId);
+    if (this.state !== 'connected') return undefined;
+    const refused = (this.refusedMedia ??= new Set());
+    if (refused.has(streamId) || refused.size >= 16) return undefined;
+    refused.add(streamId);
     this.log.warn({ streamId }, 'media on a stream that is not publishing dropped');
     this.streamStatus(streamId, statusInfo('error', 'NetStream.Publish.Denied', `stream ${streamId} is not publishing: publish first`));
     return undefined;
@@ -239,11 +243,11 @@ export class FlashClient {
     this.state = 'closed';
     for (const stream of this.streams.values()) this.stopStream(stream, false);
     this.streams.clear();
-    for (const call of this.pending.values()) {
+    for (const call of this.pending?.values() ?? []) {
       clearTimeout(call.timer);
       call.reject(new Error(`connection closed: ${reason}`));
     }
-    this.pending.clear();
+    this.pending = undefined;
     if (this.app) {
       this.app.clients.delete(this);
       if (wasConnected) {
@@ -290,20 +294,21 @@ export class FlashClient {
         data: { version: '3,5,7,7009' },
       }));
     const backlog = this.backlog;
-    this.backlog = [];
-    for (const replay of backlog) replay();
+    this.backlog = undefined;
+    for (const replay of backlog ?? []) replay();
   }
 
   private defer(replay: () => void): void {
-    if (this.backlog.length >= 64) {
+    const backlog = (this.backlog ??= []);
+    if (backlog.length >= 64) {
       this.transport.close('more than 64 messages sent while connect was still being decided');
       return;
     }
-    this.backlog.push(replay);
+    backlog.push(replay);
   }
 
   private rejectConnect(command: FlashCommand, description: string): void {
-    this.backlog = [];
+    this.backlog = undefined;
     this.log.info({ reason: description }, 'connect rejected');
     this.transport.sendCommand(0, 0, '_error', command.transactionId, null, statusInfo('error', 'NetConnection.Connect.Rejected', description));
     this.transport.close(`connect rejected: ${description}`);
@@ -323,9 +328,9 @@ export class FlashClient {
   }
 
   private answer(command: FlashCommand): void {
-    const call = this.pending.get(command.transactionId);
+    const call = this.pending?.get(command.transactionId);
     if (call === undefined) return;
-    this.pending.delete(command.transactionId);
+    this.pending!.delete(command.transactionId);
     clearTimeout(call.timer);
     const value = command.args[0];
     if (command.name === '_result') call.resolve(value);
@@ -378,7 +383,7 @@ export class FlashClient {
   }
 
   private stopStream(stream: NetStream, tell: boolean): void {
-    this.refusedMedia.delete(stream.id);
+    this.refusedMedia?.delete(stream.id);
     if (stream.publication) {
       const publication = stream.publication;
       stream.publication = undefined;
