@@ -371,8 +371,7 @@ export class LeanPlayer {
         else more = true;
       }
       if (w.offset === start) return;
-      this.session.send(this.protection.seal(this.scratch, PROTECTION_FRONT_MARGIN, w.offset, this.session.remoteId));
-      this.packetsOut++;
+      this.sendPacket();
       if (!more) return;
     }
   }
@@ -382,6 +381,11 @@ export class LeanPlayer {
     const start = writePacketHeader(this.scratch, PROTECTION_FRONT_MARGIN, { flags: 0, mode: PacketMode.INITIATOR, timestamp: timestampTicks(now) });
     this.writer.reset(start, PROTECTION_FRONT_MARGIN + MAX_PACKET_LENGTH);
     this.writer.chunk(ChunkType.SESSION_CLOSE_REQUEST, Buffer.alloc(0));
+    this.sendPacket();
+  }
+
+  /** Seals the packet the writer holds and sends it. */
+  private sendPacket(): void {
     this.session.send(this.protection.seal(this.scratch, PROTECTION_FRONT_MARGIN, this.writer.offset, this.session.remoteId));
     this.packetsOut++;
   }

@@ -11,8 +11,6 @@ import { RtmfpEndpoint } from '../../src/rtmfp/endpoint.js';
 import { SOCKET_BUFFER_BYTES, systemClock } from '../../src/rtmfp/node-platform.js';
 import type { Clock, DatagramHandler, DatagramPort, OutgoingDatagram, TimerHandle } from '../../src/rtmfp/platform.js';
 import type { Address } from '../../src/rtmfp/address.js';
-import { isVideoSequenceHeader } from '../../src/codec/video-tag.js';
-import { isAudioSequenceHeader } from '../../src/codec/audio-tag.js';
 import { LeanPlayer } from './lean-player.js';
 import type { PlayerFrames } from './player-frames.js';
 
@@ -132,12 +130,7 @@ export class LeanSessionPlayer {
     const crypto = new KeyRecordingCrypto({ server: false });
     const endpoint = new RtmfpEndpoint({ port, crypto, clock });
     const client = await RtmfpClient.connect(url, { endpoint });
-    await client.play(streamName, {
-      onFrame: (kind, ts, payload) => {
-        if (kind === 'data') return;
-        frames.frame(ts, payload.length, kind === 'video' ? isVideoSequenceHeader(payload) : isAudioSequenceHeader(payload));
-      },
-    });
+    await client.play(streamName, { onFrame: frames.onClientFrame });
     return new LeanSessionPlayer(port, clock, crypto, endpoint, client);
   }
 

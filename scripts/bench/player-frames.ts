@@ -6,6 +6,10 @@
 // a constant (the start offset) plus the delay. The smallest arrival - ts a player has seen is its
 // baseline; a frame more than LATE_MS past it is late for a player with a normal live buffer.
 
+import type { FrameKind } from '../../src/client/net-connection.js';
+import { isVideoSequenceHeader } from '../../src/codec/video-tag.js';
+import { isAudioSequenceHeader } from '../../src/codec/audio-tag.js';
+
 export const LATE_MS = 500;
 
 export class PlayerFrames {
@@ -31,6 +35,12 @@ export class PlayerFrames {
     if (lag < this.baseline) this.baseline = lag;
     if (lag - this.baseline > LATE_MS) this.late.push(ts);
   }
+
+  /** Covey's client's onFrame handler, counting its audio and video frames here. */
+  readonly onClientFrame = (kind: FrameKind, ts: number, payload: Buffer): void => {
+    if (kind === 'data') return;
+    this.frame(ts, payload.length, kind === 'video' ? isVideoSequenceHeader(payload) : isAudioSequenceHeader(payload));
+  };
 
   /** Starts the measurement window: what came before is forgotten (the baseline is kept). */
   mark(): void {

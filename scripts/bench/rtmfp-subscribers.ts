@@ -7,8 +7,6 @@ import { RtmfpClient } from '../../src/client/rtmfp-client.js';
 import { FlashCrypto } from '../../src/rtmfp/crypto/flash-crypto.js';
 import { RtmfpEndpoint } from '../../src/rtmfp/endpoint.js';
 import { NodeDatagramPort } from '../../src/rtmfp/node-platform.js';
-import { isVideoSequenceHeader } from '../../src/codec/video-tag.js';
-import { isAudioSequenceHeader } from '../../src/codec/audio-tag.js';
 import { answerParent, PlayerFrames, type PlayerProgress } from './player-frames.js';
 
 const [url, streamName, countText, perSocketText] = process.argv.slice(2);
@@ -30,12 +28,7 @@ async function open(i: number): Promise<void> {
   const client = await RtmfpClient.connect(url!, { endpoint: endpoints[i % endpoints.length]! });
   clients.push(client);
   const p = players[i]!;
-  await client.play(streamName!, {
-    onFrame: (kind, ts, payload) => {
-      if (kind === 'data') return;
-      p.frame(ts, payload.length, kind === 'video' ? isVideoSequenceHeader(payload) : isAudioSequenceHeader(payload));
-    },
-  });
+  await client.play(streamName!, { onFrame: p.onClientFrame });
 }
 
 for (let i = 0; i < count; i += 50) {
