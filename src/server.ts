@@ -4,6 +4,7 @@ import type { Logger } from './util/log.js';
 import type { RtmfpEndpoint } from './rtmfp/endpoint.js';
 import { startRtmfpService } from './rtmfp-flash/rtmfp-service.js';
 import { formatAddress } from './rtmfp/address.js';
+import { nativeAccelUnavailable } from './rtmfp/native-accel.js';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { FlashServer } from './flash/flash-server.js';
@@ -56,7 +57,9 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     }
     server.rtmfp = endpoint;
     closers.push(() => endpoint.close());
-    log.info({ address: formatAddress(endpoint.localAddress) }, 'RTMFP listening (UDP)');
+    // Say which send path is in use: without the accelerator a fan-out costs about a third more CPU.
+    const sendPath = endpoint.sealInPlace ? 'native (batched sends, in-place AES)' : `TypeScript (node:dgram; native accelerator ${nativeAccelUnavailable ?? 'not used'})`;
+    log.info({ address: formatAddress(endpoint.localAddress), sendPath }, 'RTMFP listening (UDP)');
   }
 
   if (config.rtmp.enabled) {

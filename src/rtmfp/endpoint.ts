@@ -6,6 +6,7 @@ import { ChunkType, PacketMode } from './chunk-types.js';
 import { ChunkWriter } from './chunk-writer.js';
 import { MIN_DATAGRAM, parsePacket, readSessionId, writePacketHeader } from './packet.js';
 import { PacketProtection, PROTECTION_BACK_MARGIN, PROTECTION_FRONT_MARGIN } from './crypto/packet-protection.js';
+import { ZeroIvEncryptor } from './crypto/aes-cbc.js';
 import { FlashCertificate, encodeEpd, parseEpd, type Epd } from './crypto/flash-certificate.js';
 import type { FlashCrypto, InitiatorKeying } from './crypto/flash-crypto.js';
 import { COOKIE_LENGTH, CookieJar } from './cookie.js';
@@ -104,6 +105,11 @@ export class RtmfpEndpoint implements SessionHost {
   private readonly startupWriter = new ChunkWriter(this.scratch, 0, 0);
   readonly packetScratch = Buffer.alloc(PROTECTION_FRONT_MARGIN + MAX_PACKET_LENGTH + PROTECTION_BACK_MARGIN);
   readonly packetWriter = new ChunkWriter(this.packetScratch, PROTECTION_FRONT_MARGIN, PROTECTION_FRONT_MARGIN + MAX_PACKET_LENGTH);
+  /**
+   * Sessions seal their packets in place in packetScratch: the port copies what it sends and the
+   * native accelerator can encrypt in place, so no buffer is made per packet.
+   */
+  readonly sealInPlace: boolean;
   private closed = false;
   /**
    * Sessions waiting for packet assembly, run together in one immediate: a fan-out wakes
@@ -116,6 +122,7 @@ export class RtmfpEndpoint implements SessionHost {
 
   constructor(private readonly options: EndpointOptions) {
     this.port = options.port;
+    this.sealInPlace = this.port.copiesOnSend === true && ZeroIvEncryptor.canEncryptInPlace;
     this.crypto = options.crypto;
     this.clock = options.clock ?? systemClock;
     this.deadlines = new DeadlineQueue(this.clock);

@@ -5,6 +5,8 @@ import { isIP, isIPv6 } from 'node:net';
 import { lookup as dnsLookup, type LookupOneOptions } from 'node:dns';
 import type { Clock, DatagramHandler, DatagramPort, OutgoingDatagram, TimerHandle } from './platform.js';
 import { normaliseHost, type Address } from './address.js';
+import { nativeAccel } from './native-accel.js';
+import { DatagramBatch, socketFd } from './datagram-batch.js';
 
 export const systemClock: Clock = {
   now: () => performance.now(),
@@ -39,22 +41,31 @@ const v4Mapped = (host: string) => memoByHost(v4MappedHosts, host, (h) => `::fff
 export interface UdpBindOptions {
   host: string;
   port: number;
+  /**
+   * Send through the native accelerator when it was built (default true): datagrams are copied
+   * as they are sent and handed to the kernel in batches at the end of the tick.
+   */
+  accelerate?: boolean;
 }
 
 export class NodeDatagramPort implements DatagramPort {
   private handler: DatagramHandler = () => {};
   private closed = false;
-  /** Datagrams the kernel refused to send (counted, never thrown: UDP may lose them anyway). */
-  sendErrors = 0;
+  private socketSendErrors = 0;
 
   /** Cached: asking the socket costs a native call, and every send needs it. */
   private readonly ipv6: boolean;
 
-  private constructor(private readonly socket: Socket) {
+  /** The native batch sender, when the accelerator is in use on this socket. */
+  private readonly batch: DatagramBatch | undefined;
+
+  private constructor(private readonly socket: Socket, accelerate: boolean) {
     this.ipv6 = socket.address().family === 'IPv6';
+    const fd = accelerate && nativeAccel !== undefined ? socketFd(socket) : undefined;
+    this.batch = fd === undefined ? undefined : new DatagramBatch(nativeAccel!, socket, fd, this.ipv6, (data, to) => this.sendViaSocket(data, to));
     socket.on('message', (msg, rinfo) => this.handler(msg, { host: normaliseHost(rinfo.address), port: rinfo.port }));
     socket.on('error', () => {
-      this.sendErrors++;
+      this.socketSendErrors++;
     });
   }
 
@@ -64,12 +75,13 @@ export class NodeDatagramPort implements DatagramPort {
    */
   static async bind(options: UdpBindOptions): Promise<NodeDatagramPort> {
     const wantsV6 = isIPv6(options.host);
+    const accelerate = options.accelerate ?? true;
     try {
-      return await NodeDatagramPort.tryBind(wantsV6 ? 'udp6' : 'udp4', options.host, options.port);
+      return await NodeDatagramPort.tryBind(wantsV6 ? 'udp6' : 'udp4', options.host, options.port, accelerate);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (options.host === '::' && (code === 'EAFNOSUPPORT' || code === 'EADDRNOTAVAIL')) {
-        return NodeDatagramPort.tryBind('udp4', '0.0.0.0', options.port);
+        return NodeDatagramPort.tryBind('udp4', '0.0.0.0', options.port, accelerate);
       }
       throw err;
     }
@@ -93,7 +105,7 @@ export class NodeDatagramPort implements DatagramPort {
     else dnsLookup(hostname, options, callback);
   }
 
-  private static tryBind(type: 'udp4' | 'udp6', host: string, port: number): Promise<NodeDatagramPort> {
+  private static tryBind(type: 'udp4' | 'udp6', host: string, port: number, accelerate: boolean): Promise<NodeDatagramPort> {
     return new Promise((resolve, reject) => {
       const socket = createSocket({
         type,
@@ -105,13 +117,37 @@ export class NodeDatagramPort implements DatagramPort {
       socket.once('error', reject);
       socket.bind({ address: host, port, exclusive: true }, () => {
         socket.off('error', reject);
-        resolve(new NodeDatagramPort(socket));
+        resolve(new NodeDatagramPort(socket, accelerate));
       });
     });
   }
 
+  /** Whether datagrams leave through the native accelerator's batches. */
+  get accelerated(): boolean {
+    return this.batch !== undefined;
+  }
+
+  /** With the accelerator, send() copies what it is given: callers may reuse their buffers at once. */
+  get copiesOnSend(): boolean {
+    return this.batch !== undefined;
+  }
+
+  /**
+   * Datagrams the kernel refused to send (counted, never thrown: UDP may lose them anyway). Without
+   * the accelerator, only those refused after a wait: node:dgram drops a refusal at the time of
+   * sending silently when there is no callback, and a callback costs a tick per datagram.
+   */
+  get sendErrors(): number {
+    return this.socketSendErrors + (this.batch?.sendErrors ?? 0);
+  }
+
   send(data: OutgoingDatagram, to: Address): void {
     if (this.closed) return;
+    if (this.batch !== undefined) this.batch.add(data, to);
+    else this.sendViaSocket(data, to);
+  }
+
+  private sendViaSocket(data: OutgoingDatagram, to: Address): void {
     const host = this.ipv6 && !to.host.includes(':') ? v4Mapped(to.host) : to.host;
     // No per-send callback (a closure per packet): failures reach the 'error' handler.
     this.socket.send(data as Buffer | Buffer[], to.port, host);
@@ -128,6 +164,8 @@ export class NodeDatagramPort implements DatagramPort {
 
   close(): void {
     if (this.closed) return;
+    // What this tick sent still goes: a session's close request is often the last thing sent.
+    this.batch?.flush();
     this.closed = true;
     this.socket.close();
   }

@@ -39,4 +39,10 @@ export interface DatagramPort {
   onDatagram(handler: DatagramHandler): void;
   localAddress(): Address;
   close(): void;
+  /**
+   * True when send() is done with the buffers it is given by the time it returns (it copies
+   * them): the engine may then seal packets in place in a buffer it reuses, rather than have
+   * the cipher make a new one for each. Absent means false.
+   */
+  readonly copiesOnSend?: boolean;
 }

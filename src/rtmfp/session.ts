@@ -53,6 +53,8 @@ export interface SessionHost {
   readonly log: Logger;
   readonly counters: EngineCounters;
   sendDatagram(datagram: OutgoingDatagram, to: Address): void;
+  /** Seal packets in place (PacketProtection.seal's `inPlace`): sendDatagram copies what it is given. */
+  readonly sealInPlace: boolean;
   /** The session reached 'closed' and can be forgotten. */
   sessionClosed(session: Session): void;
   /** A server introduced an initiator to us (rendezvous). */
@@ -546,7 +548,7 @@ export class Session {
 
   /** Seals the packet assembled at `now` and sends it. */
   private sealAndSend(now: number, to: Address = this.address): void {
-    const datagram = this.protection.seal(this.scratch, PROTECTION_FRONT_MARGIN, this.writer.offset, this.remoteId);
+    const datagram = this.protection.seal(this.scratch, PROTECTION_FRONT_MARGIN, this.writer.offset, this.remoteId, this.host.sealInPlace);
     this.host.sendDatagram(datagram, to);
     this.congestion.countTx(datagramLength(datagram));
     this.lastSendAt = now;

@@ -10,6 +10,7 @@ import { createCipheriv, createDecipheriv, type Cipher, type Decipher } from 'no
 // node:crypto).
 import { unsafe as aes } from '@noble/ciphers/aes.js';
 import { ownedCopy } from '../../codec/buffer-view.js';
+import { nativeAccel, type NativeCipher } from '../native-accel.js';
 
 const ZERO_IV = Buffer.alloc(16);
 
@@ -59,14 +60,40 @@ function inputView(buf: Buffer, from: number, end: number): Buffer {
  * and its output buffer is the one we send.
  */
 export class ZeroIvEncryptor {
-  private readonly cipher: Cipher;
+  private readonly key: Buffer;
+  /** The node:crypto context, made on the first encrypt(): a session that only ever encrypts in place never has one. */
+  private cipherContext: Cipher | undefined;
+  /** The native accelerator's context, made on the first encryptInPlace(). */
+  private nativeCipher: NativeCipher | undefined;
   private readonly chain = Buffer.alloc(16);
   /** E(0) under this key: what the lead block always encrypts to (worked out on first use, off the handshake's path). */
   private zeroBlockCipher: Buffer | undefined;
 
   constructor(key: Uint8Array) {
-    this.cipher = createCipheriv('aes-128-cbc', key, ZERO_IV);
-    this.cipher.setAutoPadding(false);
+    this.key = ownedCopy(key);
+  }
+
+  /** Whether encryptInPlace() can be used (the native accelerator is loaded). */
+  static get canEncryptInPlace(): boolean {
+    return nativeAccel !== undefined;
+  }
+
+  /**
+   * Encrypts `buf[start..end)` (a multiple of 16 bytes) in place, as a fresh zero-IV CBC run:
+   * no buffer is made. Only when canEncryptInPlace.
+   */
+  encryptInPlace(buf: Buffer, start: number, end: number): void {
+    const accel = nativeAccel!;
+    accel.encrypt((this.nativeCipher ??= accel.createCipher(this.key)), buf, start, end);
+  }
+
+  private get cipher(): Cipher {
+    let c = this.cipherContext;
+    if (c === undefined) {
+      c = this.cipherContext = createCipheriv('aes-128-cbc', this.key, ZERO_IV);
+      c.setAutoPadding(false);
+    }
+    return c;
   }
 
   /**
@@ -75,15 +102,16 @@ export class ZeroIvEncryptor {
    * start) bytes: the ciphertext after the lead bytes, whose content callers may overwrite.
    */
   encrypt(buf: Buffer, start: number, end: number): Buffer {
+    const cipher = this.cipher;
     let zero = this.zeroBlockCipher;
     if (zero === undefined) {
       // The context starts with a zero chaining value, so a zero block comes out as E(0).
-      zero = this.zeroBlockCipher = this.cipher.update(ZERO_IV);
+      zero = this.zeroBlockCipher = cipher.update(ZERO_IV);
       copyBlock(zero, 0, this.chain, 0);
     }
     copyBlock(this.chain, 0, buf, start - ENCRYPT_LEAD_BYTES);
     xorBlockInto(buf, start, zero);
-    const out = this.cipher.update(inputView(buf, start - ENCRYPT_LEAD_BYTES, end));
+    const out = cipher.update(inputView(buf, start - ENCRYPT_LEAD_BYTES, end));
     copyBlock(out, out.length - 16, this.chain, 0);
     return out;
   }

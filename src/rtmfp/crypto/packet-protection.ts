@@ -75,10 +75,14 @@ export class PacketProtection {
   /**
    * Seals the packet at `buf[start..end)`, which must have PROTECTION_FRONT_MARGIN bytes free
    * before it and PROTECTION_BACK_MARGIN after, for the far end's `sessionId`. Answers the
-   * datagram: one buffer (scrambled session ID and ciphertext, in the cipher's own output, so
-   * nothing is copied or gathered), or that and the HMAC as two parts to send together.
+   * datagram: one buffer (scrambled session ID and ciphertext), or that and the HMAC as two
+   * parts to send together.
+   *
+   * `inPlace` (only where ZeroIvEncryptor.canEncryptInPlace) encrypts within `buf` and answers
+   * a view of it, valid until `buf` is next written: for a port that copies what it sends.
+   * Otherwise the datagram is the cipher's own new output, so nothing is copied or gathered.
    */
-  seal(buf: Buffer, start: number, end: number, sessionId: number): OutgoingDatagram {
+  seal(buf: Buffer, start: number, end: number, sessionId: number, inPlace = false): OutgoingDatagram {
     const useHmac = this.sendHmac !== undefined;
     let front = start - (useHmac ? 0 : 2);
     if (this.sendSequence) front -= vluLength(this.txSequence);
@@ -87,11 +91,16 @@ export class PacketProtection {
     let o = front;
     if (this.sendSequence) o = writeVlu(buf, o, this.txSequence++);
     if (!useHmac) buf.writeUInt16BE(internetChecksum(buf, start, padded), o);
-    const sealed = this.encryptor.encrypt(buf, front, padded);
-    const datagram = sealed.subarray(ENCRYPT_LEAD_BYTES - 4);
+    let datagram: Buffer;
+    if (inPlace) {
+      this.encryptor.encryptInPlace(buf, front, padded);
+      datagram = buf.subarray(front - 4, padded);
+    } else {
+      datagram = this.encryptor.encrypt(buf, front, padded).subarray(ENCRYPT_LEAD_BYTES - 4);
+    }
     writeScrambledSessionId(datagram, sessionId);
     if (!useHmac) return datagram;
-    const mac = createHmac('sha256', this.sendHmac!.key).update(sealed.subarray(ENCRYPT_LEAD_BYTES)).digest().subarray(0, this.sendHmac!.length);
+    const mac = createHmac('sha256', this.sendHmac!.key).update(datagram.subarray(4)).digest().subarray(0, this.sendHmac!.length);
     return [datagram, mac];
   }
 

@@ -1,0 +1,163 @@
+// Datagrams sent through the native accelerator's sendmmsg(): copied into one staging buffer as
+// they are sent, and handed to the kernel together at the end of the current tick, 64 to a
+// system call. A fan-out server sends a subscriber's media as a burst of packets, and thousands
+// of subscribers' bursts in one event-loop turn; node:dgram costs a JavaScript send path, a
+// native call and a system call for each (about 2.4 us a packet more than this, measured with
+// 600 receivers on loopback). Nothing is delayed past the tick that sent it.
+import type { Socket } from 'node:dgram';
+import { isIPv4, isIPv6 } from 'node:net';
+import { encodeAddress, type Address } from './address.js';
+import { META_SLOTS, type NativeAccel } from './native-accel.js';
+import type { OutgoingDatagram } from './platform.js';
+
+/** Room for a turn's worth of full packets to hundreds of subscribers; flushed early when full. */
+const STAGE_BYTES = 1 << 20;
+const STAGE_DATAGRAMS = 2048;
+/** Per-host encodings made once, not per datagram; starts over past this many hosts. */
+const HOST_MEMO_MAX = 65536;
+
+/** A destination as sendBatch wants it: family, then four address words (meta slots 2, 4-7). */
+type EncodedHost = Int32Array;
+
+/** The socket's file descriptor, which node:dgram keeps in its internal state; undefined if not found. */
+export function socketFd(socket: Socket): number | undefined {
+  const state = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'state symbol');
+  const fd = state === undefined ? undefined : (socket as unknown as Record<symbol, { handle?: { fd?: unknown } }>)[state]?.handle?.fd;
+  return typeof fd === 'number' && Number.isInteger(fd) && fd >= 0 ? fd : undefined;
+}
+
+export class DatagramBatch {
+  private readonly stage = Buffer.allocUnsafe(STAGE_BYTES);
+  private readonly meta = new Int32Array(STAGE_DATAGRAMS * META_SLOTS);
+  private readonly failed = new Int32Array(1);
+  private count = 0;
+  private used = 0;
+  private flushQueued = false;
+  private readonly hosts = new Map<string, EncodedHost | null>();
+  /** Datagrams the kernel refused for good (no route and the like). */
+  sendErrors = 0;
+  /** Datagrams that went through node:dgram instead (a full send buffer, or an address the batch cannot encode). */
+  viaSocket = 0;
+
+  constructor(
+    private readonly accel: NativeAccel,
+    private readonly socket: Socket,
+    private readonly fd: number,
+    /** The socket is IPv6 (dual stack): IPv4 destinations go as IPv4-mapped addresses. */
+    private readonly ipv6: boolean,
+    /** Sends one datagram through node:dgram (the port's own path, with its name lookup). */
+    private readonly sendViaSocket: (data: Buffer, to: Address) => void,
+  ) {}
+
+  /** Queues a copy of `data` for `to`; the caller may reuse its buffers as soon as this returns. */
+  add(data: OutgoingDatagram, to: Address): void {
+    const host = this.encodedHost(to.host);
+    if (host === null) {
+      // Names, zoned IPv6 addresses, IPv6 from an IPv4 socket: node:dgram knows what to do.
+      this.viaSocket++;
+      this.sendViaSocket(Buffer.isBuffer(data) ? Buffer.from(data) : Buffer.concat(data as readonly Buffer[]), to);
+      return;
+    }
+    const length = Buffer.isBuffer(data) ? data.length : totalLength(data as readonly Buffer[]);
+    if (length > STAGE_BYTES) {
+      this.viaSocket++;
+      this.sendViaSocket(Buffer.isBuffer(data) ? Buffer.from(data) : Buffer.concat(data as readonly Buffer[]), to);
+      return;
+    }
+    if (this.count === STAGE_DATAGRAMS || this.used + length > STAGE_BYTES) this.flush();
+    const offset = this.used;
+    if (Buffer.isBuffer(data)) this.stage.set(data, offset);
+    else {
+      let o = offset;
+      for (const part of data as readonly Buffer[]) {
+        this.stage.set(part, o);
+        o += part.length;
+      }
+    }
+    const m = this.count * META_SLOTS;
+    const meta = this.meta;
+    meta[m] = offset;
+    meta[m + 1] = length;
+    meta[m + 2] = host[0]!;
+    meta[m + 3] = to.port;
+    meta[m + 4] = host[1]!;
+    meta[m + 5] = host[2]!;
+    meta[m + 6] = host[3]!;
+    meta[m + 7] = host[4]!;
+    this.count++;
+    // Keep the next datagram 8-byte aligned in the stage: cheaper copies for the kernel.
+    this.used = (offset + length + 7) & ~7;
+    if (!this.flushQueued) {
+      this.flushQueued = true;
+      process.nextTick(this.flushTick);
+    }
+  }
+
+  private readonly flushTick = (): void => {
+    this.flushQueued = false;
+    this.flush();
+  };
+
+  /** Hands every queued datagram to the kernel (or to node:dgram, when the kernel's buffer is full). */
+  flush(): void {
+    const count = this.count;
+    if (count === 0) return;
+    let done = 0;
+    // While node:dgram holds datagrams of ours waiting for room, later ones queue behind them.
+    if (this.socket.getSendQueueCount() === 0) {
+      this.failed[0] = 0;
+      done = this.accel.sendBatch(this.fd, this.stage, this.meta, count, this.failed);
+      this.sendErrors += this.failed[0]!;
+    }
+    for (let i = done; i < count; i++) {
+      const m = i * META_SLOTS;
+      const offset = this.meta[m]!;
+      const data = Buffer.from(this.stage.subarray(offset, offset + this.meta[m + 1]!));
+      this.viaSocket++;
+      this.sendViaSocket(data, { host: this.decodedHost(m), port: this.meta[m + 3]! });
+    }
+    this.count = 0;
+    this.used = 0;
+  }
+
+  private encodedHost(host: string): EncodedHost | null {
+    let encoded = this.hosts.get(host);
+    if (encoded === undefined) {
+      if (this.hosts.size >= HOST_MEMO_MAX) this.hosts.clear();
+      encoded = encodeHost(host, this.ipv6);
+      this.hosts.set(host, encoded);
+    }
+    return encoded;
+  }
+
+  /** The text form of meta entry `m`'s address, for the rare datagram that leaves by node:dgram. */
+  private decodedHost(m: number): string {
+    const meta = this.meta;
+    const words = [meta[m + 4]!, meta[m + 5]!, meta[m + 6]!, meta[m + 7]!];
+    if (meta[m + 2] === 4 || (words[0] === 0 && words[1] === 0 && words[2] === 0xffff)) {
+      const v4 = meta[m + 2] === 4 ? words[0]! : words[3]!;
+      return `${v4 >>> 24}.${(v4 >>> 16) & 255}.${(v4 >>> 8) & 255}.${v4 & 255}`;
+    }
+    const parts: string[] = [];
+    for (const w of words) parts.push(((w >>> 16) & 0xffff).toString(16), (w & 0xffff).toString(16));
+    return parts.join(':');
+  }
+}
+
+function totalLength(parts: readonly Buffer[]): number {
+  let n = 0;
+  for (const part of parts) n += part.length;
+  return n;
+}
+
+/** Family and address words for sendBatch, or null where it cannot send (see add()). */
+export function encodeHost(host: string, socketIsIpv6: boolean): EncodedHost | null {
+  if (isIPv4(host)) {
+    const b = encodeAddress({ host, port: 0 });
+    const v4 = b.readInt32BE(1);
+    return socketIsIpv6 ? Int32Array.of(6, 0, 0, 0xffff, v4) : Int32Array.of(4, v4, 0, 0, 0);
+  }
+  if (!socketIsIpv6 || host.includes('%') || !isIPv6(host)) return null;
+  const b = encodeAddress({ host, port: 0 });
+  return Int32Array.of(6, b.readInt32BE(1), b.readInt32BE(5), b.readInt32BE(9), b.readInt32BE(13));
+}

@@ -1,0 +1,46 @@
+// The optional native accelerator (src/rtmfp/native/covey_native.c), when it was built: an AES-128-CBC
+// context that encrypts in place, and sendmmsg() for many datagrams in one system call. Covey
+// works without it; with it, a fan-out server's send path costs about a third less CPU (see the
+// live-streaming issue's figures). COVEY_NATIVE=0 in the environment turns it off.
+import { createRequire } from 'node:module';
+
+/** An encryption context held by the addon (opaque to TypeScript). */
+export type NativeCipher = { readonly __nativeCipher: unique symbol };
+
+export interface NativeAccel {
+  createCipher(key: Buffer): NativeCipher;
+  /** Encrypts buf[start..end) (whole blocks) in place as one zero-IV CBC run. */
+  encrypt(cipher: NativeCipher, buf: Buffer, start: number, end: number): void;
+  /**
+   * Sends `count` datagrams described in `meta` (META_SLOTS int32s each) from `stage` on the
+   * socket `fd`; answers how many it is done with (sent, or failed for good and counted in
+   * failed[0]). It stops early when the socket's send buffer is full.
+   */
+  sendBatch(fd: number, stage: Buffer, meta: Int32Array, count: number, failed: Int32Array): number;
+}
+
+/** int32 slots per datagram in sendBatch's `meta`: offset, length, family, port, 4 address words. */
+export const META_SLOTS = 8;
+
+/** Why the accelerator is not in use, when it is not. */
+export let nativeAccelUnavailable: string | undefined;
+
+function load(): NativeAccel | undefined {
+  if (process.env.COVEY_NATIVE === '0') {
+    nativeAccelUnavailable = 'turned off (COVEY_NATIVE=0)';
+    return undefined;
+  }
+  if (process.platform !== 'linux') {
+    nativeAccelUnavailable = `it is for Linux, and this is ${process.platform}`;
+    return undefined;
+  }
+  try {
+    // The same relative path from src/rtmfp (tsx) and from dist/rtmfp (the build).
+    return createRequire(import.meta.url)('../../build/Release/covey_native.node') as NativeAccel;
+  } catch (err) {
+    nativeAccelUnavailable = `not built (npm run build:native): ${(err as Error).message.split('\n')[0]}`;
+    return undefined;
+  }
+}
+
+export const nativeAccel: NativeAccel | undefined = load();

@@ -1,0 +1,179 @@
+// Covey's optional native accelerator for the RTMFP send path (Linux). Node offers neither a
+// cipher that writes into a given buffer nor a way to hand the kernel many datagrams in one
+// system call; on a fan-out server those two cost more than the packets' own assembly. This
+// file supplies both, and nothing else: the engine works the same without it (native-accel.ts
+// loads it when it was built, and the pure TypeScript path is used otherwise).
+//
+//   createCipher(key: Buffer(16)) -> External     an AES-128-CBC encryption context, padding off
+//   encrypt(ctx, buf, start, end)                 encrypts buf[start..end) in place, zero IV
+//   sendBatch(fd, stage, meta, count, failed)     sendmmsg() of `count` datagrams from `stage`
+//
+// `meta` holds 8 int32s a datagram: offset and length in `stage`, family (4 or 6), port, then
+// the address: the IPv4 address as one number in slot 4, or the 16 IPv6 bytes as 4 big-endian
+// words in slots 4-7. sendBatch answers how many datagrams it is done with, sent or failed
+// for good (those are added to failed[0]); it stops early, without error, when the socket's
+// send buffer is full, leaving the rest to the caller.
+#define _GNU_SOURCE
+#include <node_api.h>
+#include <openssl/evp.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#define META_SLOTS 8
+#define BATCH 64
+
+static napi_value fail(napi_env env, const char* message) {
+  napi_throw_type_error(env, NULL, message);
+  return NULL;
+}
+
+static void free_cipher(napi_env env, void* data, void* hint) {
+  (void)env;
+  (void)hint;
+  EVP_CIPHER_CTX_free((EVP_CIPHER_CTX*)data);
+}
+
+static const unsigned char ZERO_IV[16] = {0};
+
+static napi_value create_cipher(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  void* key;
+  size_t key_length;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
+      napi_get_buffer_info(env, argv[0], &key, &key_length) != napi_ok || key_length != 16) {
+    return fail(env, "createCipher wants a 16-byte key");
+  }
+  EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+  if (ctx == NULL || EVP_EncryptInit_ex(ctx, EVP_aes_128_cbc(), NULL, key, ZERO_IV) != 1) {
+    EVP_CIPHER_CTX_free(ctx);
+    return fail(env, "createCipher: OpenSSL refused the AES-128-CBC context");
+  }
+  EVP_CIPHER_CTX_set_padding(ctx, 0);
+  napi_value external;
+  if (napi_create_external(env, ctx, free_cipher, NULL, &external) != napi_ok) {
+    EVP_CIPHER_CTX_free(ctx);
+    return fail(env, "createCipher: could not wrap the context");
+  }
+  return external;
+}
+
+static napi_value encrypt(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  EVP_CIPHER_CTX* ctx;
+  unsigned char* buf;
+  size_t length;
+  uint32_t start, end;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4 ||
+      napi_get_value_external(env, argv[0], (void**)&ctx) != napi_ok ||
+      napi_get_buffer_info(env, argv[1], (void**)&buf, &length) != napi_ok ||
+      napi_get_value_uint32(env, argv[2], &start) != napi_ok ||
+      napi_get_value_uint32(env, argv[3], &end) != napi_ok) {
+    return fail(env, "encrypt wants (context, buffer, start, end)");
+  }
+  if (start > end || end > length || (end - start) % 16 != 0) {
+    return fail(env, "encrypt: the range must be whole blocks inside the buffer");
+  }
+  int written = 0;
+  // Re-initialising with only an IV keeps the key schedule: each packet is a fresh zero-IV run.
+  if (EVP_EncryptInit_ex(ctx, NULL, NULL, NULL, ZERO_IV) != 1 ||
+      EVP_EncryptUpdate(ctx, buf + start, &written, buf + start, (int)(end - start)) != 1) {
+    return fail(env, "encrypt: OpenSSL failed");
+  }
+  return NULL;
+}
+
+static napi_value send_batch(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  int32_t fd;
+  unsigned char* stage;
+  size_t stage_length;
+  uint32_t count;
+  napi_typedarray_type meta_type, failed_type;
+  size_t meta_length, failed_length;
+  void* meta_data;
+  void* failed_data;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 5 ||
+      napi_get_value_int32(env, argv[0], &fd) != napi_ok ||
+      napi_get_buffer_info(env, argv[1], (void**)&stage, &stage_length) != napi_ok ||
+      napi_get_typedarray_info(env, argv[2], &meta_type, &meta_length, &meta_data, NULL, NULL) != napi_ok ||
+      napi_get_value_uint32(env, argv[3], &count) != napi_ok ||
+      napi_get_typedarray_info(env, argv[4], &failed_type, &failed_length, &failed_data, NULL, NULL) != napi_ok ||
+      meta_type != napi_int32_array || failed_type != napi_int32_array || failed_length < 1) {
+    return fail(env, "sendBatch wants (fd, stage, meta: Int32Array, count, failed: Int32Array)");
+  }
+  if ((size_t)count * META_SLOTS > meta_length) return fail(env, "sendBatch: count is beyond meta");
+  const int32_t* meta = (const int32_t*)meta_data;
+  int32_t* failed = (int32_t*)failed_data;
+
+  struct mmsghdr messages[BATCH];
+  struct iovec parts[BATCH];
+  struct sockaddr_in6 addresses[BATCH]; // large enough for either family
+  uint32_t done = 0;
+  while (done < count) {
+    uint32_t n = count - done < BATCH ? count - done : BATCH;
+    for (uint32_t i = 0; i < n; i++) {
+      const int32_t* m = meta + (size_t)(done + i) * META_SLOTS;
+      uint32_t offset = (uint32_t)m[0], length = (uint32_t)m[1];
+      if ((size_t)offset + length > stage_length) return fail(env, "sendBatch: a datagram lies outside the stage");
+      parts[i].iov_base = stage + offset;
+      parts[i].iov_len = length;
+      memset(&messages[i], 0, sizeof messages[i]);
+      memset(&addresses[i], 0, sizeof addresses[i]);
+      messages[i].msg_hdr.msg_iov = &parts[i];
+      messages[i].msg_hdr.msg_iovlen = 1;
+      messages[i].msg_hdr.msg_name = &addresses[i];
+      if (m[2] == 4) {
+        struct sockaddr_in* a = (struct sockaddr_in*)&addresses[i];
+        a->sin_family = AF_INET;
+        a->sin_port = htons((uint16_t)m[3]);
+        a->sin_addr.s_addr = htonl((uint32_t)m[4]);
+        messages[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_in);
+      } else {
+        struct sockaddr_in6* a = &addresses[i];
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons((uint16_t)m[3]);
+        for (int w = 0; w < 4; w++) {
+          uint32_t word = htonl((uint32_t)m[4 + w]);
+          memcpy(&a->sin6_addr.s6_addr[4 * w], &word, 4);
+        }
+        messages[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_in6);
+      }
+    }
+    int sent = sendmmsg(fd, messages, n, 0);
+    if (sent > 0) {
+      done += (uint32_t)sent;
+      continue; // a short count: the next call reports what stopped it
+    }
+    if (sent < 0 && errno == EINTR) continue;
+    if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)) break;
+    // This datagram cannot be sent (no route, refused address...): UDP may lose it; go on.
+    failed[0]++;
+    done++;
+  }
+  napi_value result;
+  napi_create_uint32(env, done, &result);
+  return result;
+}
+
+NAPI_MODULE_INIT() {
+  static const struct { const char* name; napi_callback fn; } functions[] = {
+      {"createCipher", create_cipher},
+      {"encrypt", encrypt},
+      {"sendBatch", send_batch},
+  };
+  for (size_t i = 0; i < sizeof functions / sizeof functions[0]; i++) {
+    napi_value fn;
+    if (napi_create_function(env, functions[i].name, NAPI_AUTO_LENGTH, functions[i].fn, NULL, &fn) != napi_ok ||
+        napi_set_named_property(env, exports, functions[i].name, fn) != napi_ok) {
+      return NULL;
+    }
+  }
+  return exports;
+}

@@ -1,0 +1,153 @@
+// node:dgram ports with and without the native accelerator's batches, over real sockets on
+// loopback: what arrives, in what order, from buffers the sender reuses at once.
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { createSocket, type Socket } from 'node:dgram';
+import { NodeDatagramPort } from '../../src/rtmfp/node-platform.js';
+import { DatagramBatch, encodeHost, socketFd } from '../../src/rtmfp/datagram-batch.js';
+import { nativeAccel, nativeAccelUnavailable, type NativeAccel } from '../../src/rtmfp/native-accel.js';
+import type { Address } from '../../src/rtmfp/address.js';
+
+const skip = nativeAccel === undefined ? `native accelerator unavailable: ${nativeAccelUnavailable}` : false;
+
+/** A plain node:dgram receiver that keeps what arrives. */
+async function receiver(type: 'udp4' | 'udp6', host: string): Promise<{ socket: Socket; address: Address; got: Buffer[] }> {
+  const socket = createSocket({ type, recvBufferSize: 4 << 20 });
+  const got: Buffer[] = [];
+  socket.on('message', (m) => got.push(m));
+  await new Promise<void>((resolve) => socket.bind(0, host, resolve));
+  return { socket, address: { host, port: socket.address().port }, got };
+}
+
+async function until(cond: () => boolean, what: string): Promise<void> {
+  const end = Date.now() + 5000;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** Datagram i of a run: its number, then a length that varies from 1 to 1,400 bytes. */
+function datagram(i: number): Buffer {
+  const b = Buffer.alloc(4 + ((i * 131) % 1397), i & 0xff);
+  b.writeUInt32BE(i);
+  return b;
+}
+
+for (const accelerate of [true, false]) {
+  const name = accelerate ? 'batched' : 'node:dgram';
+  test(`${name}: 600 datagrams to three receivers in one tick arrive whole and in order, from a buffer reused at once; parts are gathered`, { skip: accelerate && skip }, async () => {
+    const port = await NodeDatagramPort.bind({ host: '127.0.0.1', port: 0, accelerate });
+    const receivers = await Promise.all([0, 1, 2].map(() => receiver('udp4', '127.0.0.1')));
+    try {
+      assert.equal(port.accelerated, accelerate);
+      assert.equal(port.copiesOnSend, accelerate);
+      const scratch = Buffer.alloc(2000);
+      const expected: Buffer[][] = [[], [], []];
+      for (let i = 0; i < 600; i++) {
+        const d = datagram(i);
+        const r = i % 3;
+        expected[r]!.push(d);
+        if (accelerate) {
+          // The caller's buffer is written over as soon as send() returns, as a session's is.
+          d.copy(scratch);
+          port.send(scratch.subarray(0, d.length), receivers[r]!.address);
+          scratch.fill(0xee);
+        } else {
+          port.send(d, receivers[r]!.address);
+        }
+      }
+      port.send([Buffer.from('gath'), Buffer.from('ered')], receivers[0]!.address);
+      expected[0]!.push(Buffer.from('gathered'));
+      await until(() => receivers.every((r, k) => r.got.length === expected[k]!.length), 'every datagram');
+      receivers.forEach((r, k) => r.got.forEach((g, i) => assert.ok(g.equals(expected[k]![i]!), `receiver ${k}, datagram ${i}`)));
+      assert.equal(port.sendErrors, 0);
+    } finally {
+      port.close();
+      for (const r of receivers) r.socket.close();
+    }
+  });
+
+  test(`${name}: a dual-stack port reaches IPv4 and IPv6 receivers, and one refused datagram does not lose the next${accelerate ? ' (and is counted)' : ''}`, { skip: accelerate && skip }, async (t) => {
+    const port = await NodeDatagramPort.bind({ host: '::', port: 0, accelerate });
+    const v4 = await receiver('udp4', '127.0.0.1');
+    let v6: Awaited<ReturnType<typeof receiver>> | undefined;
+    try {
+      v6 = await receiver('udp6', '::1');
+    } catch {
+      t.diagnostic('no IPv6 loopback here: IPv4 only');
+    }
+    try {
+      port.send(Buffer.from('to v4'), v4.address);
+      if (v6) port.send(Buffer.from('to v6'), v6.address);
+      // A broadcast address without SO_BROADCAST: the kernel refuses it (EACCES) every time.
+      port.send(Buffer.from('refused'), { host: '255.255.255.255', port: 9 });
+      port.send(Buffer.from('after'), v4.address);
+      await until(() => v4.got.length === 2 && (!v6 || v6.got.length === 1), 'the datagrams');
+      assert.deepEqual(v4.got.map(String), ['to v4', 'after']);
+      if (v6) assert.deepEqual(v6.got.map(String), ['to v6']);
+      // node:dgram drops a refusal silently when no callback was given, and a callback costs a
+      // tick per datagram: only the batches count it.
+      if (accelerate) assert.equal(port.sendErrors, 1);
+    } finally {
+      port.close();
+      v4.socket.close();
+      v6?.socket.close();
+    }
+  });
+
+  test(`${name}: what is sent just before close() still leaves`, { skip: accelerate && skip }, async () => {
+    const port = await NodeDatagramPort.bind({ host: '127.0.0.1', port: 0, accelerate });
+    const r = await receiver('udp4', '127.0.0.1');
+    try {
+      port.send(Buffer.from('last words'), r.address);
+      port.close();
+      await until(() => r.got.length === 1, 'the last datagram');
+      assert.equal(r.got[0]!.toString(), 'last words');
+    } finally {
+      r.socket.close();
+    }
+  });
+}
+
+test('when the kernel takes only part of a batch, the rest goes through node:dgram in order, and later batches queue behind it', { skip }, async () => {
+  const socket = createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  const r = await receiver('udp4', '127.0.0.1');
+  try {
+    // The real accelerator, told that the send buffer filled after 5 datagrams of each batch.
+    let batches = 0;
+    const partial: NativeAccel = {
+      ...nativeAccel!,
+      sendBatch: (fd, stage, meta, count, failed) => {
+        batches++;
+        return nativeAccel!.sendBatch(fd, stage, meta, Math.min(count, 5), failed);
+      },
+    };
+    const sentViaSocket: number[] = [];
+    const batch = new DatagramBatch(partial, socket, socketFd(socket)!, false, (data, to) => {
+      sentViaSocket.push(data.readUInt32BE());
+      socket.send(data, to.port, to.host);
+    });
+    for (let i = 0; i < 20; i++) batch.add(datagram(i), r.address);
+    batch.flush();
+    assert.equal(batches, 1);
+    assert.deepEqual(sentViaSocket, Array.from({ length: 15 }, (_, i) => i + 5));
+    assert.equal(batch.viaSocket, 15);
+    await until(() => r.got.length === 20, 'all 20');
+    assert.deepEqual(r.got.map((g) => g.readUInt32BE()), Array.from({ length: 20 }, (_, i) => i));
+  } finally {
+    socket.close();
+    r.socket.close();
+  }
+});
+
+test('destinations are encoded for sendmmsg as the socket family wants them; names and zoned addresses are left to node:dgram', () => {
+  assert.deepEqual([...encodeHost('127.0.0.1', false)!], [4, 0x7f000001, 0, 0, 0]);
+  assert.deepEqual([...encodeHost('192.168.1.2', true)!], [6, 0, 0, 0xffff, (192 << 24) | (168 << 16) | (1 << 8) | 2]);
+  assert.deepEqual([...encodeHost('2001:db8::1', true)!], [6, 0x20010db8, 0, 0, 1]);
+  assert.deepEqual([...encodeHost('::1', true)!], [6, 0, 0, 0, 1]);
+  assert.equal(encodeHost('2001:db8::1', false), null);
+  assert.equal(encodeHost('fe80::1%eth0', true), null);
+  assert.equal(encodeHost('localhost', true), null);
+});

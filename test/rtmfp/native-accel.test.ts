@@ -1,0 +1,66 @@
+// The native accelerator (src/rtmfp/native/covey_native.c): in-place AES against @noble/ciphers,
+// and the sealed packets it makes against the allocating path's. Skipped where it was not built;
+// CI builds it and sets COVEY_REQUIRE_NATIVE=1, and then its absence fails.
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { cbc } from '@noble/ciphers/aes.js';
+import { nativeAccel, nativeAccelUnavailable } from '../../src/rtmfp/native-accel.js';
+import { ZeroIvEncryptor } from '../../src/rtmfp/crypto/aes-cbc.js';
+import { PacketProtection, PROTECTION_BACK_MARGIN, PROTECTION_FRONT_MARGIN } from '../../src/rtmfp/crypto/packet-protection.js';
+import { wholeDatagram } from '../../src/rtmfp/platform.js';
+
+const skip = nativeAccel === undefined ? `native accelerator unavailable: ${nativeAccelUnavailable}` : false;
+const ZERO_IV = new Uint8Array(16);
+
+test('the native accelerator is loaded where it is required (COVEY_REQUIRE_NATIVE=1)', { skip: process.env.COVEY_REQUIRE_NATIVE !== '1' && 'not required here' }, () => {
+  assert.ok(nativeAccel, `native accelerator unavailable: ${nativeAccelUnavailable}`);
+  assert.equal(ZeroIvEncryptor.canEncryptInPlace, true);
+});
+
+test('in-place encryption matches @noble/ciphers, packet after packet on one context, and leaves the rest of the buffer alone', { skip }, () => {
+  const key = randomBytes(16);
+  const enc = new ZeroIvEncryptor(key);
+  for (let i = 0; i < 200; i++) {
+    const plain = randomBytes(16 * (1 + (i % 75)));
+    const buf = Buffer.concat([Buffer.alloc(7, 0xaa), plain, Buffer.alloc(9, 0xbb)]);
+    enc.encryptInPlace(buf, 7, 7 + plain.length);
+    const expected = cbc(key, ZERO_IV, { disablePadding: true }).encrypt(plain);
+    assert.deepEqual(new Uint8Array(buf.subarray(7, 7 + plain.length)), expected, `packet ${i}`);
+    assert.ok(buf.subarray(0, 7).equals(Buffer.alloc(7, 0xaa)) && buf.subarray(7 + plain.length).equals(Buffer.alloc(9, 0xbb)), `packet ${i}: outside the range`);
+  }
+});
+
+test('in-place encryption refuses ranges that are not whole blocks inside the buffer', { skip }, () => {
+  const accel = nativeAccel!;
+  const cipher = accel.createCipher(randomBytes(16));
+  const buf = Buffer.alloc(64);
+  assert.throws(() => accel.encrypt(cipher, buf, 0, 15), /whole blocks/);
+  assert.throws(() => accel.encrypt(cipher, buf, 48, 80), /whole blocks/);
+  assert.throws(() => accel.encrypt(cipher, buf, 32, 16), /whole blocks/);
+  assert.throws(() => accel.createCipher(Buffer.alloc(15)), /16-byte key/);
+});
+
+test('a packet sealed in place is byte for byte the one sealed the allocating way, with checksum, sequence numbers or HMAC', { skip }, () => {
+  const key = randomBytes(16);
+  const variants = [
+    {},
+    { sendSequence: true },
+    { sendHmac: { key: randomBytes(32), length: 10 } },
+  ];
+  for (const variant of variants) {
+    const params = { encryptKey: key, decryptKey: key, sendSequence: false, recvSequence: false, ...variant };
+    const allocating = new PacketProtection(params);
+    const inPlace = new PacketProtection(params);
+    const opener = new PacketProtection({ ...params, recvSequence: params.sendSequence, recvHmac: params.sendHmac });
+    for (let i = 0; i < 40; i++) {
+      const packet = randomBytes(1 + ((i * 37) % 1180));
+      const buf = Buffer.alloc(PROTECTION_FRONT_MARGIN + packet.length + PROTECTION_BACK_MARGIN);
+      packet.copy(buf, PROTECTION_FRONT_MARGIN);
+      const a = wholeDatagram(allocating.seal(Buffer.from(buf), PROTECTION_FRONT_MARGIN, PROTECTION_FRONT_MARGIN + packet.length, 0x1234567));
+      const b = wholeDatagram(inPlace.seal(buf, PROTECTION_FRONT_MARGIN, PROTECTION_FRONT_MARGIN + packet.length, 0x1234567, true));
+      assert.ok(a.equals(b), `${JSON.stringify(Object.keys(variant))} packet ${i}`);
+      assert.ok(opener.open(b)?.subarray(0, packet.length).equals(packet), `opens ${i}`);
+    }
+  }
+});
