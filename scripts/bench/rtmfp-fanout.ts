@@ -3,8 +3,11 @@
 // the server's CPU per subscriber, late or missing frames, and memory per subscriber.
 //
 //   node --import tsx scripts/bench/rtmfp-fanout.ts [--subscribers 50,100,200] [--seconds 15] [--merge-ms 100]
-//     [--sessions-per-socket 1] [--player-processes 1] [--mona DIR] [--tcconn PATH | --lean]
+//     [--sessions-per-socket 1] [--player-processes 1] [--mona DIR] [--tcconn PATH | --lean] [--accel on|off|both]
 //
+// --accel chooses the server's send path: on (the native accelerator, where it was built), off
+// (COVEY_NATIVE=0 for the server only: node:crypto and node:dgram), or both, one after the other
+// in one run. The players are the same either way.
 // --mona DIR runs the same measurement against MonaServer2 built in DIR (from its public sources,
 // outside this repository), one server after the other in one run.
 // --tcconn PATH plays with zenomt/rtmfp-cpp's tcconn at PATH (built the same way), a process per
@@ -35,6 +38,7 @@ import { coveyServerArgs, fmt, sleep, stopBenchProcesses } from './bench-util.js
 import { benchInput } from './bench-input.js';
 import { cpuSeconds, cpuTimes, meanRssMb, udpReceiveBufferDrops, udpSocketDrops } from './process-stats.js';
 import type { PlayerProgress } from './player-frames.js';
+import { nativeAccel, nativeAccelUnavailable } from '../../src/rtmfp/native-accel.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -55,6 +59,8 @@ const { values: args } = parseArgs({
     tcconn: { type: 'string' },
     /** Lean players (lean-player.ts): Covey's client until frames flow, then a fraction of its cost. */
     lean: { type: 'boolean', default: false },
+    /** The server's send path: the native accelerator (on), the TypeScript one (off), or both in turn. */
+    accel: { type: 'string', default: 'on' },
   },
 });
 /** A numeric option's value, or exit with one line saying what it wants. */
@@ -75,6 +81,14 @@ if (TCCONN !== undefined && !existsSync(TCCONN)) {
 const LEAN = args.lean!;
 if (LEAN && TCCONN !== undefined) {
   console.error('rtmfp-fanout: --lean and --tcconn choose different players; give one');
+  process.exit(2);
+}
+if (!['on', 'off', 'both'].includes(args.accel!)) {
+  console.error(`rtmfp-fanout: --accel wants on, off or both, not ${JSON.stringify(args.accel)}`);
+  process.exit(2);
+}
+if (args.accel !== 'off' && nativeAccel === undefined) {
+  console.error(`rtmfp-fanout: the native accelerator is ${nativeAccelUnavailable}; build it (npm run build:native) or give --accel off`);
   process.exit(2);
 }
 const COUNTS = args.subscribers!.split(',').map(Number);
@@ -119,16 +133,24 @@ interface Target {
   sessionsPerSocket: number;
 }
 
-const coveyTarget: Target = {
-  name: 'Covey',
-  // One socket per player, as with real clients (and as MonaServer2 needs). With 250 players
-  // to a socket, the players' two sockets at N=500 overflowed whenever the players' process
-  // paused: 140-708 datagrams dropped a second, and the server's retransmissions read as
-  // 1.13-1.14 ms/s per subscriber, against 1.00-1.01 ms/s and no drops with a socket each
-  // (two runs each way, alternating).
-  sessionsPerSocket: positiveInteger('sessions-per-socket'),
-  start: (port) => spawn(process.execPath, coveyServerArgs('serve', '--host', '127.0.0.1', '--rtmfp-port', String(port), '--no-rtmp', '--log-level', 'warn', '--media-merge-ms', args['merge-ms']!), { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] }),
-};
+/** Covey, with its send path through the native accelerator (`accel`) or through node:crypto and node:dgram. */
+function coveyTarget(accel: boolean): Target {
+  return {
+    name: accel ? 'Covey' : 'Covey, TypeScript send path',
+    // One socket per player, as with real clients (and as MonaServer2 needs). With 250 players
+    // to a socket, the players' two sockets at N=500 overflowed whenever the players' process
+    // paused: 140-708 datagrams dropped a second, and the server's retransmissions read as
+    // 1.13-1.14 ms/s per subscriber, against 1.00-1.01 ms/s and no drops with a socket each
+    // (two runs each way, alternating).
+    sessionsPerSocket: positiveInteger('sessions-per-socket'),
+    start: (port) =>
+      spawn(process.execPath, coveyServerArgs('serve', '--host', '127.0.0.1', '--rtmfp-port', String(port), '--no-rtmp', '--log-level', 'warn', '--media-merge-ms', args['merge-ms']!), {
+        cwd: root,
+        stdio: ['ignore', 'ignore', 'inherit'],
+        env: accel ? process.env : { ...process.env, COVEY_NATIVE: '0' },
+      }),
+  };
+}
 
 /** MonaServer2 with an RTMFP-only configuration and an empty `live` application, in a temp folder. */
 function monaTarget(dir: string): Target {
@@ -267,7 +289,8 @@ async function measure(target: Target, n: number, input: string): Promise<Result
 }
 
 const input = benchInput('1mbps', '640x360', 900, 96);
-const targets = [coveyTarget, ...(args.mona ? [monaTarget(args.mona)] : [])];
+const coveyTargets = args.accel === 'both' ? [coveyTarget(true), coveyTarget(false)] : [coveyTarget(args.accel === 'on')];
+const targets = [...coveyTargets, ...(args.mona ? [monaTarget(args.mona)] : [])];
 for (const target of targets) {
   const results: Result[] = [];
   for (const n of COUNTS) {
@@ -283,7 +306,7 @@ function count(rate: number): string {
 }
 
 function report(name: string, results: Result[]): void {
-  console.log(`\n${name}: RTMFP fan-out, 1 publisher (covey publish over RTMFP, ~1 Mb/s H.264 + AAC), N RTMFP players (${TCCONN ? "rtmfp-cpp's tcconn, a process each, with HMAC on every packet; client CPU is their sum" : LEAN ? "lean players: Covey's client until frames flow, then a bench-only reader that decrypts only the blocks it reads" : `Covey's client${PLAYER_PROCESSES > 1 ? `, in ${PLAYER_PROCESSES} processes; client CPU is their sum` : ''}`}), ${SECONDS} s window${name === 'Covey' ? `, media merge ${args['merge-ms']} ms` : ''}, ${process.version}`);
+  console.log(`\n${name}: RTMFP fan-out, 1 publisher (covey publish over RTMFP, ~1 Mb/s H.264 + AAC), N RTMFP players (${TCCONN ? "rtmfp-cpp's tcconn, a process each, with HMAC on every packet; client CPU is their sum" : LEAN ? "lean players: Covey's client until frames flow, then a bench-only reader that decrypts only the blocks it reads" : `Covey's client${PLAYER_PROCESSES > 1 ? `, in ${PLAYER_PROCESSES} processes; client CPU is their sum` : ''}`}), ${SECONDS} s window${name.startsWith('Covey') ? `, media merge ${args['merge-ms']} ms` : ''}, ${process.version}`);
   console.log('    N   server CPU alone  with N (kernel)   CPU/subscriber   late+missing   client CPU   RSS alone  RSS with N   (RSS-alone)/N   delivered/sub   packets/s/sub down, up   UDP drops/s (at server)');
   for (const r of results) {
     const perSub = (r.cpu - r.baseCpu) / r.n;

@@ -4,13 +4,9 @@
 // live-streaming issue's figures). COVEY_NATIVE=0 in the environment turns it off.
 import { createRequire } from 'node:module';
 
-/** An encryption context held by the addon (opaque to TypeScript). */
-export type NativeCipher = { readonly __nativeCipher: unique symbol };
-
 export interface NativeAccel {
-  createCipher(key: Buffer): NativeCipher;
-  /** Encrypts buf[start..end) (whole blocks) in place as one zero-IV CBC run. */
-  encrypt(cipher: NativeCipher, buf: Buffer, start: number, end: number): void;
+  /** Encrypts buf[start..end) (whole blocks) in place: AES-128-CBC under `key` (16 bytes), zero IV. */
+  encrypt(key: Buffer, buf: Buffer, start: number, end: number): void;
   /**
    * Sends `count` datagrams described in `meta` (META_SLOTS int32s each) from `stage` on the
    * socket `fd`; answers how many it is done with (sent, or failed for good and counted in

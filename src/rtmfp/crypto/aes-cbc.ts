@@ -10,7 +10,7 @@ import { createCipheriv, createDecipheriv, type Cipher, type Decipher } from 'no
 // node:crypto).
 import { unsafe as aes } from '@noble/ciphers/aes.js';
 import { ownedCopy } from '../../codec/buffer-view.js';
-import { nativeAccel, type NativeCipher } from '../native-accel.js';
+import { nativeAccel } from '../native-accel.js';
 
 const ZERO_IV = Buffer.alloc(16);
 
@@ -63,8 +63,6 @@ export class ZeroIvEncryptor {
   private readonly key: Buffer;
   /** The node:crypto context, made on the first encrypt(): a session that only ever encrypts in place never has one. */
   private cipherContext: Cipher | undefined;
-  /** The native accelerator's context, made on the first encryptInPlace(). */
-  private nativeCipher: NativeCipher | undefined;
   private readonly chain = Buffer.alloc(16);
   /** E(0) under this key: what the lead block always encrypts to (worked out on first use, off the handshake's path). */
   private zeroBlockCipher: Buffer | undefined;
@@ -83,8 +81,8 @@ export class ZeroIvEncryptor {
    * no buffer is made. Only when canEncryptInPlace.
    */
   encryptInPlace(buf: Buffer, start: number, end: number): void {
-    const accel = nativeAccel!;
-    accel.encrypt((this.nativeCipher ??= accel.createCipher(this.key)), buf, start, end);
+    // The accelerator keys one shared context per packet: no native memory per session.
+    nativeAccel!.encrypt(this.key, buf, start, end);
   }
 
   private get cipher(): Cipher {

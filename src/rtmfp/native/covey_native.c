@@ -4,9 +4,12 @@
 // file supplies both, and nothing else: the engine works the same without it (native-accel.ts
 // loads it when it was built, and the pure TypeScript path is used otherwise).
 //
-//   createCipher(key: Buffer(16)) -> External     an AES-128-CBC encryption context, padding off
-//   encrypt(ctx, buf, start, end)                 encrypts buf[start..end) in place, zero IV
+//   encrypt(key: Buffer(16), buf, start, end)    encrypts buf[start..end) in place: AES-128-CBC, zero IV
 //   sendBatch(fd, stage, meta, count, failed)     sendmmsg() of `count` datagrams from `stage`
+//
+// One OpenSSL context serves every key: setting a key costs about 90 ns a packet (measured: 1,017
+// against 930 ns for a 1,136-byte packet), where a context per session costs about 1.1 KB of
+// memory per subscriber.
 //
 // `meta` holds 8 int32s a datagram: offset and length in `stage`, family (4 or 6), port, then
 // the address: the IPv4 address as one number in slot 4, or the 16 IPv6 bytes as 4 big-endian
@@ -31,57 +34,37 @@ static napi_value fail(napi_env env, const char* message) {
   return NULL;
 }
 
-static void free_cipher(napi_env env, void* data, void* hint) {
+static const unsigned char ZERO_IV[16] = {0};
+
+static void free_context(napi_env env, void* data, void* hint) {
   (void)env;
   (void)hint;
   EVP_CIPHER_CTX_free((EVP_CIPHER_CTX*)data);
-}
-
-static const unsigned char ZERO_IV[16] = {0};
-
-static napi_value create_cipher(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  void* key;
-  size_t key_length;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
-      napi_get_buffer_info(env, argv[0], &key, &key_length) != napi_ok || key_length != 16) {
-    return fail(env, "createCipher wants a 16-byte key");
-  }
-  EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
-  if (ctx == NULL || EVP_EncryptInit_ex(ctx, EVP_aes_128_cbc(), NULL, key, ZERO_IV) != 1) {
-    EVP_CIPHER_CTX_free(ctx);
-    return fail(env, "createCipher: OpenSSL refused the AES-128-CBC context");
-  }
-  EVP_CIPHER_CTX_set_padding(ctx, 0);
-  napi_value external;
-  if (napi_create_external(env, ctx, free_cipher, NULL, &external) != napi_ok) {
-    EVP_CIPHER_CTX_free(ctx);
-    return fail(env, "createCipher: could not wrap the context");
-  }
-  return external;
 }
 
 static napi_value encrypt(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value argv[4];
   EVP_CIPHER_CTX* ctx;
+  unsigned char* key;
+  size_t key_length;
   unsigned char* buf;
   size_t length;
   uint32_t start, end;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4 ||
-      napi_get_value_external(env, argv[0], (void**)&ctx) != napi_ok ||
+      napi_get_instance_data(env, (void**)&ctx) != napi_ok || ctx == NULL ||
+      napi_get_buffer_info(env, argv[0], (void**)&key, &key_length) != napi_ok || key_length != 16 ||
       napi_get_buffer_info(env, argv[1], (void**)&buf, &length) != napi_ok ||
       napi_get_value_uint32(env, argv[2], &start) != napi_ok ||
       napi_get_value_uint32(env, argv[3], &end) != napi_ok) {
-    return fail(env, "encrypt wants (context, buffer, start, end)");
+    return fail(env, "encrypt wants (key: 16-byte Buffer, buffer, start, end)");
   }
   if (start > end || end > length || (end - start) % 16 != 0) {
     return fail(env, "encrypt: the range must be whole blocks inside the buffer");
   }
   int written = 0;
-  // Re-initialising with only an IV keeps the key schedule: each packet is a fresh zero-IV run.
-  if (EVP_EncryptInit_ex(ctx, NULL, NULL, NULL, ZERO_IV) != 1 ||
+  // A fresh zero-IV run under this key; OpenSSL encrypts in place when input and output coincide.
+  if (EVP_EncryptInit_ex(ctx, NULL, NULL, key, ZERO_IV) != 1 ||
       EVP_EncryptUpdate(ctx, buf + start, &written, buf + start, (int)(end - start)) != 1) {
     return fail(env, "encrypt: OpenSSL failed");
   }
@@ -151,8 +134,9 @@ static napi_value send_batch(napi_env env, napi_callback_info info) {
       done += (uint32_t)sent;
       continue; // a short count: the next call reports what stopped it
     }
-    if (sent < 0 && errno == EINTR) continue;
-    if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)) break;
+    if (sent == 0) break; // not expected of UDP; leave the rest to the caller rather than spin
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) break;
     // This datagram cannot be sent (no route, refused address...): UDP may lose it; go on.
     failed[0]++;
     done++;
@@ -163,8 +147,16 @@ static napi_value send_batch(napi_env env, napi_callback_info info) {
 }
 
 NAPI_MODULE_INIT() {
+  // The context lives with this instance of the addon (one per thread that loads it).
+  EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+  if (ctx == NULL || EVP_EncryptInit_ex(ctx, EVP_aes_128_cbc(), NULL, NULL, NULL) != 1 ||
+      napi_set_instance_data(env, ctx, free_context, NULL) != napi_ok) {
+    EVP_CIPHER_CTX_free(ctx);
+    napi_throw_error(env, NULL, "covey_native: OpenSSL has no AES-128-CBC context to give");
+    return NULL;
+  }
+  EVP_CIPHER_CTX_set_padding(ctx, 0);
   static const struct { const char* name; napi_callback fn; } functions[] = {
-      {"createCipher", create_cipher},
       {"encrypt", encrypt},
       {"sendBatch", send_batch},
   };
