@@ -1,6 +1,6 @@
-// The optional native accelerator (src/rtmfp/native/covey_native.c), when it was built: an AES-128-CBC
-// context that encrypts in place, and sendmmsg() for many datagrams in one system call. Covey
-// works without it; with it, a fan-out server's send path costs about a third less CPU (see the
+// The optional native accelerator (src/rtmfp/native/covey_native.c), when it was built: AES-128-CBC
+// that encrypts in place, and sendmmsg() for many datagrams in one system call. Covey works
+// without it, but a fan-out server then spends about 1.6 times the CPU per subscriber (see the
 // live-streaming issue's figures). COVEY_NATIVE=0 in the environment turns it off.
 import { createRequire } from 'node:module';
 

@@ -4,6 +4,8 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { cbc } from '@noble/ciphers/aes.js';
 import { nativeAccel, nativeAccelUnavailable } from '../../src/rtmfp/native-accel.js';
 import { ZeroIvEncryptor } from '../../src/rtmfp/crypto/aes-cbc.js';
@@ -66,4 +68,15 @@ test('a packet sealed in place is byte for byte the one sealed the allocating wa
       assert.ok(opener.open(b)?.subarray(0, packet.length).equals(packet), `opens ${i}`);
     }
   }
+});
+
+test('the install step goes on without the accelerator, saying why, unless it is required', () => {
+  const script = fileURLToPath(new URL('../../scripts/build-native.mjs', import.meta.url));
+  const run = (env: Record<string, string>) => spawnSync(process.execPath, [script], { env: { ...process.env, ...env }, encoding: 'utf8' });
+  const optional = run({ COVEY_NATIVE: '0', COVEY_REQUIRE_NATIVE: '0' });
+  assert.equal(optional.status, 0);
+  assert.match(optional.stderr, /native accelerator not built \(COVEY_NATIVE=0\)[\s\S]*TypeScript path/);
+  const required = run({ COVEY_NATIVE: '0', COVEY_REQUIRE_NATIVE: '1' });
+  assert.equal(required.status, 1);
+  assert.match(required.stderr, /native accelerator not built/);
 });
