@@ -1,5 +1,6 @@
 // The optional native accelerator (src/rtmfp/native/covey_native.c), when it was built: AES-128-CBC
-// that encrypts in place, and sendmmsg() for many datagrams in one system call. Covey works
+// that encrypts in place, HMAC-SHA256 into a given buffer, and sendmmsg() for many datagrams in
+// one system call. Covey works
 // without it, but a fan-out server then spends about 1.6 times the CPU per subscriber (see the
 // live-streaming issue's figures). COVEY_NATIVE=0 in the environment turns it off.
 import { createRequire } from 'node:module';
@@ -7,6 +8,8 @@ import { createRequire } from 'node:module';
 export interface NativeAccel {
   /** Encrypts buf[start..end) (whole blocks) in place: AES-128-CBC under `key` (16 bytes), zero IV. */
   encrypt(key: Buffer, buf: Buffer, start: number, end: number): void;
+  /** Writes the first `length` (at most 32) bytes of HMAC-SHA256(key, buf[start..end)) into out[at..]. */
+  hmacSha256(key: Buffer, buf: Buffer, start: number, end: number, out: Buffer, at: number, length: number): void;
   /**
    * Sends `count` datagrams described in `meta` (META_SLOTS int32s each) from `stage` on the
    * socket `fd`; answers how many it is done with (sent, or failed for good and counted in

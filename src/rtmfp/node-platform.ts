@@ -149,7 +149,8 @@ export class NodeDatagramPort implements DatagramPort {
 
   private sendViaSocket(data: OutgoingDatagram, to: Address): void {
     const host = this.ipv6 && !to.host.includes(':') ? v4Mapped(to.host) : to.host;
-    // No per-send callback (a closure per packet): failures reach the 'error' handler.
+    // No per-send callback: with one, node:dgram spends a tick per datagram. Without one it drops
+    // a refusal at the time of sending silently; later failures reach the 'error' handler.
     this.socket.send(data as Buffer | Buffer[], to.port, host);
   }
 

@@ -3,7 +3,7 @@
 // CI builds it and sets COVEY_REQUIRE_NATIVE=1, and then its absence fails.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { cbc } from '@noble/ciphers/aes.js';
@@ -44,6 +44,27 @@ test('in-place encryption refuses ranges that are not whole blocks inside the bu
   assert.throws(() => accel.encrypt(key, buf, 32, 16), /whole blocks/);
   assert.throws(() => accel.encrypt(Buffer.alloc(15), buf, 0, 16), /16-byte Buffer/);
   assert.ok(buf.equals(Buffer.alloc(64)), 'nothing written');
+});
+
+test('native HMAC-SHA256 matches node:crypto for keys and messages of many lengths, truncated where asked', { skip }, () => {
+  const accel = nativeAccel!;
+  for (const keyLength of [1, 16, 32, 64, 100]) {
+    for (const size of [0, 1, 55, 56, 64, 1184]) {
+      const key = randomBytes(keyLength);
+      const data = randomBytes(size + 10);
+      const expected = createHmac('sha256', key).update(data.subarray(5, 5 + size)).digest();
+      for (const n of [4, 10, 32]) {
+        const out = Buffer.alloc(40, 0x77);
+        accel.hmacSha256(key, data, 5, 5 + size, out, 3, n);
+        assert.ok(out.subarray(3, 3 + n).equals(expected.subarray(0, n)), `key ${keyLength}, ${size} bytes, ${n} kept`);
+        assert.ok(out.subarray(0, 3).equals(Buffer.alloc(3, 0x77)) && out.subarray(3 + n).equals(Buffer.alloc(37 - n, 0x77)), 'nothing else written');
+      }
+    }
+  }
+  const out = Buffer.alloc(32);
+  assert.throws(() => accel.hmacSha256(Buffer.alloc(32), Buffer.alloc(10), 5, 11, out, 0, 32), /inside the buffer/);
+  assert.throws(() => accel.hmacSha256(Buffer.alloc(32), Buffer.alloc(10), 0, 10, out, 1, 32), /inside out/);
+  assert.throws(() => accel.hmacSha256(Buffer.alloc(32), Buffer.alloc(10), 0, 10, Buffer.alloc(40), 0, 33), /at most 32/);
 });
 
 test('a packet sealed in place is byte for byte the one sealed the allocating way, with checksum, sequence numbers or HMAC', { skip }, () => {

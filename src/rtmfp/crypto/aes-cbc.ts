@@ -3,7 +3,9 @@
 // cancels the CBC chaining between packets; final() is never called, so a context never resets.
 // Measured (see the RTMFP engine issue): 290k-480k encrypts/s of full packets against 43k-127k
 // for @noble/ciphers, byte-identical; the tests check both against @noble/ciphers' CBC. Small
-// packets are another matter: see ZeroIvDecryptor.
+// packets are another matter: see ZeroIvDecryptor. Where the native accelerator was built,
+// sessions whose port copies what it sends encrypt in place instead (encryptInPlace): node:crypto
+// makes two buffers per update() and has no way to write into a given one.
 import { createCipheriv, createDecipheriv, type Cipher, type Decipher } from 'node:crypto';
 // The block functions on an expanded key, which @noble/ciphers exports as `unsafe` (low level, and
 // may change between its versions: the version is pinned, and the tests check this path against

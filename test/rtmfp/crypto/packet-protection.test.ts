@@ -100,6 +100,9 @@ test('HMAC and session sequence numbers: round trip, tamper and replay refused',
   const tampered = Buffer.from(sealed(a, packets[0]!));
   tampered[tampered.length - 20]! ^= 1;
   assert.equal(b.open(tampered), undefined, 'tampered ciphertext refused');
+  const badMac = Buffer.from(sealed(a, packets[1]!));
+  badMac[badMac.length - 1]! ^= 1;
+  assert.equal(b.open(badMac), undefined, 'tampered HMAC refused');
   const reverse = sealed(b, Buffer.from('hello'));
   assert.deepEqual(a.open(reverse)?.subarray(0, 5), Buffer.from('hello'));
 });
