@@ -24,7 +24,11 @@ Config file (JSON; every key optional; flags override it):
     "rtmfp": { "enabled": true, "host": "::", "port": 1935 },
     "rtmp":  { "enabled": true, "host": "::", "port": 1935 },
     "log":   { "level": "info", "format": "pretty" },
-    "media": { "mergeMs": 100 } }`)
+    "media": { "mergeMs": 100 } }
+
+Environment:
+  COVEY_NATIVE=0   send RTMFP through node:crypto and node:dgram, not the native accelerator
+                   that npm ci builds on Linux (the 'RTMFP listening' log line names the path)`)
     .action(async (flags: ServeFlags) => {
       let config;
       try {
