@@ -1,7 +1,7 @@
 // Covey's optional native accelerator for the RTMFP send path (Linux). Node offers neither a
-// cipher that writes into a given buffer nor a way to hand the kernel many datagrams in one
-// system call; on a fan-out server those two cost more than the packets' own assembly. This
-// file supplies both, and nothing else: the engine works the same without it (native-accel.ts
+// cipher or MAC that writes into a given buffer nor a way to hand the kernel many datagrams in
+// one system call; on a fan-out server those cost more than the packets' own assembly. This
+// file supplies them, and nothing else: the engine works the same without it (native-accel.ts
 // loads it when it was built, and the pure TypeScript path is used otherwise).
 //
 //   encrypt(key: Buffer(16), buf, start, end)    encrypts buf[start..end) in place: AES-128-CBC, zero IV
