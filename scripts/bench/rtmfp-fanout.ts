@@ -13,10 +13,12 @@
 // --tcconn PATH plays with zenomt/rtmfp-cpp's tcconn at PATH (built the same way), a process per
 // player, instead of Covey's client: players nobody here wrote (see tcconn-players.ts).
 // --lean plays with lean players (lean-player.ts): Covey's client until frames flow, then a reader
-// at half its CPU, so that N=1,000 fits beside the server on a 2-core machine. Being quicker, they
-// read fewer datagrams per event-loop turn and so acknowledge more often (15-21 acks a second
-// each against Covey's client's 6-9, and rtmfp-cpp's tcconn's 20): the server's figures with them
-// include that.
+// at half its CPU, so that N=1,000 fits beside the server on a 2-core machine. Players acknowledge
+// by the session's rule, so how often depends on how a subscriber's burst reaches them: sent in
+// batches (the native accelerator), it arrives at once and both kinds acknowledge 5-9 times a
+// second; sent datagram by datagram through node:dgram, lean players, being quicker, read it in
+// pieces and acknowledge 15-21 times (Covey's client 6-9; rtmfp-cpp's tcconn, measured then,
+// about 20). The server's figures include what its players cost it.
 //
 // Subscribers run in a child process on the same machine: when it saturates its core, frames are
 // late because of the clients, not the server; the table shows the client's CPU so that shows.
