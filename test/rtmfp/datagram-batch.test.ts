@@ -120,9 +120,9 @@ test('when the kernel takes only part of a batch, the rest goes through node:dgr
     let batches = 0;
     const partial: NativeAccel = {
       ...nativeAccel!,
-      sendBatch: (fd, stage, meta, count, failed) => {
+      sendBatch: (fd, stage, meta, count, stats, segment) => {
         batches++;
-        return nativeAccel!.sendBatch(fd, stage, meta, Math.min(count, 5), failed);
+        return nativeAccel!.sendBatch(fd, stage, meta, Math.min(count, 5), stats, segment);
       },
     };
     const sentViaSocket: number[] = [];
@@ -152,9 +152,9 @@ test('a tick that sends more than the stage holds flushes as it fills, by count 
     const calls: number[] = [];
     const counting: NativeAccel = {
       ...nativeAccel!,
-      sendBatch: (fd, stage, meta, count, failed) => {
+      sendBatch: (fd, stage, meta, count, stats, segment) => {
         calls.push(count);
-        return nativeAccel!.sendBatch(fd, stage, meta, count, failed);
+        return nativeAccel!.sendBatch(fd, stage, meta, count, stats, segment);
       },
     };
     const batch = new DatagramBatch(counting, socket, socketFd(socket)!, false, () => assert.fail('nothing should leave through node:dgram'));
@@ -182,6 +182,49 @@ test('a tick that sends more than the stage holds flushes as it fills, by count 
   } finally {
     socket.close();
     for (const r of receivers) r.socket.close();
+  }
+});
+
+test('runs of equal datagrams to one destination go as one segmented send each, cut back into the same datagrams; without segmenting, one message each', { skip }, async () => {
+  const socket = createSocket('udp6');
+  await new Promise<void>((resolve) => socket.bind(0, '::', resolve));
+  const a = await receiver('udp4', '127.0.0.1');
+  const b = await receiver('udp4', '127.0.0.1');
+  try {
+    const batch = new DatagramBatch(nativeAccel!, socket, socketFd(socket)!, true, () => assert.fail('nothing should leave through node:dgram'));
+    // A burst as a session sends one: full packets, then a shorter last; then a burst to b, a
+    // lone datagram to a, and 70 to b (more than one segmented send takes).
+    const plan: Array<[typeof a, number]> = [];
+    for (let i = 0; i < 12; i++) plan.push([a, 1188]);
+    plan.push([a, 404]);
+    for (let i = 0; i < 5; i++) plan.push([b, 1188]);
+    plan.push([a, 1188]);
+    for (let i = 0; i < 70; i++) plan.push([b, 700]);
+    const run = async (segment: boolean) => {
+      a.got.length = 0;
+      b.got.length = 0;
+      batch.segmenting = segment;
+      const before = batch.messages;
+      plan.forEach(([r, size], i) => {
+        const d = Buffer.alloc(size, i & 0xff);
+        d.writeUInt32BE(i);
+        batch.add(d, r.address);
+      });
+      await until(() => a.got.length + b.got.length === plan.length, 'every datagram');
+      const expect = (r: typeof a) => plan.flatMap(([to, size], i) => (to === r ? [`${i}:${size}`] : []));
+      assert.deepEqual(a.got.map((g) => `${g.readUInt32BE()}:${g.length}`), expect(a));
+      assert.deepEqual(b.got.map((g) => `${g.readUInt32BE()}:${g.length}`), expect(b));
+      assert.ok([...a.got, ...b.got].every((g) => g[g.length - 1] === (g.readUInt32BE() & 0xff)), 'contents');
+      return batch.messages - before;
+    };
+    // Segmented: a's 13, b's 5, a's 1, and b's 70 as 64 + 6.
+    assert.equal(await run(true), 5);
+    assert.equal(batch.segmenting, true, 'this kernel segments');
+    assert.equal(await run(false), plan.length);
+  } finally {
+    socket.close();
+    a.socket.close();
+    b.socket.close();
   }
 });
 

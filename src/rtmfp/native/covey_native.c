@@ -6,7 +6,7 @@
 //
 //   encrypt(key: Buffer(16), buf, start, end)    encrypts buf[start..end) in place: AES-128-CBC, zero IV
 //   hmacSha256(key, buf, start, end, out, at, n)  the first n bytes of HMAC-SHA256(key, buf[start..end)) into out[at..]
-//   sendBatch(fd, stage, meta, count, failed)     sendmmsg() of `count` datagrams from `stage`
+//   sendBatch(fd, stage, meta, count, stats, segment)   sendmmsg() of `count` datagrams from `stage`
 //
 // HMAC is for peers that negotiate it (RFC 7425 §4.6.4; rtmfp-cpp's do): node:crypto makes an
 // object, a digest buffer and a slice for each, 3.4 us for a full packet here.
@@ -17,9 +17,11 @@
 //
 // `meta` holds 8 int32s a datagram: offset and length in `stage`, family (4 or 6), port, then
 // the address: the IPv4 address as one number in slot 4, or the 16 IPv6 bytes as 4 big-endian
-// words in slots 4-7. sendBatch answers how many datagrams it is done with, sent or failed
-// for good (those are added to failed[0]); it stops early, without error, when the socket's
-// send buffer is full, leaving the rest to the caller.
+// words in slots 4-7. sendBatch answers how many datagrams it is done with, sent or failed for
+// good; it stops early, without error, when the socket's send buffer is full, leaving the rest
+// to the caller. It adds to `stats`: [0] datagrams failed for good, [1] messages the kernel took
+// (a run of datagrams to one destination, segmented, is one), and sets [2] to 1 if the kernel
+// refused to segment (then pass segment = false from there on).
 #define _GNU_SOURCE
 #include <node_api.h>
 #include <openssl/core_names.h>
@@ -28,13 +30,22 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #define META_SLOTS 8
+#define STATS_SLOTS 3
 #define BATCH 64
+/** Datagrams a segmented send may carry (the kernel's UDP_MAX_SEGMENTS), and bytes in all. */
+#define MAX_SEGMENTS 64
+#define MAX_SEGMENTED_BYTES 60000
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103 /* linux/udp.h, since Linux 4.18 */
+#endif
 
 static napi_value fail(napi_env env, const char* message) {
   napi_throw_type_error(env, NULL, message);
@@ -141,74 +152,136 @@ static napi_value hmac_sha256(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/** Whether two meta entries name the same destination (family, port and address words). */
+static int same_destination(const int32_t* a, const int32_t* b) {
+  return a[2] == b[2] && a[3] == b[3] && a[4] == b[4] && a[5] == b[5] && a[6] == b[6] && a[7] == b[7];
+}
+
+/** Errors that mean the kernel or the route will not segment for us (it then never will). */
+static int segmentation_refused(int error) {
+  return error == EIO || error == EINVAL || error == ENOPROTOOPT || error == EOPNOTSUPP;
+}
+
 static napi_value send_batch(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
+  size_t argc = 6;
+  napi_value argv[6];
   int32_t fd;
   unsigned char* stage;
   size_t stage_length;
   uint32_t count;
-  napi_typedarray_type meta_type, failed_type;
-  size_t meta_length, failed_length;
+  bool segment;
+  napi_typedarray_type meta_type, stats_type;
+  size_t meta_length, stats_length;
   void* meta_data;
-  void* failed_data;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 5 ||
+  void* stats_data;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 6 ||
       napi_get_value_int32(env, argv[0], &fd) != napi_ok ||
       napi_get_buffer_info(env, argv[1], (void**)&stage, &stage_length) != napi_ok ||
       napi_get_typedarray_info(env, argv[2], &meta_type, &meta_length, &meta_data, NULL, NULL) != napi_ok ||
       napi_get_value_uint32(env, argv[3], &count) != napi_ok ||
-      napi_get_typedarray_info(env, argv[4], &failed_type, &failed_length, &failed_data, NULL, NULL) != napi_ok ||
-      meta_type != napi_int32_array || failed_type != napi_int32_array || failed_length < 1) {
-    return fail(env, "sendBatch wants (fd, stage, meta: Int32Array, count, failed: Int32Array)");
+      napi_get_typedarray_info(env, argv[4], &stats_type, &stats_length, &stats_data, NULL, NULL) != napi_ok ||
+      napi_get_value_bool(env, argv[5], &segment) != napi_ok ||
+      meta_type != napi_int32_array || stats_type != napi_int32_array || stats_length < STATS_SLOTS) {
+    return fail(env, "sendBatch wants (fd, stage, meta: Int32Array, count, stats: Int32Array(3), segment: boolean)");
   }
   if ((size_t)count * META_SLOTS > meta_length) return fail(env, "sendBatch: count is beyond meta");
   const int32_t* meta = (const int32_t*)meta_data;
-  int32_t* failed = (int32_t*)failed_data;
+  int32_t* stats = (int32_t*)stats_data;
+  for (uint32_t i = 0; i < count; i++) {
+    const int32_t* m = meta + (size_t)i * META_SLOTS;
+    if (m[0] < 0 || m[1] < 0 || (size_t)m[0] + (size_t)m[1] > stage_length) return fail(env, "sendBatch: a datagram lies outside the stage");
+  }
 
   struct mmsghdr messages[BATCH];
   struct iovec parts[BATCH];
   struct sockaddr_in6 addresses[BATCH]; // large enough for either family
+  union {
+    char space[CMSG_SPACE(sizeof(uint16_t))];
+    struct cmsghdr align;
+  } controls[BATCH];
+  uint32_t spans[BATCH]; // datagrams in each message
   uint32_t done = 0;
+  int alone_next = 0;    // send the next datagram by itself (to find which of a group failed)
   while (done < count) {
-    uint32_t n = count - done < BATCH ? count - done : BATCH;
-    for (uint32_t i = 0; i < n; i++) {
-      const int32_t* m = meta + (size_t)(done + i) * META_SLOTS;
-      uint32_t offset = (uint32_t)m[0], length = (uint32_t)m[1];
-      if ((size_t)offset + length > stage_length) return fail(env, "sendBatch: a datagram lies outside the stage");
-      parts[i].iov_base = stage + offset;
-      parts[i].iov_len = length;
-      memset(&messages[i], 0, sizeof messages[i]);
-      memset(&addresses[i], 0, sizeof addresses[i]);
-      messages[i].msg_hdr.msg_iov = &parts[i];
-      messages[i].msg_hdr.msg_iovlen = 1;
-      messages[i].msg_hdr.msg_name = &addresses[i];
+    uint32_t n = 0;
+    for (uint32_t i = done; n < BATCH && i < count; n++) {
+      const int32_t* m = meta + (size_t)i * META_SLOTS;
+      uint32_t size = (uint32_t)m[1], total = size, j = i + 1;
+      // A run to one destination, contiguous in the stage, of one size but for a shorter last:
+      // the kernel cuts it into those datagrams (UDP segmentation offload) after one trip down
+      // the stack, where each datagram would make its own.
+      if (segment && !alone_next) {
+        while (j < count && j - i < MAX_SEGMENTS) {
+          const int32_t* q = meta + (size_t)j * META_SLOTS;
+          if (!same_destination(m, q) || (uint32_t)q[0] != (uint32_t)m[0] + total || (uint32_t)q[1] > size ||
+              q[1] == 0 || total + (uint32_t)q[1] > MAX_SEGMENTED_BYTES) {
+            break;
+          }
+          total += (uint32_t)q[1];
+          j++;
+          if ((uint32_t)q[1] < size) break;
+        }
+      }
+      alone_next = 0;
+      spans[n] = j - i;
+      parts[n].iov_base = stage + m[0];
+      parts[n].iov_len = total;
+      memset(&messages[n], 0, sizeof messages[n]);
+      memset(&addresses[n], 0, sizeof addresses[n]);
+      messages[n].msg_hdr.msg_iov = &parts[n];
+      messages[n].msg_hdr.msg_iovlen = 1;
+      messages[n].msg_hdr.msg_name = &addresses[n];
       if (m[2] == 4) {
-        struct sockaddr_in* a = (struct sockaddr_in*)&addresses[i];
+        struct sockaddr_in* a = (struct sockaddr_in*)&addresses[n];
         a->sin_family = AF_INET;
         a->sin_port = htons((uint16_t)m[3]);
         a->sin_addr.s_addr = htonl((uint32_t)m[4]);
-        messages[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_in);
+        messages[n].msg_hdr.msg_namelen = sizeof(struct sockaddr_in);
       } else {
-        struct sockaddr_in6* a = &addresses[i];
+        struct sockaddr_in6* a = &addresses[n];
         a->sin6_family = AF_INET6;
         a->sin6_port = htons((uint16_t)m[3]);
         for (int w = 0; w < 4; w++) {
           uint32_t word = htonl((uint32_t)m[4 + w]);
           memcpy(&a->sin6_addr.s6_addr[4 * w], &word, 4);
         }
-        messages[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_in6);
+        messages[n].msg_hdr.msg_namelen = sizeof(struct sockaddr_in6);
       }
+      if (spans[n] > 1) {
+        messages[n].msg_hdr.msg_control = controls[n].space;
+        messages[n].msg_hdr.msg_controllen = sizeof controls[n].space;
+        struct cmsghdr* c = CMSG_FIRSTHDR(&messages[n].msg_hdr);
+        c->cmsg_level = SOL_UDP;
+        c->cmsg_type = UDP_SEGMENT;
+        c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+        uint16_t segment_size = (uint16_t)size;
+        memcpy(CMSG_DATA(c), &segment_size, sizeof segment_size);
+      }
+      i = j;
     }
     int sent = sendmmsg(fd, messages, n, 0);
     if (sent > 0) {
-      done += (uint32_t)sent;
+      for (int k = 0; k < sent; k++) done += spans[k];
+      stats[1] += sent;
       continue; // a short count: the next call reports what stopped it
     }
     if (sent == 0) break; // not expected of UDP; leave the rest to the caller rather than spin
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) break;
+    if (spans[0] > 1) {
+      // A group failed: either this kernel or route will not segment (then no group ever
+      // will: say so, and send one by one from here), or one datagram of it is refused, and
+      // sending them one at a time finds which.
+      if (segmentation_refused(errno)) {
+        segment = false;
+        stats[2] = 1;
+      } else {
+        alone_next = 1;
+      }
+      continue;
+    }
     // This datagram cannot be sent (no route, refused address...): UDP may lose it; go on.
-    failed[0]++;
+    stats[0]++;
     done++;
   }
   napi_value result;
