@@ -13,7 +13,7 @@ const required = process.env.COVEY_REQUIRE_NATIVE === '1';
 
 function giveUp(why, details = '') {
   const message = `covey: native accelerator not built (${why}).${details ? `\n${details}` : ''}\n` +
-    'Covey runs on its TypeScript path instead: everything works, but a large RTMFP fan-out costs about 1.6 times the CPU per subscriber.';
+    'Covey runs on its TypeScript path instead: everything works, but a large RTMFP fan-out costs about 1.7 times the CPU per subscriber.';
   console.error(message);
   process.exit(required ? 1 : 0);
 }

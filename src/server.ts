@@ -57,7 +57,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     }
     server.rtmfp = endpoint;
     closers.push(() => endpoint.close());
-    // Say which send path is in use: without the accelerator a fan-out costs about 1.6 times the CPU.
+    // Say which send path is in use: without the accelerator a fan-out costs about 1.7 times the CPU.
     const sendPath = endpoint.sealInPlace ? 'native (batched sends, in-place AES)' : `TypeScript (node:dgram; native accelerator ${nativeAccelUnavailable ?? 'not used'})`;
     log.info({ address: formatAddress(endpoint.localAddress), sendPath }, 'RTMFP listening (UDP)');
   }

@@ -1,7 +1,7 @@
 // The optional native accelerator (src/rtmfp/native/covey_native.c), when it was built: AES-128-CBC
 // that encrypts in place, HMAC-SHA256 into a given buffer, and sendmmsg() for many datagrams in
 // one system call, a subscriber's burst cut up by the kernel (UDP segmentation offload). Covey works
-// without it, but a fan-out server then spends about 1.6 times the CPU per subscriber (see the
+// without it, but a fan-out server then spends about 1.7 times the CPU per subscriber (see the
 // live-streaming issue's figures). COVEY_NATIVE=0 in the environment turns it off.
 import { createRequire } from 'node:module';
 
