@@ -3,6 +3,8 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { createSocket, type Socket } from 'node:dgram';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { NodeDatagramPort } from '../../src/rtmfp/node-platform.js';
 import { DatagramBatch, encodeHost, socketFd } from '../../src/rtmfp/datagram-batch.js';
 import { nativeAccel, nativeAccelUnavailable, type NativeAccel } from '../../src/rtmfp/native-accel.js';
@@ -226,6 +228,20 @@ test('runs of equal datagrams to one destination go as one segmented send each, 
     a.socket.close();
     b.socket.close();
   }
+});
+
+// A kernel that refuses to segment: a network namespace of the test's own (unshare, as root)
+// whose loopback MTU is smaller than a segment. Skipped where namespaces cannot be made; CI makes them.
+const canMakeNamespace = process.getuid?.() === 0 && spawnSync('unshare', ['--net', 'ip', 'link', 'show', 'lo']).status === 0;
+test('where the kernel refuses to segment, the same datagrams go one by one, and the batch stops segmenting', { skip: skip || (!canMakeNamespace && 'needs root, unshare and ip (iproute2) to make a network namespace') }, () => {
+  const probe = fileURLToPath(new URL('../support/segmentation-refusal-probe.ts', import.meta.url));
+  const r = spawnSync('unshare', ['--net', 'sh', '-c', `ip link set lo up && ip link set lo mtu 1000 && exec "${process.execPath}" --import tsx "${probe}"`], { encoding: 'utf8', timeout: 20_000 });
+  assert.equal(r.status, 0, r.stderr);
+  const result = JSON.parse(r.stdout) as { got: string[]; segmenting: boolean; messages: number; sendErrors: number };
+  assert.deepEqual(result.got, ['0:1188', '1:1188', '2:1188', '3:1188', '4:404']);
+  assert.equal(result.segmenting, false, 'the refusal was recognised');
+  assert.equal(result.messages, 5, 'then sent one by one');
+  assert.equal(result.sendErrors, 0);
 });
 
 test('destinations are encoded for sendmmsg as the socket family wants them; names and zoned addresses are left to node:dgram', () => {

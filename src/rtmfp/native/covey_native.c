@@ -21,7 +21,7 @@
 // good; it stops early, without error, when the socket's send buffer is full, leaving the rest
 // to the caller. It adds to `stats`: [0] datagrams failed for good, [1] messages the kernel took
 // (a run of datagrams to one destination, segmented, is one), and sets [2] to 1 if the kernel
-// refused to segment (then pass segment = false from there on).
+// refused to segment (then pass segment = false from there on; see segmentation_refused).
 #define _GNU_SOURCE
 #include <node_api.h>
 #include <openssl/core_names.h>
@@ -157,9 +157,15 @@ static int same_destination(const int32_t* a, const int32_t* b) {
   return a[2] == b[2] && a[3] == b[3] && a[4] == b[4] && a[5] == b[5] && a[6] == b[6] && a[7] == b[7];
 }
 
-/** Errors that mean the kernel or the route will not segment for us (it then never will). */
+/**
+ * Errors that mean the kernel or the route will not segment for us: no support (EINVAL,
+ * ENOPROTOOPT, EOPNOTSUPP), a device without checksum offload (EIO), or a segment larger than
+ * the route's MTU (EMSGSIZE; unsegmented, such a datagram is fragmented instead). The batch then
+ * stops segmenting on that socket altogether, for every destination: simple, and RTMFP's
+ * packets are sized to fit IPv6's minimum MTU, so a route this refuses is a rare one.
+ */
 static int segmentation_refused(int error) {
-  return error == EIO || error == EINVAL || error == ENOPROTOOPT || error == EOPNOTSUPP;
+  return error == EIO || error == EINVAL || error == ENOPROTOOPT || error == EOPNOTSUPP || error == EMSGSIZE;
 }
 
 static napi_value send_batch(napi_env env, napi_callback_info info) {
@@ -269,9 +275,9 @@ static napi_value send_batch(napi_env env, napi_callback_info info) {
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) break;
     if (spans[0] > 1) {
-      // A group failed: either this kernel or route will not segment (then no group ever
-      // will: say so, and send one by one from here), or one datagram of it is refused, and
-      // sending them one at a time finds which.
+      // A group failed: either this kernel or route will not segment (then say so, and send
+      // one by one from here), or one datagram of it is refused, and sending them one at a
+      // time finds which.
       if (segmentation_refused(errno)) {
         segment = false;
         stats[2] = 1;
