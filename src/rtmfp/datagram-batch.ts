@@ -11,7 +11,7 @@ import type { Socket } from 'node:dgram';
 import { isIPv4, isIPv6 } from 'node:net';
 import { encodeAddress, type Address } from './address.js';
 import { META_SLOTS, STATS_SLOTS, type NativeAccel } from './native-accel.js';
-import type { OutgoingDatagram } from './platform.js';
+import { datagramLength, type OutgoingDatagram } from './platform.js';
 
 /** Room for a turn's worth of full packets to hundreds of subscribers; flushed early when full. */
 const STAGE_BYTES = 1 << 20;
@@ -33,6 +33,8 @@ export class DatagramBatch {
   private readonly stage = Buffer.allocUnsafe(STAGE_BYTES);
   private readonly meta = new Int32Array(STAGE_DATAGRAMS * META_SLOTS);
   private readonly stats = new Int32Array(STATS_SLOTS);
+  /** Each queued datagram's destination, for the rare one that leaves through node:dgram. */
+  private readonly destinations: Address[] = [];
   private count = 0;
   private used = 0;
   private flushQueued = false;
@@ -59,14 +61,10 @@ export class DatagramBatch {
   /** Queues a copy of `data` for `to`; the caller may reuse its buffers as soon as this returns. */
   add(data: OutgoingDatagram, to: Address): void {
     const host = this.encodedHost(to.host);
-    if (host === null) {
-      // Names, zoned IPv6 addresses, IPv6 from an IPv4 socket: node:dgram knows what to do.
-      this.viaSocket++;
-      this.sendViaSocket(Buffer.isBuffer(data) ? Buffer.from(data) : Buffer.concat(data as readonly Buffer[]), to);
-      return;
-    }
-    const length = Buffer.isBuffer(data) ? data.length : totalLength(data as readonly Buffer[]);
-    if (length > STAGE_BYTES) {
+    const length = datagramLength(data);
+    if (host === null || length > STAGE_BYTES) {
+      // Names, zoned IPv6 addresses, IPv6 from an IPv4 socket, a datagram larger than the stage:
+      // node:dgram knows what to do.
       this.viaSocket++;
       this.sendViaSocket(Buffer.isBuffer(data) ? Buffer.from(data) : Buffer.concat(data as readonly Buffer[]), to);
       return;
@@ -91,6 +89,7 @@ export class DatagramBatch {
     meta[m + 5] = host[2]!;
     meta[m + 6] = host[3]!;
     meta[m + 7] = host[4]!;
+    this.destinations[this.count] = to;
     this.count++;
     // Packed with no gap: a run to one destination must be contiguous to go as one segmented send.
     this.used = offset + length;
@@ -124,7 +123,7 @@ export class DatagramBatch {
       const offset = this.meta[m]!;
       const data = Buffer.from(this.stage.subarray(offset, offset + this.meta[m + 1]!));
       this.viaSocket++;
-      this.sendViaSocket(data, { host: this.decodedHost(m), port: this.meta[m + 3]! });
+      this.sendViaSocket(data, this.destinations[i]!);
     }
     this.count = 0;
     this.used = 0;
@@ -139,25 +138,6 @@ export class DatagramBatch {
     }
     return encoded;
   }
-
-  /** The text form of meta entry `m`'s address, for the rare datagram that leaves by node:dgram. */
-  private decodedHost(m: number): string {
-    const meta = this.meta;
-    const words = [meta[m + 4]!, meta[m + 5]!, meta[m + 6]!, meta[m + 7]!];
-    if (meta[m + 2] === 4 || (words[0] === 0 && words[1] === 0 && words[2] === 0xffff)) {
-      const v4 = meta[m + 2] === 4 ? words[0]! : words[3]!;
-      return `${v4 >>> 24}.${(v4 >>> 16) & 255}.${(v4 >>> 8) & 255}.${v4 & 255}`;
-    }
-    const parts: string[] = [];
-    for (const w of words) parts.push(((w >>> 16) & 0xffff).toString(16), (w & 0xffff).toString(16));
-    return parts.join(':');
-  }
-}
-
-function totalLength(parts: readonly Buffer[]): number {
-  let n = 0;
-  for (const part of parts) n += part.length;
-  return n;
 }
 
 /** Family and address words for sendBatch, or null where it cannot send (see add()). */

@@ -9,6 +9,7 @@ import { NodeDatagramPort } from '../../src/rtmfp/node-platform.js';
 import { DatagramBatch, encodeHost, socketFd } from '../../src/rtmfp/datagram-batch.js';
 import { nativeAccel, nativeAccelUnavailable, type NativeAccel } from '../../src/rtmfp/native-accel.js';
 import type { Address } from '../../src/rtmfp/address.js';
+import { until } from '../support/test-server.js';
 
 const skip = nativeAccel === undefined ? `native accelerator unavailable: ${nativeAccelUnavailable}` : false;
 
@@ -19,14 +20,6 @@ async function receiver(type: 'udp4' | 'udp6', host: string): Promise<{ socket: 
   socket.on('message', (m) => got.push(m));
   await new Promise<void>((resolve) => socket.bind(0, host, resolve));
   return { socket, address: { host, port: socket.address().port }, got };
-}
-
-async function until(cond: () => boolean, what: string): Promise<void> {
-  const end = Date.now() + 5000;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 /** Datagram i of a run: its number, then a length that varies from 1 to 1,400 bytes. */
@@ -62,7 +55,7 @@ for (const accelerate of [true, false]) {
       }
       port.send([Buffer.from('gath'), Buffer.from('ered')], receivers[0]!.address);
       expected[0]!.push(Buffer.from('gathered'));
-      await until(() => receivers.every((r, k) => r.got.length === expected[k]!.length), 'every datagram');
+      await until(() => receivers.every((r, k) => r.got.length === expected[k]!.length), 5000, 'every datagram');
       receivers.forEach((r, k) => r.got.forEach((g, i) => assert.ok(g.equals(expected[k]![i]!), `receiver ${k}, datagram ${i}`)));
       assert.equal(port.sendErrors, 0);
     } finally {
@@ -86,7 +79,7 @@ for (const accelerate of [true, false]) {
       // A broadcast address without SO_BROADCAST: the kernel refuses it (EACCES) every time.
       port.send(Buffer.from('refused'), { host: '255.255.255.255', port: 9 });
       port.send(Buffer.from('after'), v4.address);
-      await until(() => v4.got.length === 2 && (!v6 || v6.got.length === 1), 'the datagrams');
+      await until(() => v4.got.length === 2 && (!v6 || v6.got.length === 1), 5000, 'the datagrams');
       assert.deepEqual(v4.got.map(String), ['to v4', 'after']);
       if (v6) assert.deepEqual(v6.got.map(String), ['to v6']);
       // node:dgram drops a refusal silently when no callback was given, and a callback costs a
@@ -105,7 +98,7 @@ for (const accelerate of [true, false]) {
     try {
       port.send(Buffer.from('last words'), r.address);
       port.close();
-      await until(() => r.got.length === 1, 'the last datagram');
+      await until(() => r.got.length === 1, 5000, 'the last datagram');
       assert.equal(r.got[0]!.toString(), 'last words');
     } finally {
       r.socket.close();
@@ -137,7 +130,7 @@ test('when the kernel takes only part of a batch, the rest goes through node:dgr
     assert.equal(batches, 1);
     assert.deepEqual(sentViaSocket, Array.from({ length: 15 }, (_, i) => i + 5));
     assert.equal(batch.viaSocket, 15);
-    await until(() => r.got.length === 20, 'all 20');
+    await until(() => r.got.length === 20, 5000, 'all 20');
     assert.deepEqual(r.got.map((g) => g.readUInt32BE()), Array.from({ length: 20 }, (_, i) => i));
   } finally {
     socket.close();
@@ -168,7 +161,7 @@ test('a tick that sends more than the stage holds flushes as it fills, by count 
         d.writeUInt32BE(i);
         batch.add(d, receivers[i % receivers.length]!.address);
       }
-      await until(() => receivers.reduce((n, r) => n + r.got.length, 0) === total, `${total} datagrams of ${size} bytes`);
+      await until(() => receivers.reduce((n, r) => n + r.got.length, 0) === total, 5000, `${total} datagrams of ${size} bytes`);
       for (const [k, r] of receivers.entries()) {
         assert.deepEqual(r.got.map((g) => g.readUInt32BE()), Array.from({ length: r.got.length }, (_, j) => k + j * receivers.length), `receiver ${k}`);
         assert.ok(r.got.every((g) => g.length === size && g[size - 1] === (g.readUInt32BE() & 0xff)), `receiver ${k}: contents`);
@@ -212,7 +205,7 @@ test('runs of equal datagrams to one destination go as one segmented send each, 
         d.writeUInt32BE(i);
         batch.add(d, r.address);
       });
-      await until(() => a.got.length + b.got.length === plan.length, 'every datagram');
+      await until(() => a.got.length + b.got.length === plan.length, 5000, 'every datagram');
       const expect = (r: typeof a) => plan.flatMap(([to, size], i) => (to === r ? [`${i}:${size}`] : []));
       assert.deepEqual(a.got.map((g) => `${g.readUInt32BE()}:${g.length}`), expect(a));
       assert.deepEqual(b.got.map((g) => `${g.readUInt32BE()}:${g.length}`), expect(b));
