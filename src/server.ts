@@ -1,5 +1,5 @@
 // Composes the running server from its layers: transports, the Flash model, the apps.
-import type { ServerConfig } from './cli/config.js';
+import type { ServerConfig } from './server-config.js';
 import type { Logger } from './util/log.js';
 import type { RtmfpEndpoint } from './rtmfp/endpoint.js';
 import { startRtmfpService } from './rtmfp-flash/rtmfp-service.js';

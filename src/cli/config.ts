@@ -1,44 +1,13 @@
-// Server configuration: defaults, an optional JSON file, then command-line flags, in that order
-// of precedence (flags win). Every value is checked here so a bad one stops start-up with one
+// The server's configuration as the command line builds it: the defaults (src/server-config.ts,
+// which also says what each value means), an optional JSON file, then command-line flags, in that
+// order of precedence (flags win). Every value is checked here so a bad one stops start-up with one
 // line naming the key, the value, where it came from and what was expected.
 import { readFileSync, existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { LOG_LEVELS, type LogFormat } from '../util/log.js';
-import type { LevelWithSilent } from 'pino';
-
-export interface ListenerConfig {
-  enabled: boolean;
-  /** Address to bind; '::' listens on all interfaces, IPv6 and IPv4 alike. */
-  host: string;
-  port: number;
-}
-
-export interface ServerConfig {
-  /** Folder holding one sub-folder per application. */
-  www: string;
-  rtmfp: ListenerConfig;
-  rtmp: ListenerConfig;
-  log: { level: LevelWithSilent; format: LogFormat };
-  media: {
-    /**
-     * How long media to players may wait to leave with the next frames, ms (both protocols):
-     * far fewer sends per player for a little latency. 0 sends each frame at once.
-     */
-    mergeMs: number;
-  };
-}
+import { LOG_LEVELS } from '../util/log.js';
+import { defaultConfig, type ServerConfig } from '../server-config.js';
 
 export const DEFAULT_CONFIG_FILE = 'covey.json';
-
-export function defaultConfig(): ServerConfig {
-  return {
-    www: 'www',
-    rtmfp: { enabled: true, host: '::', port: 1935 },
-    rtmp: { enabled: true, host: '::', port: 1935 },
-    log: { level: 'info', format: 'pretty' },
-    media: { mergeMs: 100 },
-  };
-}
 
 export class ConfigError extends Error {}
 

@@ -11,7 +11,7 @@ import { RtmfpEndpoint } from '../rtmfp/endpoint.js';
 import { NodeDatagramPort } from '../rtmfp/node-platform.js';
 import type { SendFlow } from '../rtmfp/send-flow.js';
 import type { IncomingFlow, Session } from '../rtmfp/session.js';
-import { FlashFlowPriority } from '../rtmfp-flash/flow-priority.js';
+import { FlashFlowPriority } from '../rtmfp/flash-flow-priority.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import { NetConnection, type ConnectOptions } from './net-connection.js';
 import { parseRtmfpUrl, type RtmpUrl } from './rtmp-url.js';

@@ -15,7 +15,7 @@ import { formatAddress } from '../rtmfp/address.js';
 import type { SendFlow } from '../rtmfp/send-flow.js';
 import type { IncomingFlow, Session } from '../rtmfp/session.js';
 import type { Logger } from '../util/log.js';
-import { FlashFlowPriority } from './flow-priority.js';
+import { FlashFlowPriority } from '../rtmfp/flash-flow-priority.js';
 import { RtmfpSubscriber, type MediaDeadlines } from './rtmfp-subscriber.js';
 
 export interface RtmfpSessionOptions {

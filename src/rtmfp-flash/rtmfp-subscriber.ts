@@ -11,7 +11,7 @@ import { DEFAULT_MEDIA_MERGE_MS, MediaSendPolicy, type MediaQueueLimits } from '
 import type { StatusInfo } from '../flash/status.js';
 import type { Subscriber } from '../flash/subscriber.js';
 import type { SendFlow, WriteOptions, WriteReceipt } from '../rtmfp/send-flow.js';
-import { FlashFlowPriority } from './flow-priority.js';
+import { FlashFlowPriority } from '../rtmfp/flash-flow-priority.js';
 import type { RtmfpFlashSession } from './rtmfp-flash-session.js';
 
 /** How long a frame may take to be delivered before it is abandoned, ms. */

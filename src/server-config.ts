@@ -1,0 +1,37 @@
+// What a running server needs to know, and its defaults. The server takes this and nothing else:
+// where the values come from (a config file, flags) is the command line's business
+// (src/cli/config.ts), so the server can be started from code or tests without a command line.
+import type { LevelWithSilent } from 'pino';
+import type { LogFormat } from './util/log.js';
+
+export interface ListenerConfig {
+  enabled: boolean;
+  /** Address to bind; '::' listens on all interfaces, IPv6 and IPv4 alike. */
+  host: string;
+  port: number;
+}
+
+export interface ServerConfig {
+  /** Folder holding one sub-folder per application. */
+  www: string;
+  rtmfp: ListenerConfig;
+  rtmp: ListenerConfig;
+  log: { level: LevelWithSilent; format: LogFormat };
+  media: {
+    /**
+     * How long media to players may wait to leave with the next frames, ms (both protocols):
+     * far fewer sends per player for a little latency. 0 sends each frame at once.
+     */
+    mergeMs: number;
+  };
+}
+
+export function defaultConfig(): ServerConfig {
+  return {
+    www: 'www',
+    rtmfp: { enabled: true, host: '::', port: 1935 },
+    rtmp: { enabled: true, host: '::', port: 1935 },
+    log: { level: 'info', format: 'pretty' },
+    media: { mergeMs: 100 },
+  };
+}
