@@ -293,6 +293,7 @@ export class FlashClient {
         clientid: this.id,
         data: { version: '3,5,7,7009' },
       }));
+    this.transport.connected?.();
     const backlog = this.backlog;
     this.backlog = undefined;
     for (const replay of backlog ?? []) replay();

@@ -19,6 +19,8 @@ export interface FlashTransport {
   sendCommand(streamId: number, encoding: ObjectEncoding, name: string, transactionId: number, commandObject: unknown, ...args: unknown[]): void;
   /** The delivery side of a NetStream the client plays on. */
   openSubscriber(streamId: number): Subscriber;
+  /** The application accepted the client's connect (its _result has been sent). */
+  connected?(): void;
   /** The client deleted a NetStream: what the transport keeps for it can go. */
   streamDeleted?(streamId: number): void;
   /** Ends the connection (the model calls this for a rejected connect or an app's kick). */

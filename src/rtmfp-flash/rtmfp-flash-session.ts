@@ -16,6 +16,8 @@ import type { SendFlow } from '../rtmfp/send-flow.js';
 import type { IncomingFlow, Session } from '../rtmfp/session.js';
 import type { Logger } from '../util/log.js';
 import { FlashFlowPriority } from '../rtmfp/flash-flow-priority.js';
+import type { PeerRegistry } from '../rtmfp/peer-registry.js';
+import { DEFAULT_KEEPALIVE, keepaliveEvent, PeerPresence, type KeepalivePeriods } from './peer-presence.js';
 import { RtmfpSubscriber, type MediaDeadlines } from './rtmfp-subscriber.js';
 
 export interface RtmfpSessionOptions {
@@ -25,6 +27,10 @@ export interface RtmfpSessionOptions {
   mediaDeadlines?: Partial<MediaDeadlines>;
   /** Media to players may wait this long to leave with the next frames (see RtmfpSubscriber); 0: at once. */
   mediaMergeMs?: number;
+  /** Where connected clients are registered for introductions (rendezvous); none: not introduced. */
+  peers?: PeerRegistry;
+  /** The keepalive periods told to each client after connect. */
+  keepalive?: KeepalivePeriods;
 }
 
 /** The longest close() waits for our last messages to be acknowledged. */
@@ -43,6 +49,7 @@ export class RtmfpFlashSession implements FlashTransport {
   private readonly connectTimer: NodeJS.Timeout;
   /** close() was called: say nothing more, end the session once the flows have drained. */
   private closing = false;
+  private readonly presence: PeerPresence;
 
   constructor(
     readonly session: Session,
@@ -52,10 +59,12 @@ export class RtmfpFlashSession implements FlashTransport {
     this.log = session.log;
     this.remoteAddress = formatAddress(session.address);
     this.client = flash.createClient(this);
+    this.presence = new PeerPresence(session, options.peers, this.log);
     session.onFlow = (flow) => this.acceptFlow(flow);
     session.onClose = (reason) => {
       clearTimeout(this.connectTimer);
       this.log.info({ reason }, 'RTMFP session closed');
+      this.presence.closed();
       this.client.handleClose(reason);
     };
     const ms = options.connectTimeoutMs ?? 10_000;
@@ -74,6 +83,11 @@ export class RtmfpFlashSession implements FlashTransport {
     const flow = this.commandFlow(streamId);
     if (this.log.isLevelEnabled('debug')) this.log.debug({ streamId, command: name, transactionId, type, flowId: flow?.flowId }, 'command sent');
     flow?.write(encodeTcMessage(type, 0, payload));
+  }
+
+  connected(): void {
+    this.commandFlow(0)?.write(encodeTcMessage(FlashMessageType.UserControl, 0, keepaliveEvent(this.options.keepalive ?? DEFAULT_KEEPALIVE)));
+    this.presence.connected();
   }
 
   openSubscriber(streamId: number): Subscriber {
@@ -174,7 +188,11 @@ export class RtmfpFlashSession implements FlashTransport {
       else if (isCommandType(type)) {
         const command = decodeCommand(type, body);
         if (this.log.isLevelEnabled('debug')) this.log.debug({ streamId, command: command.name, transactionId: command.transactionId, type }, 'command received');
-        this.client.handleCommand(streamId, command);
+        if (streamId === 0 && command.name === 'setPeerInfo') {
+          // For the transport, not the application: no answer unless one is asked for (as rtmfp-cpp).
+          this.presence.peerInfo(command.args);
+          if (command.transactionId > 0) this.sendCommand(0, this.objectEncoding, '_result', command.transactionId, null, null);
+        } else this.client.handleCommand(streamId, command);
       }
       else if (type === FlashMessageType.UserControl) this.log.trace({ streamId, event: body.length >= 2 ? body.readUInt16BE(0) : undefined }, 'user control message');
       else this.log.debug({ streamId, type }, 'message of an unsupported type ignored');

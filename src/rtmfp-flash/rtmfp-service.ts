@@ -6,6 +6,8 @@ import { RtmfpEndpoint } from '../rtmfp/endpoint.js';
 import { NodeDatagramPort } from '../rtmfp/node-platform.js';
 import type { Logger } from '../util/log.js';
 import { RtmfpFlashSession, type RtmfpSessionOptions } from './rtmfp-flash-session.js';
+import { PeerRegistry } from '../rtmfp/peer-registry.js';
+import { Introducer } from '../rtmfp/introducer.js';
 
 export interface RtmfpServiceOptions extends RtmfpSessionOptions {
   host: string;
@@ -20,6 +22,9 @@ export async function startRtmfpService(options: RtmfpServiceOptions): Promise<R
   // Build the DH groups now rather than on the first handshake (tens of ms each).
   warmDhGroups();
   const endpoint = new RtmfpEndpoint({ port: udp, crypto: new FlashCrypto({ server: true }), log, acceptSessions: true });
+  // Connected clients are introduced to peers that ask for them by peer ID (rendezvous).
+  sessionOptions.peers ??= new PeerRegistry();
+  new Introducer(endpoint, sessionOptions.peers, { log: log.child({ part: 'rendezvous' }) });
   endpoint.onSession = (session) => {
     session.log.info({ peerId: session.peerId }, 'RTMFP session opened');
     new RtmfpFlashSession(session, flash, sessionOptions);

@@ -22,6 +22,14 @@ export class EngineCounters {
   cookieChanges = 0;
   sessionsOpened = 0;
   sessionsClosed = 0;
+  /** Rendezvous (see Introducer): IHellos for a registered peer answered with a redirect and a forwarded IHello. */
+  introductions = 0;
+  /** IHellos naming a peer ID nobody registered: not answered. */
+  introductionsUnknownPeer = 0;
+  /** Forwarded IHellos in a session someone opened to us: forged, dropped. */
+  forgedForwardedIHellos = 0;
+  /** Redirects that answer no IHello of ours: dropped. */
+  unsolicitedRedirects = 0;
 
   snapshot(): Record<string, number> {
     return Object.fromEntries(Object.entries(this)) as Record<string, number>;

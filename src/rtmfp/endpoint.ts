@@ -15,6 +15,7 @@ import {
   encodeCookieChange, encodeIHello, encodeIIKeying, encodeRedirect, writeRHello, writeRIKeying,
   parseCookieChange, parseForwardedIHello, parseIHello, parseIIKeying, parseRHello, parseRIKeying, parseRedirect,
 } from './handshake-chunks.js';
+import { isIPv4 } from 'node:net';
 import { addressKey, formatAddress, type Address } from './address.js';
 import { wholeDatagram, type Clock, type DatagramPort, type OutgoingDatagram, type TimerHandle } from './platform.js';
 import { systemClock } from './node-platform.js';
@@ -71,6 +72,15 @@ interface PendingConnect {
 /** More IHello destinations than this from redirects are ignored (hostile redirect lists). */
 const MAX_REDIRECT_DESTINATIONS = 24;
 const MAX_TAG_LENGTH = 64;
+/**
+ * The size of a startup datagram holding one chunk with a body of `bodyLength` bytes: scrambled
+ * session ID (4), then, encrypted in 16-byte blocks, checksum (2), flags (1), timestamp (2),
+ * chunk header (3) and body.
+ */
+export function startupDatagramLength(bodyLength: number): number {
+  return 4 + Math.ceil((2 + 3 + 3 + bodyLength) / 16) * 16;
+}
+
 /** Startup packets carry a timestamp and no echo: MonaServer accepts no other flags byte (0x0b). */
 const STARTUP_FLAGS = 0x08 | PacketMode.STARTUP;
 /** Flash profile keying uses no signature scheme; peers send (and librtmfp expects) 'X'. */
@@ -86,9 +96,10 @@ export class RtmfpEndpoint implements SessionHost {
   onSession: (session: Session) => void = () => {};
   /**
    * Called for an IHello naming another peer's ID: the rendezvous layer may forward it to
-   * that peer's session or answer with a redirect. Default: ignored.
+   * that peer's session or answer with a redirect (see Introducer). `datagramLength` is the size
+   * of the datagram that carried it, which bounds what may be sent back. Default: ignored.
    */
-  onIHelloForPeer: (fingerprint: Buffer, epd: Buffer, tag: Buffer, from: Address) => void = () => {};
+  onIHelloForPeer: (fingerprint: Buffer, epd: Buffer, tag: Buffer, from: Address, datagramLength: number) => void = () => {};
 
   private readonly port: DatagramPort;
   private readonly sessions = new Map<number, Session>();
@@ -200,7 +211,16 @@ export class RtmfpEndpoint implements SessionHost {
     this.counters.sessionsClosed++;
   }
 
-  forwardedIHello(body: Buffer): void {
+  forwardedIHello(body: Buffer, session: Session): void {
+    if (!session.isInitiator) {
+      // Only an introducer forwards IHellos, and it does so in a session its client opened
+      // (RFC 7016 §3.5.1.4): we are that session's initiator. One that comes in a session
+      // someone opened to us is forged, and answering it would make us send an RHello
+      // (some 200 bytes) to whatever address it names.
+      this.counters.forgedForwardedIHellos++;
+      this.log.debug({ session: session.localId, peer: formatAddress(session.address) }, 'forwarded IHello from a session we did not open: dropped');
+      return;
+    }
     let m;
     try {
       m = parseForwardedIHello(body);
@@ -209,7 +229,7 @@ export class RtmfpEndpoint implements SessionHost {
       return;
     }
     // A server introduces an initiator to us: answer it directly, which also opens our NAT.
-    this.answerIHello(m.epd, m.tag, m.replyAddress);
+    this.answerIHello(m.epd, m.tag, m.replyAddress, undefined);
   }
 
   // ---- Receiving ----
@@ -260,7 +280,7 @@ export class RtmfpEndpoint implements SessionHost {
         switch (chunk.type) {
           case ChunkType.IHELLO: {
             const m = parseIHello(chunk.body);
-            this.answerIHello(m.epd, m.tag, from);
+            this.answerIHello(m.epd, m.tag, from, data.length);
             break;
           }
           case ChunkType.IIKEYING:
@@ -273,7 +293,7 @@ export class RtmfpEndpoint implements SessionHost {
             if (pending) this.onRIKeying(chunk.body, from, pending);
             break;
           case ChunkType.REDIRECT:
-            this.onRedirect(chunk.body);
+            this.onRedirect(chunk.body, from);
             break;
           case ChunkType.RHELLO_COOKIE_CHANGE:
             this.onCookieChange(chunk.body, from);
@@ -288,7 +308,8 @@ export class RtmfpEndpoint implements SessionHost {
     }
   }
 
-  private answerIHello(epdBytes: Buffer, tag: Buffer, replyTo: Address): void {
+  /** `datagramLength` is undefined for a forwarded IHello, which is never passed on again. */
+  private answerIHello(epdBytes: Buffer, tag: Buffer, replyTo: Address, datagramLength: number | undefined): void {
     if (tag.length === 0 || tag.length > MAX_TAG_LENGTH) {
       this.counters.malformed++;
       return;
@@ -303,8 +324,8 @@ export class RtmfpEndpoint implements SessionHost {
       if (cookieAt < 0) throw new Error('RHello does not fit a startup packet');
       this.cookies.write(w.buf, cookieAt, replyTo);
       this.sendDatagram(this.sealStartup(w, 0), replyTo);
-    } else if (epd.fingerprint) {
-      this.onIHelloForPeer(epd.fingerprint, epdBytes, tag, replyTo);
+    } else if (epd.fingerprint && datagramLength !== undefined) {
+      this.onIHelloForPeer(epd.fingerprint, epdBytes, tag, replyTo, datagramLength);
     }
   }
 
@@ -465,10 +486,16 @@ export class RtmfpEndpoint implements SessionHost {
     }
   }
 
-  private onRedirect(body: Buffer): void {
+  private onRedirect(body: Buffer, from: Address): void {
     const m = parseRedirect(body);
     const p = this.pendingByTag.get(m.tag.toString('latin1'));
-    if (!p || p.state !== 'hello') return;
+    if (!p || p.state !== 'hello') {
+      // Not an answer to an IHello of ours (a server never sends any): whoever sent it wants us
+      // to send IHellos somewhere, and we do not.
+      this.counters.unsolicitedRedirects++;
+      if (this.log.isLevelEnabled('debug')) this.log.debug({ from: formatAddress(from) }, 'redirect answering no IHello of ours: dropped');
+      return;
+    }
     const known = new Set(p.addresses.map(addressKey));
     const fresh = m.destinations.filter((d) => !known.has(addressKey(d)));
     for (const d of fresh.slice(0, Math.max(0, MAX_REDIRECT_DESTINATIONS - p.addresses.length))) {
@@ -503,9 +530,21 @@ export class RtmfpEndpoint implements SessionHost {
 
   // ---- Rendezvous operations (used by the rendezvous layer) ----
 
-  /** Tells an initiator to try these addresses for the peer it asked for (RFC 7016 §2.3.5). */
-  sendRedirect(to: Address, tag: Buffer, destinations: Array<Address & { origin?: number }>): void {
-    this.sendStartup(0, ChunkType.REDIRECT, encodeRedirect(tag, destinations.slice(0, MAX_REDIRECT_DESTINATIONS)), to);
+  /**
+   * Tells an initiator to try these addresses for the peer it asked for (RFC 7016 §2.3.5). The
+   * datagram stays within `maxDatagramLength`: addresses are left off from the end until it
+   * fits (callers list the most useful first). Answers how many went; the redirect is sent even
+   * with none (an empty list means "this packet's source": the tag alone still fits).
+   */
+  sendRedirect(to: Address, tag: Buffer, destinations: ReadonlyArray<Address & { origin?: number }>, maxDatagramLength = Infinity): number {
+    let count = Math.min(destinations.length, MAX_REDIRECT_DESTINATIONS);
+    let body = encodeRedirect(tag, destinations.slice(0, count));
+    while (count > 0 && startupDatagramLength(body.length) > maxDatagramLength) {
+      count--;
+      body = body.subarray(0, body.length - (isIPv4(destinations[count]!.host) ? 7 : 19));
+    }
+    this.sendStartup(0, ChunkType.REDIRECT, body, to);
+    return count;
   }
 
   // ---- Sending ----

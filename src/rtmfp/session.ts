@@ -57,8 +57,8 @@ export interface SessionHost {
   readonly sealInPlace: boolean;
   /** The session reached 'closed' and can be forgotten. */
   sessionClosed(session: Session): void;
-  /** A server introduced an initiator to us (rendezvous). */
-  forwardedIHello(body: Buffer): void;
+  /** A Forwarded IHello came in `session` (rendezvous: a server introduces an initiator to us). */
+  forwardedIHello(body: Buffer, session: Session): void;
   /** Shared packet assembly space; see Session's constructor. */
   readonly packetScratch: Buffer;
   readonly packetWriter: ChunkWriter;
@@ -514,7 +514,7 @@ export class Session {
         if (this.state === 'nearclose' || this.state === 'open') this.finish(this.closeReason || 'closed');
         break;
       case ChunkType.FORWARDED_IHELLO:
-        this.host.forwardedIHello(chunk.body);
+        this.host.forwardedIHello(chunk.body, this);
         break;
       default:
         // Unknown chunks are skipped (RFC 7016 §2.3): later versions may add some.
