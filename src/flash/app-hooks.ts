@@ -2,6 +2,8 @@
 // playing. Every hook is optional; without hooks an application accepts everything. A hook
 // returning a string refuses with that description.
 import type { FlashClient } from './flash-client.js';
+import type { GroupMembership } from './group-registry.js';
+import type { NetGroup } from './net-group.js';
 import type { StreamName } from './stream-name.js';
 
 export type Refusal = string | undefined | void;
@@ -14,6 +16,13 @@ export interface AppHooks {
   onPublish?(client: FlashClient, name: StreamName): Refusal;
   onUnpublish?(client: FlashClient, name: StreamName): void;
   onPlay?(client: FlashClient, name: StreamName): Refusal;
+  /**
+   * A client joins a NetGroup (group.id: hex of its 32-byte ID; group.size before the join;
+   * peerId: hex). A refusal rejects the client's group flow (NetGroup.Connect.Rejected).
+   */
+  onJoinGroup?(client: FlashClient, group: NetGroup<GroupMembership>, peerId: string): Refusal;
+  /** A member left a group (its group flow closed, or it disconnected); group.size after. */
+  onLeaveGroup?(client: FlashClient, group: NetGroup<GroupMembership>): void;
 }
 
 /** Thrown by a method to answer with a specific error status instead of NetConnection.Call.Failed. */

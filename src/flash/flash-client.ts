@@ -248,6 +248,7 @@ export class FlashClient {
       call.reject(new Error(`connection closed: ${reason}`));
     }
     this.pending = undefined;
+    this.server.groups.leaveAll(this, reason);
     if (this.app) {
       this.app.clients.delete(this);
       if (wasConnected) {

@@ -6,6 +6,7 @@ import type { AppHooks } from './app-hooks.js';
 import { Application } from './application.js';
 import { FlashClient, type FlashClientLimits } from './flash-client.js';
 import type { FlashTransport } from './flash-transport.js';
+import { GroupRegistry, type GroupLimits } from './group-registry.js';
 
 export interface FlashServerOptions {
   log: Logger;
@@ -14,17 +15,22 @@ export interface FlashServerOptions {
   /** Hooks for an application (scripts, tests); default: none, accept everything. */
   hooks?: (name: string) => AppHooks | undefined;
   limits?: Partial<FlashClientLimits>;
+  /** Bounds on NetGroups (see DEFAULT_GROUP_LIMITS). */
+  groups?: Partial<GroupLimits>;
 }
 
 export class FlashServer {
   readonly log: Logger;
   readonly apps = new Map<string, Application>();
   readonly clients = new Set<FlashClient>();
+  /** NetGroup memberships, per application. */
+  readonly groups: GroupRegistry;
   private readonly options: FlashServerOptions;
 
   constructor(options: FlashServerOptions) {
     this.options = options;
     this.log = options.log;
+    this.groups = new GroupRegistry({ limits: options.groups });
   }
 
   /** A new client on a transport; it then receives the transport's commands and media. */

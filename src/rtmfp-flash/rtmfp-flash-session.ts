@@ -18,6 +18,8 @@ import type { Logger } from '../util/log.js';
 import { FlashFlowPriority } from '../rtmfp/flash-flow-priority.js';
 import type { PeerRegistry } from '../rtmfp/peer-registry.js';
 import { DEFAULT_KEEPALIVE, keepaliveEvent, PeerPresence, type KeepalivePeriods } from './peer-presence.js';
+import { isGroupFlowMetadata } from '../codec/group-control.js';
+import { acceptGroupFlow } from './group-flow.js';
 import { RtmfpSubscriber, type MediaDeadlines } from './rtmfp-subscriber.js';
 
 export interface RtmfpSessionOptions {
@@ -156,6 +158,7 @@ export class RtmfpFlashSession implements FlashTransport {
   }
 
   private acceptFlow(flow: IncomingFlow): void {
+    if (isGroupFlowMetadata(flow.metadata) && this.controlIn !== undefined) return acceptGroupFlow(flow, this.session, this.client);
     const metadata = parseTcMetadata(flow.metadata);
     if (metadata === undefined) {
       this.log.debug({ metadata: flow.metadata.toString('hex') }, 'flow without Flash metadata rejected');

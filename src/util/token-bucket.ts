@@ -1,0 +1,26 @@
+// A token bucket: up to `burst` events at once, then `ratePerSecond` on average. Used where a
+// client (or all of them) may do something costly only so often; the state is two numbers, so
+// one per client costs nothing.
+export class TokenBucket {
+  private tokens: number;
+  private updatedAt: number;
+
+  constructor(
+    private readonly ratePerSecond: number,
+    private readonly burst: number,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.tokens = burst;
+    this.updatedAt = now();
+  }
+
+  /** Takes a token if there is one; false means over the rate (nothing taken). */
+  take(): boolean {
+    const t = this.now();
+    this.tokens = Math.min(this.burst, this.tokens + ((t - this.updatedAt) * this.ratePerSecond) / 1000);
+    this.updatedAt = t;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+}
