@@ -24,6 +24,21 @@ export interface ServerConfig {
      */
     mergeMs: number;
   };
+  /**
+   * Bounds on NetGroups (RTMFP); joins beyond them are refused. The values and their reasons
+   * are the model's (DEFAULT_GROUP_LIMITS in src/flash/group-registry.ts; a test holds the two
+   * equal).
+   */
+  groups: {
+    /** Groups one connection may be in at once. */
+    maxGroupsPerClient: number;
+    /** Members of one group. */
+    maxMembersPerGroup: number;
+    /** Joins a second from one connection (and its burst). */
+    joinsPerSecondPerClient: number;
+    /** Joins a second, all connections together (and its burst). */
+    joinsPerSecond: number;
+  };
 }
 
 export function defaultConfig(): ServerConfig {
@@ -33,5 +48,6 @@ export function defaultConfig(): ServerConfig {
     rtmp: { enabled: true, host: '::', port: 1935 },
     log: { level: 'info', format: 'pretty' },
     media: { mergeMs: 100 },
+    groups: { maxGroupsPerClient: 16, maxMembersPerGroup: 50_000, joinsPerSecondPerClient: 10, joinsPerSecond: 2_000 },
   };
 }

@@ -39,7 +39,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     const dir = join(config.www, name);
     return existsSync(dir) && statSync(dir).isDirectory();
   };
-  const flash = new FlashServer({ log: log.child({ layer: 'flash' }), appExists });
+  const flash = new FlashServer({ log: log.child({ layer: 'flash' }), groups: config.groups, appExists });
   const server: RunningServer = {
     flash,
     close: async () => {

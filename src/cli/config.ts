@@ -31,6 +31,11 @@ function checkMs(key: string, v: unknown, source: Source, max: number): number {
   if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > max) fail(key, v, source, `whole milliseconds 0-${max}`);
   return n;
 }
+function checkCount(key: string, v: unknown, source: Source, max: number): number {
+  const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > max) fail(key, v, source, `a whole number 1-${max}`);
+  return n;
+}
 function checkBool(key: string, v: unknown, source: Source): boolean {
   if (typeof v !== 'boolean') fail(key, v, source, 'true or false');
   return v;
@@ -43,6 +48,9 @@ function checkOneOf<T extends string>(key: string, v: unknown, source: Source, a
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
+
+/** The largest value each NetGroup bound takes (beyond them a bound is no bound). */
+const GROUP_LIMIT_MAX: ServerConfig['groups'] = { maxGroupsPerClient: 1000, maxMembersPerGroup: 10_000_000, joinsPerSecondPerClient: 100_000, joinsPerSecond: 1_000_000 };
 
 /** Merges a parsed config-file object into `config`, rejecting unknown keys (typos matter). */
 export function applyConfigObject(config: ServerConfig, obj: unknown, source: Source): void {
@@ -79,8 +87,17 @@ export function applyConfigObject(config: ServerConfig, obj: unknown, source: So
         }
         break;
       }
+      case 'groups': {
+        if (!isRecord(value)) fail(key, value, source, 'an object');
+        for (const [k, v] of Object.entries(value)) {
+          if (!Object.hasOwn(GROUP_LIMIT_MAX, k)) throw new ConfigError(`unknown config key groups.${k} (in ${source}); known: ${Object.keys(GROUP_LIMIT_MAX).join(', ')}`);
+          const limit = k as keyof ServerConfig['groups'];
+          config.groups[limit] = checkCount(`groups.${k}`, v, source, GROUP_LIMIT_MAX[limit]);
+        }
+        break;
+      }
       default:
-        throw new ConfigError(`unknown config key ${key} (in ${source}); known: www, rtmfp, rtmp, log, media`);
+        throw new ConfigError(`unknown config key ${key} (in ${source}); known: www, rtmfp, rtmp, log, media, groups`);
     }
   }
 }
@@ -112,6 +129,10 @@ export interface ServeFlags {
   logLevel?: string;
   logFormat?: string;
   mediaMergeMs?: string;
+  groupMaxPerClient?: string;
+  groupMaxMembers?: string;
+  groupJoinRate?: string;
+  groupJoinRatePerClient?: string;
 }
 
 /** Builds the effective configuration: defaults, then the config file, then flags. */
@@ -129,6 +150,10 @@ export function resolveConfig(flags: ServeFlags, cwd = process.cwd()): ServerCon
   if (flags.rtmfp === false) config.rtmfp.enabled = false;
   if (flags.rtmp === false) config.rtmp.enabled = false;
   if (flags.mediaMergeMs !== undefined) config.media.mergeMs = checkMs('media.mergeMs', flags.mediaMergeMs, '--media-merge-ms', 1000);
+  if (flags.groupMaxPerClient !== undefined) config.groups.maxGroupsPerClient = checkCount('groups.maxGroupsPerClient', flags.groupMaxPerClient, '--group-max-per-client', GROUP_LIMIT_MAX.maxGroupsPerClient);
+  if (flags.groupMaxMembers !== undefined) config.groups.maxMembersPerGroup = checkCount('groups.maxMembersPerGroup', flags.groupMaxMembers, '--group-max-members', GROUP_LIMIT_MAX.maxMembersPerGroup);
+  if (flags.groupJoinRate !== undefined) config.groups.joinsPerSecond = checkCount('groups.joinsPerSecond', flags.groupJoinRate, '--group-join-rate', GROUP_LIMIT_MAX.joinsPerSecond);
+  if (flags.groupJoinRatePerClient !== undefined) config.groups.joinsPerSecondPerClient = checkCount('groups.joinsPerSecondPerClient', flags.groupJoinRatePerClient, '--group-join-rate-per-client', GROUP_LIMIT_MAX.joinsPerSecondPerClient);
   if (flags.logLevel !== undefined) config.log.level = checkOneOf('log.level', flags.logLevel, '--log-level', LOG_LEVELS);
   if (flags.logFormat !== undefined) config.log.format = checkOneOf('log.format', flags.logFormat, '--log-format', ['pretty', 'json'] as const);
   config.www = resolve(cwd, config.www);

@@ -18,13 +18,19 @@ export function registerServe(program: Command): void {
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default: info)')
     .option('--log-format <format>', 'pretty or json (default: pretty)')
     .option('--media-merge-ms <ms>', 'media to players may wait this long to leave with the next frames: fewer sends per player for a little latency; 0 sends at once (default: 100)')
+    .option('--group-max-per-client <n>', 'NetGroups one connection may be in at once; further joins are refused (default: 16)')
+    .option('--group-max-members <n>', 'members of one NetGroup; further joins are refused (default: 50000)')
+    .option('--group-join-rate <n>', 'NetGroup joins a second, all clients together; more are refused (default: 2000)')
+    .option('--group-join-rate-per-client <n>', 'NetGroup joins a second from one connection; more are refused (default: 10)')
     .addHelpText('after', `
 Config file (JSON; every key optional; flags override it):
   { "www": "www",
     "rtmfp": { "enabled": true, "host": "::", "port": 1935 },
     "rtmp":  { "enabled": true, "host": "::", "port": 1935 },
     "log":   { "level": "info", "format": "pretty" },
-    "media": { "mergeMs": 100 } }
+    "media": { "mergeMs": 100 },
+    "groups": { "maxGroupsPerClient": 16, "maxMembersPerGroup": 50000,
+                "joinsPerSecond": 2000, "joinsPerSecondPerClient": 10 } }
 
 Environment:
   COVEY_NATIVE=0   send RTMFP through node:crypto and node:dgram, not the native accelerator
