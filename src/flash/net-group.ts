@@ -26,6 +26,7 @@
 // the ring (Cumulus and M1 repair the same way, with a peer 5-6 places earlier; MonaServer2 does
 // not repair at all).
 import { createHash } from 'node:crypto';
+import { SortedRing, type RingPosition } from './sorted-ring.js';
 
 /** Neighbours on each side told to a newcomer: with both sides, Flash's 6 closest (§5.4). */
 export const RING_NEIGHBOURS_PER_SIDE = 3;
@@ -53,7 +54,7 @@ export interface Introduction<M> {
 
 export class NetGroup<M extends RingMember = RingMember> {
   /** Members in ring order (ascending ring key). */
-  private readonly ring: M[] = [];
+  private readonly ring = new SortedRing<M>();
   private readonly byPeerId = new Map<string, M>();
 
   constructor(
@@ -63,12 +64,12 @@ export class NetGroup<M extends RingMember = RingMember> {
   ) {}
 
   get size(): number {
-    return this.ring.length;
+    return this.ring.size;
   }
 
-  /** The members, in ring order. */
-  get members(): readonly M[] {
-    return this.ring;
+  /** The members in ring order (a new array each time: for reading, not for every packet). */
+  get members(): M[] {
+    return this.ring.toArray();
   }
 
   member(peerId: Buffer | string): M | undefined {
@@ -87,40 +88,37 @@ export class NetGroup<M extends RingMember = RingMember> {
   join(member: M): Array<Introduction<M>> | undefined {
     const key = member.peerId.toString('hex');
     if (this.byPeerId.has(key)) return undefined;
-    const at = this.insertionIndex(member.ringKey);
-    this.ring.splice(at, 0, member);
+    const at = this.ring.insert(member);
     this.byPeerId.set(key, member);
-    return this.arrivalIntroductions(at);
+    return this.arrivalIntroductions(member, at);
   }
 
   /** Removes a member and returns the introductions that repair the ring where it was. */
   leave(member: M): Array<Introduction<M>> {
     const key = member.peerId.toString('hex');
     if (this.byPeerId.get(key) !== member) return [];
-    const at = this.indexOf(member);
-    this.ring.splice(at, 1);
+    const at = this.ring.position(member);
+    if (at === undefined) throw new Error('a member missing from its ring');
+    const before = this.ring.step(at, -1);
+    const after = this.ring.step(at, 1);
+    this.ring.remove(member);
     this.byPeerId.delete(key);
-    const n = this.ring.length;
-    if (n < 2) return [];
-    const before = this.ring[(at - 1 + n) % n]!;
-    const after = this.ring[at % n]!;
-    if (before === after) return [];
+    if (this.ring.size < 2 || before === after) return [];
     return [
       { to: before, about: after },
       { to: after, about: before },
     ];
   }
 
-  private arrivalIntroductions(at: number): Array<Introduction<M>> {
-    const n = this.ring.length;
-    const newcomer = this.ring[at]!;
+  private arrivalIntroductions(newcomer: M, at: RingPosition): Array<Introduction<M>> {
+    const n = this.ring.size;
     const out: Array<Introduction<M>> = [];
     if (n === 1) return out;
     // Its neighbours, nearest first, alternating sides; a small ring wraps onto itself.
     const told = new Set<M>([newcomer]);
     for (let d = 1; d <= RING_NEIGHBOURS_PER_SIDE; d++) {
-      for (const i of [at - d, at + d]) {
-        const m = this.ring[((i % n) + n) % n]!;
+      for (const offset of [-d, d]) {
+        const m = this.ring.step(at, offset);
         if (told.has(m)) continue;
         told.add(m);
         out.push({ to: newcomer, about: m });
@@ -130,12 +128,12 @@ export class NetGroup<M extends RingMember = RingMember> {
     // means a small ring; then walk it rather than guess.
     const left = n - told.size;
     if (left <= RANDOM_PICKS) {
-      for (const m of this.ring) if (!told.has(m)) out.push({ to: newcomer, about: m });
+      for (const m of this.ring.toArray()) if (!told.has(m)) out.push({ to: newcomer, about: m });
     } else {
       // Each guess hits an untold member with odds left/n: told holds at most 7 and more than 2
       // are left, so at least 3 in 10; all 64 guesses miss with odds under 1e-9.
       for (let picked = 0, tries = 0; picked < RANDOM_PICKS && tries < 64; tries++) {
-        const m = this.ring[Math.floor(this.random() * n)]!;
+        const m = this.ring.random(this.random);
         if (told.has(m)) continue;
         told.add(m);
         picked++;
@@ -143,29 +141,10 @@ export class NetGroup<M extends RingMember = RingMember> {
       }
     }
     // The two whose nearest neighbour it now is.
-    const before = this.ring[(at - 1 + n) % n]!;
-    const after = this.ring[(at + 1) % n]!;
+    const before = this.ring.step(at, -1);
+    const after = this.ring.step(at, 1);
     out.push({ to: before, about: newcomer });
     if (after !== before) out.push({ to: after, about: newcomer });
     return out;
-  }
-
-  /** Where a ring key goes: after every smaller key (binary search). */
-  private insertionIndex(key: string): number {
-    let lo = 0;
-    let hi = this.ring.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.ring[mid]!.ringKey < key) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  }
-
-  private indexOf(member: M): number {
-    // Ring keys are SHA-256 values: equal keys mean equal peer IDs, which join() keeps out.
-    const at = this.insertionIndex(member.ringKey);
-    if (this.ring[at] !== member) throw new Error(`ring out of order at ${at}`);
-    return at;
   }
 }
