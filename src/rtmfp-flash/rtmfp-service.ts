@@ -7,24 +7,33 @@ import { NodeDatagramPort } from '../rtmfp/node-platform.js';
 import type { Logger } from '../util/log.js';
 import { RtmfpFlashSession, type RtmfpSessionOptions } from './rtmfp-flash-session.js';
 import { PeerRegistry } from '../rtmfp/peer-registry.js';
-import { Introducer } from '../rtmfp/introducer.js';
+import { Introducer, type IntroducerOptions } from '../rtmfp/introducer.js';
 
 export interface RtmfpServiceOptions extends RtmfpSessionOptions {
   host: string;
   port: number;
   flash: FlashServer;
   log: Logger;
+  /** Rate limits and the amplification bound of introductions. */
+  rendezvous?: Omit<IntroducerOptions, 'log'>;
+}
+
+const introducers = new WeakMap<RtmfpEndpoint, Introducer>();
+
+/** The introducer of a service's endpoint (its rate limiters, for tests and stats). */
+export function introducerOf(endpoint: RtmfpEndpoint): Introducer | undefined {
+  return introducers.get(endpoint);
 }
 
 export async function startRtmfpService(options: RtmfpServiceOptions): Promise<RtmfpEndpoint> {
-  const { flash, host, port, log, ...sessionOptions } = options;
+  const { flash, host, port, log, rendezvous, ...sessionOptions } = options;
   const udp = await NodeDatagramPort.bind({ host, port });
   // Build the DH groups now rather than on the first handshake (tens of ms each).
   warmDhGroups();
   const endpoint = new RtmfpEndpoint({ port: udp, crypto: new FlashCrypto({ server: true }), log, acceptSessions: true });
   // Connected clients are introduced to peers that ask for them by peer ID (rendezvous).
   sessionOptions.peers ??= new PeerRegistry();
-  new Introducer(endpoint, sessionOptions.peers, { log: log.child({ part: 'rendezvous' }) });
+  introducers.set(endpoint, new Introducer(endpoint, sessionOptions.peers, { ...rendezvous, log: log.child({ part: 'rendezvous' }) }));
   endpoint.onSession = (session) => {
     session.log.info({ peerId: session.peerId }, 'RTMFP session opened');
     new RtmfpFlashSession(session, flash, sessionOptions);

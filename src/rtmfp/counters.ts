@@ -26,6 +26,12 @@ export class EngineCounters {
   introductions = 0;
   /** IHellos naming a peer ID nobody registered: not answered. */
   introductionsUnknownPeer = 0;
+  /** Introductions refused because their initiator's address asked for too many (or too many addresses ask at once). */
+  introductionsRateLimitedSource = 0;
+  /** Introductions refused because their target was asked for too often (or too many targets are asked at once). */
+  introductionsRateLimitedTarget = 0;
+  /** Addresses left off redirects to keep them within the amplification bound. */
+  redirectAddressesDropped = 0;
   /** Forwarded IHellos in a session someone opened to us: forged, dropped. */
   forgedForwardedIHellos = 0;
   /** Redirects that answer no IHello of ours: dropped. */

@@ -7,6 +7,7 @@ import { AddressOrigin, formatAddress, sameAddress, type Address, type Announced
 import type { RtmfpEndpoint } from './endpoint.js';
 import { encodeForwardedIHello } from './handshake-chunks.js';
 import type { PeerRegistry, RegisteredPeer } from './peer-registry.js';
+import { RateLimiter, type RateLimit } from './rate-limiter.js';
 import type { Logger } from '../util/log.js';
 
 export interface IntroducerOptions {
@@ -16,14 +17,40 @@ export interface IntroducerOptions {
    * little more than they sent reflected at it.
    */
   maxAmplification?: number;
+  /** Introductions answered per initiator IP address (whatever its port). */
+  perSource?: Partial<RateLimit>;
+  /** Introductions to one peer. */
+  perTarget?: Partial<RateLimit>;
   log?: Logger;
 }
 
 export const DEFAULT_MAX_AMPLIFICATION = 3;
+/**
+ * Per initiator address. An introduction makes us send a redirect (at most 3 times the IHello)
+ * and makes the target send an RHello (about 230 bytes) to the initiator's address, which may be
+ * spoofed: at 50/s that is some 25 KB/s toward one victim, next to nothing. A real initiator
+ * needs far less: a NetGroup member opens sessions to log2(N) + 13 peers (about 30 for 100,000
+ * members, librtmfp's rule), each IHello retried after 1 s, 1.5 s, ...; a burst of 100 covers a
+ * whole join, and a NAT shared by a few such clients.
+ */
+export const DEFAULT_PER_SOURCE: RateLimit = { perSecond: 50, burst: 100, maxKeys: 10_000 };
+/**
+ * Per target peer: each introduction costs it a forwarded IHello in and an RHello out. 50/s lets
+ * a publisher with direct connections take a crowd of players arriving at once (Flash's
+ * maxPeerConnections defaults to 8, so few come anyway) and a group member its neighbours.
+ */
+export const DEFAULT_PER_TARGET: RateLimit = { perSecond: 50, burst: 100, maxKeys: 10_000 };
+
+type DropReason = 'unknown peer' | 'rate limited (source)' | 'rate limited (target)' | 'too many sources' | 'too many targets';
 
 export class Introducer {
   private readonly maxAmplification: number;
   private readonly log: Logger;
+  readonly perSource: RateLimiter;
+  readonly perTarget: RateLimiter;
+  /** Drops since the last debug line about them, and when that was: one line a second at most. */
+  private readonly dropped = new Map<DropReason, number>();
+  private droppedLoggedAt = -Infinity;
 
   constructor(
     private readonly endpoint: RtmfpEndpoint,
@@ -32,6 +59,8 @@ export class Introducer {
   ) {
     this.maxAmplification = options.maxAmplification ?? DEFAULT_MAX_AMPLIFICATION;
     this.log = options.log ?? endpoint.log;
+    this.perSource = new RateLimiter({ ...DEFAULT_PER_SOURCE, ...options.perSource }, endpoint.clock);
+    this.perTarget = new RateLimiter({ ...DEFAULT_PER_TARGET, ...options.perTarget }, endpoint.clock);
     endpoint.onIHelloForPeer = (fingerprint, epd, tag, from, datagramLength) => this.introduce(fingerprint, epd, tag, from, datagramLength);
   }
 
@@ -43,7 +72,21 @@ export class Introducer {
       // Silence, as rtmfp-cpp, Cumulus and MonaServer's first answer: the initiator retries and
       // gives up on its own, and we tell no prober which IDs were ever here.
       counters.introductionsUnknownPeer++;
-      if (this.log.isLevelEnabled('debug')) this.log.debug({ from: formatAddress(from), peerId: peerId.toString('hex') }, 'introduction for an unknown peer: not answered');
+      this.drop('unknown peer', from);
+      return;
+    }
+    // Checked only for peers we would introduce: a lookup that finds nobody sends nothing and
+    // keeps nothing, and so needs no bucket (a flood of them leaves no state behind).
+    const bySource = this.perSource.take(from.host);
+    if (bySource !== 'ok') {
+      counters.introductionsRateLimitedSource++;
+      this.drop(bySource === 'limited' ? 'rate limited (source)' : 'too many sources', from);
+      return;
+    }
+    const byTarget = this.perTarget.take(peer.peerId.toString('latin1'));
+    if (byTarget !== 'ok') {
+      counters.introductionsRateLimitedTarget++;
+      this.drop(byTarget === 'limited' ? 'rate limited (target)' : 'too many targets', from);
       return;
     }
     const target = peer.session.address;
@@ -52,12 +95,28 @@ export class Introducer {
     // answer, about when the forwarded IHello reaches the peer and it answers with an RHello.
     // The other way round, the peer's RHello may reach the initiator's NAT before any hole for
     // it exists and be dropped, costing the initiator a retransmission period (1 s).
-    const listed = this.endpoint.sendRedirect(from, tag, redirectDestinations(peer, from), datagramLength * this.maxAmplification);
+    const destinations = redirectDestinations(peer, from);
+    const listed = this.endpoint.sendRedirect(from, tag, destinations, datagramLength * this.maxAmplification);
+    if (listed < destinations.length) counters.redirectAddressesDropped += destinations.length - listed;
     peer.session.sendForwardedIHello(encodeForwardedIHello(epd, from, tag, AddressOrigin.OBSERVED));
     counters.introductions++;
     if (this.log.isLevelEnabled('debug')) {
-      this.log.debug({ from: formatAddress(from), peerId: peer.session.peerId, peer: formatAddress(target), addresses: listed, reported: peer.reported.length }, 'introduction');
+      this.log.debug({ from: formatAddress(from), peerId: peer.session.peerId, peer: formatAddress(target), addresses: listed, leftOff: destinations.length - listed }, 'introduction');
     }
+  }
+
+  /**
+   * Notes an IHello not answered for the debug log: the first at once, then at most one line a
+   * second with the counts, so that a flood cannot flood the log as well.
+   */
+  private drop(reason: DropReason, from: Address): void {
+    if (!this.log.isLevelEnabled('debug')) return;
+    const now = this.endpoint.clock.now();
+    this.dropped.set(reason, (this.dropped.get(reason) ?? 0) + 1);
+    if (now - this.droppedLoggedAt < 1000) return;
+    this.droppedLoggedAt = now;
+    this.log.debug({ last: { from: formatAddress(from), reason }, dropped: Object.fromEntries(this.dropped) }, 'introductions not answered');
+    this.dropped.clear();
   }
 }
 

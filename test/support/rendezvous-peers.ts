@@ -2,15 +2,17 @@
 // Covey server as Flash does (a NetConnection flow, connect, setPeerInfo) and accepts P2P
 // sessions, with every datagram its socket receives recorded, and the startup packets among
 // them (redirects, RHellos) decoded with the default key.
+import { createSocket } from 'node:dgram';
 import { RtmfpEndpoint } from '../../src/rtmfp/endpoint.js';
 import { FlashCrypto } from '../../src/rtmfp/crypto/flash-crypto.js';
 import { NodeDatagramPort } from '../../src/rtmfp/node-platform.js';
-import { PacketProtection } from '../../src/rtmfp/crypto/packet-protection.js';
-import { parsePacket } from '../../src/rtmfp/packet.js';
-import { ChunkType } from '../../src/rtmfp/chunk-types.js';
+import { PacketProtection, PROTECTION_BACK_MARGIN, PROTECTION_FRONT_MARGIN } from '../../src/rtmfp/crypto/packet-protection.js';
+import { parsePacket, writePacketHeader } from '../../src/rtmfp/packet.js';
+import { ChunkType, PacketMode } from '../../src/rtmfp/chunk-types.js';
+import { ChunkWriter } from '../../src/rtmfp/chunk-writer.js';
 import { parseRedirect, type Redirect } from '../../src/rtmfp/handshake-chunks.js';
 import type { Address } from '../../src/rtmfp/address.js';
-import type { DatagramHandler, DatagramPort, OutgoingDatagram } from '../../src/rtmfp/platform.js';
+import { wholeDatagram, type DatagramHandler, type DatagramPort, type OutgoingDatagram } from '../../src/rtmfp/platform.js';
 import type { Session } from '../../src/rtmfp/session.js';
 import type { SendFlow } from '../../src/rtmfp/send-flow.js';
 import { encodeTcMetadata } from '../../src/codec/tc-metadata.js';
@@ -136,5 +138,30 @@ export async function connectFlashPeer(serverPort: number, options: FlashPeerOpt
   return {
     endpoint, port, session, nc, messages, commands, command, accepted, connectAnswer,
     close: () => endpoint.close(),
+  };
+}
+
+/** A startup packet (session ID 0, default key) holding one chunk, as the engine writes them. */
+export function startupDatagram(type: number, body: Buffer): Buffer {
+  const buf = Buffer.alloc(PROTECTION_FRONT_MARGIN + 1500 + PROTECTION_BACK_MARGIN);
+  const headerEnd = writePacketHeader(buf, PROTECTION_FRONT_MARGIN, { flags: 0x08, mode: PacketMode.STARTUP, timestamp: 0 });
+  const w = new ChunkWriter(buf, headerEnd, buf.length - PROTECTION_BACK_MARGIN);
+  if (!w.chunk(type, body)) throw new Error('chunk too large');
+  return Buffer.from(wholeDatagram(defaultKey.seal(buf, PROTECTION_FRONT_MARGIN, w.offset, 0)));
+}
+
+/** A plain UDP socket on 127.0.0.x that records what it receives: a victim, or a hand-made initiator. */
+export async function rawSocket(host = '127.0.0.1') {
+  const socket = createSocket('udp4');
+  const received: Received[] = [];
+  socket.on('message', (data, rinfo) => received.push({ data, from: { host: rinfo.address, port: rinfo.port } }));
+  await new Promise<void>((resolve) => socket.bind(0, host, resolve));
+  const address: Address = { host, port: socket.address().port };
+  return {
+    address,
+    received,
+    send: (data: Buffer, to: Address) => new Promise<void>((resolve) => socket.send(data, to.port, to.host, () => resolve())),
+    redirects: () => received.flatMap((r) => startupChunks(r.data).filter((c) => c.type === ChunkType.REDIRECT).map((c) => ({ ...parseRedirect(c.body), datagramLength: r.data.length }))),
+    close: () => socket.close(),
   };
 }
