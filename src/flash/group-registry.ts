@@ -158,13 +158,13 @@ export class GroupRegistry {
     if (fresh) {
       if (groups === undefined) this.groups.set(app.name, (groups = new Map()));
       groups.set(groupId, group);
-      client.log.info({ group: groupId }, 'group created');
+      client.log.info({ netGroup: groupId }, 'group created');
     }
     const membership = new GroupMembership(group, client, Buffer.from(peerId), sink);
     const introductions = group.join(membership)!;
     mine.memberships.add(membership);
     this.counters.joins++;
-    if (client.log.isLevelEnabled('debug')) client.log.debug({ group: groupId, peerId: peerId.toString('hex'), members: group.size, introductions: introductions.length }, 'group joined');
+    if (client.log.isLevelEnabled('debug')) client.log.debug({ netGroup: groupId, peerId: peerId.toString('hex'), members: group.size, introductions: introductions.length }, 'group joined');
     this.introduce(introductions, 'join');
     return membership;
   }
@@ -177,12 +177,12 @@ export class GroupRegistry {
     this.clients.get(client)?.memberships.delete(membership);
     this.counters.leaves++;
     const app = client.app;
-    if (client.log.isLevelEnabled('debug')) client.log.debug({ group: group.id, reason, members: group.size }, 'group left');
+    if (client.log.isLevelEnabled('debug')) client.log.debug({ netGroup: group.id, reason, members: group.size }, 'group left');
     if (group.size === 0 && app !== undefined) {
       const groups = this.groups.get(app.name);
       groups?.delete(group.id);
       if (groups?.size === 0) this.groups.delete(app.name);
-      client.log.info({ group: group.id }, 'group emptied');
+      client.log.info({ netGroup: group.id }, 'group emptied');
     }
     this.introduce(repairs, 'repair');
     try {
@@ -202,7 +202,7 @@ export class GroupRegistry {
   private introduce(introductions: Array<Introduction<GroupMembership>>, why: 'join' | 'repair'): void {
     for (const { to, about } of introductions) {
       this.counters.introductions++;
-      if (to.client.log.isLevelEnabled('debug')) to.client.log.debug({ group: to.group.id, peerId: about.peerId.toString('hex'), why }, 'group member introduced');
+      if (to.client.log.isLevelEnabled('debug')) to.client.log.debug({ netGroup: to.group.id, peerId: about.peerId.toString('hex'), why }, 'group member introduced');
       to.sink.introduce(about.peerId);
     }
   }
@@ -219,7 +219,7 @@ export class GroupRegistry {
   private refuse(client: FlashClient, groupId: string, reason: JoinRefusal, description: string): JoinRefused {
     this.counters.refused++;
     this.refusedBy[reason]++;
-    client.log.debug({ group: groupId, reason, description }, 'group join refused');
+    client.log.debug({ netGroup: groupId, reason, description }, 'group join refused');
     return new JoinRefused(reason, description);
   }
 }
