@@ -44,6 +44,11 @@ export interface EndpointOptions {
   /** Decides on IHellos carrying a connect URL (ancillary data); default: accept all. */
   acceptEpd?: (epd: Epd, from: Address) => boolean;
   maxSessions?: number;
+  /**
+   * Sessions keep the DH secret and nonces they were keyed with (Session.keyingMaterial), about
+   * 400 bytes each. Default: on for a peer (NetGroup needs them), off for a server's certificate.
+   */
+  keepKeyingMaterial?: boolean;
   timings?: Partial<SessionTimings>;
   handshake?: Partial<HandshakeTimings>;
 }
@@ -111,6 +116,7 @@ export class RtmfpEndpoint implements SessionHost {
   private readonly cookies: CookieJar;
   private readonly timings: SessionTimings;
   private readonly handshakeTimings: HandshakeTimings;
+  private readonly keepKeyingMaterial: boolean;
   private readonly scratch = Buffer.alloc(PROTECTION_FRONT_MARGIN + 4096 + PROTECTION_BACK_MARGIN);
   /** Writes startup packets into `scratch`; reset for each (see beginStartup). */
   private readonly startupWriter = new ChunkWriter(this.scratch, 0, 0);
@@ -140,6 +146,7 @@ export class RtmfpEndpoint implements SessionHost {
     this.log = options.log ?? silentLogger;
     this.timings = { ...DEFAULT_TIMINGS, ...options.timings };
     this.handshakeTimings = { ...DEFAULT_HANDSHAKE_TIMINGS, ...options.handshake };
+    this.keepKeyingMaterial = options.keepKeyingMaterial ?? !this.crypto.options.server;
     this.cookies = new CookieJar(() => this.clock.now() / 1000);
     this.port.onDatagram((data, from) => this.onDatagram(data, from));
   }
@@ -375,6 +382,7 @@ export class RtmfpEndpoint implements SessionHost {
     }
     const localId = this.newSessionId();
     const session = new Session(this, localId, m.initiatorSessionId, from, result.keys.protection, false, cert.fingerprint, this.timings);
+    if (this.keepKeyingMaterial) session.keyingMaterial = result.keys.material;
     const w = this.beginStartup();
     if (!writeRIKeying(w, { responderSessionId: localId, skrc: result.skrc, signature: SIGNATURE })) throw new Error('RIKeying does not fit a startup packet');
     // Kept whole: it is sent again if the initiator repeats its IIKeying.
@@ -521,6 +529,7 @@ export class RtmfpEndpoint implements SessionHost {
     }
     this.forgetPending(p);
     const session = new Session(this, p.localId, m.responderSessionId, from, keys.protection, true, p.responderFingerprint!, this.timings);
+    if (this.keepKeyingMaterial) session.keyingMaterial = keys.material;
     this.sessions.set(p.localId, session);
     this.counters.handshakesCompleted++;
     this.counters.sessionsOpened++;

@@ -6,6 +6,7 @@ import { ChunkType, HeaderFlag, PacketMode, TIMESTAMP_TICK_MS } from './chunk-ty
 import { ChunkWriter } from './chunk-writer.js';
 import { parsePacket, timestampEcho, timestampTicks, writePacketHeader, type ChunkView } from './packet.js';
 import { PROTECTION_FRONT_MARGIN, type PacketProtection } from './crypto/packet-protection.js';
+import type { KeyingMaterial } from './crypto/flash-crypto.js';
 import { formatAddress, sameAddress, type Address } from './address.js';
 import { datagramLength, type Clock, type OutgoingDatagram } from './platform.js';
 import { DeadlineEntry, type DeadlineQueue } from './deadline-queue.js';
@@ -171,6 +172,11 @@ export class Session {
 
   /** Our RIKeying, resent if the initiator repeats its IIKeying before our first packet reaches it. */
   rikeyingDatagram: Buffer | undefined;
+  /**
+   * The DH secret and nonces this session was keyed with, when the endpoint keeps them
+   * (EndpointOptions.keepKeyingMaterial): NetGroup peers bind their group key to them.
+   */
+  keyingMaterial: KeyingMaterial | undefined;
 
   private readonly writer: ChunkWriter;
   private readonly scratch: Buffer;
@@ -211,6 +217,18 @@ export class Session {
 
   get peerId(): string {
     return this.farFingerprint.toString('hex');
+  }
+
+  /** Our session key component (SKIC as initiator, SKRC as responder), if kept. */
+  get nearNonce(): Buffer | undefined {
+    const m = this.keyingMaterial;
+    return m && (this.isInitiator ? m.initiatorNonce : m.responderNonce);
+  }
+
+  /** The far end's session key component, if kept. */
+  get farNonce(): Buffer | undefined {
+    const m = this.keyingMaterial;
+    return m && (this.isInitiator ? m.responderNonce : m.initiatorNonce);
   }
 
   // ---- Application side ----

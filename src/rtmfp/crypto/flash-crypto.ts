@@ -46,6 +46,22 @@ export interface KeyingResult {
   group: DhGroupId;
   /** Whether each side sends HMACs and sequence numbers, for logs. */
   negotiated: { sendHmac: boolean; recvHmac: boolean; sendSequence: boolean; recvSequence: boolean };
+  /** What the keys were derived from; see KeyingMaterial. */
+  material: KeyingMaterial;
+}
+
+/**
+ * The DH shared secret and both session key components (the "nonces" librtmfp names them):
+ * protocols above the session bind to them. NetGroup's peer handshake proves knowledge of the
+ * groupspec with HMAC-SHA256(groupspec, HMAC-SHA256(secret, recipient's nonce)) (librtmfp
+ * P2PSession::buildGroupKey), so a peer must still have them after keying.
+ */
+export interface KeyingMaterial {
+  sharedSecret: Buffer;
+  /** The initiator's SKIC, as sent in IIKeying. */
+  initiatorNonce: Buffer;
+  /** The responder's SKRC, as sent in RIKeying. */
+  responderNonce: Buffer;
 }
 
 const NO_NEGOTIATION: NegotiationPolicy = { sendAlways: false, recvRequired: false };
@@ -205,6 +221,7 @@ export class FlashCrypto {
     sequence: NegotiationPolicy,
     farHmacLength: number,
     group: DhGroupId,
+    material: KeyingMaterial,
   ): KeyingResult {
     const encryptKey = hmacSha256(secret, hmacSha256(farComponent, nearComponent));
     const decryptKey = hmacSha256(secret, hmacSha256(nearComponent, farComponent));
@@ -226,6 +243,7 @@ export class FlashCrypto {
         sendSequence: sequence.sendAlways,
         recvSequence: sequence.recvRequired,
       },
+      material,
     };
   }
 
@@ -291,7 +309,9 @@ export class FlashCrypto {
     } catch (err) {
       throw new KeyingError(`bad DH public value: ${(err as Error).message}`);
     }
-    return { skrc, keys: this.keysFrom(secret, skrc, skic, hmac, sequence, far.hmacLength, group) };
+    // The SKIC may be a view of a packet buffer that is reused: the material keeps a copy.
+    const material = { sharedSecret: secret, initiatorNonce: Buffer.from(skic), responderNonce: skrc };
+    return { skrc, keys: this.keysFrom(secret, skrc, skic, hmac, sequence, far.hmacLength, group, material) };
   }
 
   /** Initiator side: builds the SKIC for a responder, and the step that finishes keying. */
@@ -337,7 +357,8 @@ export class FlashCrypto {
         } catch (err) {
           throw new KeyingError(`bad DH public value: ${(err as Error).message}`);
         }
-        return this.keysFrom(secret, skic, skrc, hmac, sequence, far.hmacLength, group);
+        const material = { sharedSecret: secret, initiatorNonce: skic, responderNonce: Buffer.from(skrc) };
+        return this.keysFrom(secret, skic, skrc, hmac, sequence, far.hmacLength, group, material);
       },
     };
   }
