@@ -15,6 +15,10 @@ import { FlashFlowPriority } from '../rtmfp/flash-flow-priority.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import { NetConnection, type ConnectOptions } from './net-connection.js';
 import { parseRtmfpUrl, type RtmpUrl } from './rtmp-url.js';
+import { encodeCommand } from '../codec/flash-command.js';
+import { localPeerAddresses, type LocalAddressPolicy } from './peer-addresses.js';
+import { PeerSessions, type ConnectPeerOptions } from './peer-sessions.js';
+import type { PeerConnection } from './peer-connection.js';
 
 export interface RtmfpClientOptions extends ConnectOptions {
   log?: Logger;
@@ -25,6 +29,11 @@ export interface RtmfpClientOptions extends ConnectOptions {
   endpoint?: RtmfpEndpoint;
   /** HMAC and session sequence negotiation for a new endpoint (default: on request). */
   crypto?: Omit<FlashCryptoOptions, 'server'>;
+  /**
+   * The local addresses reported to the server with setPeerInfo, for peers that ask for us by
+   * peer ID (default 'auto': this machine's addresses; see peer-addresses.ts).
+   */
+  localAddresses?: LocalAddressPolicy;
 }
 
 /** Our flows for one NetStream. */
@@ -46,6 +55,8 @@ export class RtmfpClient extends NetConnection {
   /** The server's NetConnection flow: our NetStream flows answer it. */
   private serverControl: IncomingFlow | undefined;
   private readonly streamFlows = new Map<number, StreamFlows>();
+  /** Our P2P sessions (a client's own endpoint also answers peers that ask for its peer ID). */
+  readonly peers: PeerSessions;
 
   private constructor(endpoint: RtmfpEndpoint, session: Session, ownsEndpoint: boolean, log: Logger) {
     super();
@@ -53,9 +64,12 @@ export class RtmfpClient extends NetConnection {
     this.session = session;
     this.ownsEndpoint = ownsEndpoint;
     this.log = log;
+    this.peers = new PeerSessions(endpoint, () => session.address, log);
+    if (ownsEndpoint) this.peers.acceptIncoming();
     this.control = session.openFlow(encodeTcMetadata(0), { priority: FlashFlowPriority.command });
     session.onFlow = (flow) => this.acceptFlow(flow);
     session.onClose = (reason) => {
+      this.peers.closeAll(`connection to the server closed: ${reason}`);
       if (this.ownsEndpoint) endpoint.close();
       this.channelClosed(reason);
     };
@@ -87,6 +101,8 @@ export class RtmfpClient extends NetConnection {
         port: await NodeDatagramPort.bind({ host: isIP(address) === 6 ? '::' : '0.0.0.0', port: 0 }),
         crypto: new FlashCrypto({ server: false, ...options.crypto }),
         log,
+        // Peers open sessions to us by our peer ID (P2P NetStreams, NetGroups).
+        acceptSessions: true,
         handshake: { connectTimeoutMs: options.timeoutMs ?? 10_000 },
       });
     let session: Session;
@@ -103,7 +119,34 @@ export class RtmfpClient extends NetConnection {
       client.closeSession('connect failed');
       throw err;
     }
+    client.sendPeerInfo(localPeerAddresses(options.localAddresses ?? 'auto', endpoint.localAddress.port, isIP(address) === 6 ? 'both' : 4, address));
     return client;
+  }
+
+  /** Our peer ID (Flash's NetConnection.nearID): 64 hex digits. */
+  get peerId(): string {
+    return this.peers.peerId;
+  }
+
+  /** Called for each P2P session a peer opens to us. */
+  set onPeer(listener: ((peer: PeerConnection) => void) | undefined) {
+    this.peers.onPeer = listener;
+  }
+
+  /** Opens (or shares) a P2P session with a peer by its ID, introduced by our server. */
+  connectPeer(peerId: string, options?: ConnectPeerOptions): Promise<PeerConnection> {
+    return this.peers.connect(peerId, options);
+  }
+
+  /**
+   * setPeerInfo (RFC 7425 §5.3.3): our local addresses, one "ip:port" string each, for the
+   * server to give to peers that ask for us. Always AMF0, whatever the connection's encoding,
+   * as Flash Player and librtmfp send it. Sent even when empty: it tells the server we are a
+   * peer that can be introduced (rtmfp-cpp's server introduces no one who has not sent it).
+   */
+  private sendPeerInfo(addresses: string[]): void {
+    const { type, payload } = encodeCommand(0, 'setPeerInfo', 0, null, ...addresses);
+    this.send(0, type, 0, payload);
   }
 
   private send(streamId: number, type: number, timestamp: number, payload: Buffer | readonly Buffer[]): void {
@@ -146,6 +189,7 @@ export class RtmfpClient extends NetConnection {
 
   private closeSession(reason: string): void {
     if (this.session.state !== 'open') return;
+    this.peers.closeAll(reason);
     this.session.close(reason);
     if (this.ownsEndpoint) setTimeout(() => this.endpoint.close(), CLOSE_LINGER_MS).unref();
   }

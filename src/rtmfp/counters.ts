@@ -20,6 +20,9 @@ export class EngineCounters {
   badCookies = 0;
   /** IIKeyings whose cookie was issued to another address: answered with a cookie change. */
   cookieChanges = 0;
+  /** Simultaneous opens with the same peer (RFC 7016 §3.5.1.3): its IIKeying ignored, or answered in place of our own connect. */
+  glaresWon = 0;
+  glaresLost = 0;
   sessionsOpened = 0;
   sessionsClosed = 0;
   /** Rendezvous (see Introducer): IHellos for a registered peer answered with a redirect and a forwarded IHello. */

@@ -55,12 +55,18 @@ export interface EndpointOptions {
 
 export class ConnectError extends Error {}
 
+export interface ConnectOptions {
+  /** This connect fails after this long (default: the endpoint's handshake connectTimeoutMs). */
+  timeoutMs?: number;
+}
+
 interface PendingConnect {
   tag: Buffer;
   epd: Buffer;
   wanted: Epd;
   localId: number;
   addresses: Address[];
+  timeoutMs: number;
   state: 'hello' | 'keying';
   /** Chosen responder, once an RHello came. */
   responder?: Address;
@@ -369,11 +375,27 @@ export class RtmfpEndpoint implements SessionHost {
       this.log.warn({ sessions: this.sessions.size }, 'session limit reached: refusing a handshake');
       return;
     }
-    this.counters.handshakesStarted++;
     let cert: FlashCertificate;
-    let result;
     try {
       cert = FlashCertificate.parse(m.certificate);
+    } catch (err) {
+      this.counters.handshakesFailed++;
+      this.log.debug({ from: formatAddress(from), err: (err as Error).message }, 'keying refused');
+      return;
+    }
+    // Glare (RFC 7016 §3.5.1.3): this peer opens a session to us while we open one to it. One
+    // session must survive on both sides, so both apply the same rule (RFC 7425 §4.3.6): the side
+    // whose certificate is byte-wise smaller wins, keeps its initiator role and ignores the
+    // other's IIKeying; the loser answers it and gives the session it gets to its own connect.
+    // The rule also covers a loser's IIKeying retransmission that arrives after we won.
+    const glare = this.pendingFor(cert.fingerprint);
+    if ((glare || this.openedTo(cert.fingerprint)) && Buffer.compare(this.crypto.certificate, m.certificate) <= 0) {
+      this.counters.glaresWon++;
+      return;
+    }
+    this.counters.handshakesStarted++;
+    let result;
+    try {
       result = this.crypto.respond(cert, m.skic);
     } catch (err) {
       this.counters.handshakesFailed++;
@@ -395,8 +417,31 @@ export class RtmfpEndpoint implements SessionHost {
     this.counters.handshakesCompleted++;
     this.counters.sessionsOpened++;
     // Asking the session for its logger makes a child logger it keeps for life: only when the line is wanted.
-    if (this.log.isLevelEnabled('debug')) session.log.debug({ group: result.keys.group, ...result.keys.negotiated }, 'session opened (responder)');
+    if (this.log.isLevelEnabled('debug')) session.log.debug({ group: result.keys.group, ...result.keys.negotiated, glare: glare !== undefined }, 'session opened (responder)');
+    if (glare) {
+      // We lost the glare: this session is the one our own connect to this peer was waiting for.
+      this.counters.glaresLost++;
+      this.forgetPending(glare);
+      glare.resolve(session);
+      return;
+    }
     this.onSession(session);
+  }
+
+  /** Our connect still opening to the peer with this fingerprint, if any. */
+  private pendingFor(fingerprint: Buffer): PendingConnect | undefined {
+    for (const p of this.pendingById.values()) {
+      if (p.wanted.fingerprint?.equals(fingerprint) || p.responderFingerprint?.equals(fingerprint)) return p;
+    }
+    return undefined;
+  }
+
+  /** Whether we initiated an open session with the peer of this fingerprint. */
+  private openedTo(fingerprint: Buffer): boolean {
+    for (const s of this.sessions.values()) {
+      if (s.isInitiator && s.state === 'open' && s.farFingerprint.equals(fingerprint)) return true;
+    }
+    return false;
   }
 
   // ---- Initiating ----
@@ -405,8 +450,9 @@ export class RtmfpEndpoint implements SessionHost {
    * Opens a session with whoever answers for `epd` at any of `addresses`: a server by its
    * connect URL (ancillaryData), or a peer by its peer ID (fingerprint).
    */
-  connect(wanted: Epd, addresses: Address[]): Promise<Session> {
+  connect(wanted: Epd, addresses: Address[], options: ConnectOptions = {}): Promise<Session> {
     if (this.closed) return Promise.reject(new ConnectError('endpoint closed'));
+    const timeoutMs = options.timeoutMs ?? this.handshakeTimings.connectTimeoutMs;
     return new Promise((resolve, reject) => {
       const pending: PendingConnect = {
         tag: randomPool.bytes(16),
@@ -414,9 +460,10 @@ export class RtmfpEndpoint implements SessionHost {
         wanted,
         localId: this.newSessionId(),
         addresses: [...addresses],
+        timeoutMs,
         state: 'hello',
         retransmitMs: this.handshakeTimings.initialRetransmitMs,
-        deadline: this.clock.now() + this.handshakeTimings.connectTimeoutMs,
+        deadline: this.clock.now() + timeoutMs,
         resolve,
         reject,
       };
@@ -445,7 +492,7 @@ export class RtmfpEndpoint implements SessionHost {
     const wait = Math.min(p.retransmitMs, Math.max(0, p.deadline - now));
     p.timer = this.clock.setTimer(wait, () => {
       if (this.clock.now() >= p.deadline) {
-        this.failPending(p, new ConnectError(`no answer from ${p.addresses.map(formatAddress).join(', ')} within ${this.handshakeTimings.connectTimeoutMs} ms`));
+        this.failPending(p, new ConnectError(`no answer from ${p.addresses.map(formatAddress).join(', ')} within ${p.timeoutMs} ms`));
         return;
       }
       p.retransmitMs *= this.handshakeTimings.backoff;
@@ -504,8 +551,16 @@ export class RtmfpEndpoint implements SessionHost {
       if (this.log.isLevelEnabled('debug')) this.log.debug({ from: formatAddress(from) }, 'redirect answering no IHello of ours: dropped');
       return;
     }
+    // An unspecified address or port 0 is no destination (sending to 0.0.0.0 reaches this very
+    // host). MonaServer answers a repeated IHello for a peer it does not know with exactly one
+    // such entry (librtmfp reads it as "that peer is gone"): fail at once rather than wait.
+    const usable = m.destinations.filter((d) => d.port !== 0 && d.host !== '0.0.0.0' && d.host !== '::');
+    if (usable.length === 0 && m.destinations.length > 0) {
+      this.failPending(p, new ConnectError('the server reports that no such peer is connected'));
+      return;
+    }
     const known = new Set(p.addresses.map(addressKey));
-    const fresh = m.destinations.filter((d) => !known.has(addressKey(d)));
+    const fresh = usable.filter((d) => !known.has(addressKey(d)));
     for (const d of fresh.slice(0, Math.max(0, MAX_REDIRECT_DESTINATIONS - p.addresses.length))) {
       p.addresses.push({ host: d.host, port: d.port });
       this.sendStartup(0, ChunkType.IHELLO, encodeIHello({ epd: p.epd, tag: p.tag }), d);

@@ -1,0 +1,153 @@
+// Covey's client as an RTMFP peer, over real UDP on 127.0.0.1: two clients of one server meet
+// by peer ID (the server introduces, the session runs directly between them), both open at
+// once, a peer nobody knows, and every way a P2P session ends.
+import { test, before, after } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { startTestServer, until, type TestServer } from '../support/test-server.js';
+import { RtmfpClient } from '../../src/client/rtmfp-client.js';
+import type { PeerConnection } from '../../src/client/peer-connection.js';
+import { encodeForwardedIHello } from '../../src/rtmfp/handshake-chunks.js';
+
+let server: TestServer;
+/** setPeerInfo arguments by the client's UDP port, as the server's application saw them. */
+const peerInfo = new Map<number, unknown[]>();
+
+before(async () => {
+  server = await startTestServer({
+    flash: {
+      hooks: () => ({
+        methods: {
+          setPeerInfo: (client, ...args) => void peerInfo.set(Number(client.remoteAddress.split(':').pop()), args),
+        },
+      }),
+    },
+  });
+  // Stand-in for the server's rendezvous until its registry lands on main: redirect the
+  // initiator to the target's address and forward its IHello to the target.
+  server.rtmfp.onIHelloForPeer = (fingerprint, epd, tag, from) => {
+    const target = [...server.rtmfp.allSessions()].find((s) => !s.isInitiator && s.farFingerprint.equals(fingerprint));
+    if (target === undefined) return;
+    server.rtmfp.sendRedirect(from, tag, [{ ...target.address, origin: 2 }]);
+    target.sendForwardedIHello(encodeForwardedIHello(epd, from, tag));
+  };
+});
+after(() => server.close());
+
+function connect(options: Parameters<typeof RtmfpClient.connect>[1] = {}): Promise<RtmfpClient> {
+  return RtmfpClient.connect(server.rtmfpUrl('live'), options);
+}
+
+/** Messages arriving on the flows a peer opens to us. */
+function receiveFlows(client: RtmfpClient): string[] {
+  const got: string[] = [];
+  client.peers.addFlowHandler((_peer, flow) => {
+    if (flow.metadata.toString() !== 'echo-test') return false;
+    flow.onMessage = (m) => got.push(m.toString());
+    return true;
+  });
+  return got;
+}
+
+test('two clients meet by peer ID through the server; the session runs directly between them, both ways', async () => {
+  const a = await connect();
+  const b = await connect({ localAddresses: ['127.0.0.1:9', 'not an address'] });
+  assert.match(a.peerId, /^[0-9a-f]{64}$/);
+  assert.notEqual(a.peerId, b.peerId);
+  // What each reported with setPeerInfo: 'auto' with a loopback server is our loopback address only.
+  const aPort = a.endpoint.localAddress.port;
+  assert.deepEqual(await until(() => peerInfo.get(aPort), 3000, 'setPeerInfo from A'), [`127.0.0.1:${aPort}`]);
+  assert.deepEqual(await until(() => peerInfo.get(b.endpoint.localAddress.port), 3000, 'setPeerInfo from B'), ['127.0.0.1:9', 'not an address']);
+
+  const atA: PeerConnection[] = [];
+  a.onPeer = (p) => atA.push(p);
+  const gotAtA = receiveFlows(a);
+  const gotAtB = receiveFlows(b);
+  const toA = await b.connectPeer(a.peerId, { timeoutMs: 5000 });
+  assert.equal(toA.peerId, a.peerId);
+  assert.equal(toA.initiator, true);
+  assert.deepEqual(toA.address, { host: '127.0.0.1', port: aPort }, "A's own socket, not the server's");
+  const fromB = await until(() => atA[0], 3000, "A's side of the session");
+  assert.equal(fromB.peerId, b.peerId);
+  assert.equal(fromB.initiator, false);
+
+  toA.openFlow(Buffer.from('echo-test')).write(Buffer.from('from B'));
+  fromB.openFlow(Buffer.from('echo-test')).write(Buffer.from('from A'));
+  await until(() => gotAtA.length === 1 && gotAtB.length === 1, 3000, 'a message each way');
+  assert.deepEqual([gotAtA, gotAtB], [['from B'], ['from A']]);
+
+  // A second connect shares the session, and A connecting back finds the one B opened.
+  assert.equal(await b.connectPeer(a.peerId), toA);
+  assert.equal(await a.connectPeer(b.peerId.toUpperCase()), fromB);
+  assert.equal(a.endpoint.sessionCount, 2, 'A has its server session and one P2P session');
+
+  // A flow nobody handles is refused, not left hanging.
+  const unhandled = toA.openFlow(Buffer.from('nobody'));
+  const refused = new Promise<number>((resolve) => (unhandled.onRejected = resolve));
+  unhandled.write(Buffer.from('anyone?'));
+  await refused;
+
+  // Closing one side ends the other's.
+  toA.close();
+  assert.equal(await fromB.closed, 'closed by far end');
+  assert.equal(b.peers.get(a.peerId), undefined);
+  a.close();
+  b.close();
+});
+
+test('both peers open at once: one session comes out, the same on both sides', async () => {
+  const a = await connect();
+  const b = await connect();
+  const offered: PeerConnection[] = [];
+  a.onPeer = (p) => offered.push(p);
+  b.onPeer = (p) => offered.push(p);
+  const [ab, ba] = await Promise.all([a.connectPeer(b.peerId), b.connectPeer(a.peerId)]);
+  assert.equal(ab.session.localId, ba.session.remoteId);
+  assert.equal(ba.session.localId, ab.session.remoteId);
+  assert.equal(a.endpoint.sessionCount, 2);
+  assert.equal(b.endpoint.sessionCount, 2);
+  assert.notEqual(ab.initiator, ba.initiator, 'one initiator');
+  // Offered to an application only when its own connect did not already take it.
+  assert.ok(offered.length <= 1);
+  a.close();
+  b.close();
+});
+
+test('a peer that is not connected anywhere: the connect fails within its timeout with a clear error', async () => {
+  const a = await connect();
+  const t0 = Date.now();
+  await assert.rejects(a.connectPeer('ab'.repeat(32), { timeoutMs: 1500 }), (err: Error) => {
+    assert.match(err.message, /^cannot reach peer abababab…abab through the server at 127\.0\.0\.1:\d+: no answer .* within 1500 ms \(is that peer connected to the same server\?\)$/);
+    return true;
+  });
+  const elapsed = Date.now() - t0;
+  assert.ok(elapsed >= 1400 && elapsed < 6000, `failed after ${elapsed} ms`);
+  await assert.rejects(a.connectPeer('not-a-peer-id'), /not a peer ID: "not-a-peer-id" \(expected 64 hexadecimal digits/);
+  await assert.rejects(a.connectPeer(a.peerId), /our own peer ID/);
+  a.close();
+  await assert.rejects(a.connectPeer('cd'.repeat(32)), /connection closed/);
+});
+
+test('when a client closes or loses its server, its P2P sessions end on both sides', async () => {
+  const a = await connect();
+  const b = await connect();
+  const c = await connect();
+  const ab = await a.connectPeer(b.peerId);
+  const ac = await a.connectPeer(c.peerId);
+  const ba = await until(() => b.peers.get(a.peerId), 3000, "B's side");
+  const ca = await until(() => c.peers.get(a.peerId), 3000, "C's side");
+  a.close();
+  assert.equal(await ab.closed, 'client closed');
+  assert.equal(await ac.closed, 'client closed');
+  assert.equal(await ba.closed, 'closed by far end');
+  assert.equal(await ca.closed, 'closed by far end');
+
+  // The server goes away under B: its P2P sessions go with its NetConnection.
+  const bc = await b.connectPeer(c.peerId);
+  const ended = new Promise<string>((resolve) => (b.onEnd = resolve));
+  const serverSide = [...server.rtmfp.allSessions()].find((s) => s.farFingerprint.toString('hex') === b.peerId)!;
+  serverSide.close('test: server drops B');
+  await ended;
+  assert.match(await bc.closed, /connection to the server closed/);
+  await assert.rejects(b.connectPeer(c.peerId), /connection closed/);
+  c.close();
+});
