@@ -6,30 +6,15 @@ import * as assert from 'node:assert/strict';
 import { startTestServer, until, type TestServer } from '../support/test-server.js';
 import { RtmfpClient } from '../../src/client/rtmfp-client.js';
 import type { PeerConnection } from '../../src/client/peer-connection.js';
-import { encodeForwardedIHello } from '../../src/rtmfp/handshake-chunks.js';
+import { PeerRegistry } from '../../src/rtmfp/peer-registry.js';
+import { formatAddress } from '../../src/rtmfp/address.js';
 
 let server: TestServer;
-/** setPeerInfo arguments by the client's UDP port, as the server's application saw them. */
-const peerInfo = new Map<number, unknown[]>();
+/** The server's rendezvous registry: who can be introduced, with the addresses each reported. */
+const registry = new PeerRegistry();
 
 before(async () => {
-  server = await startTestServer({
-    flash: {
-      hooks: () => ({
-        methods: {
-          setPeerInfo: (client, ...args) => void peerInfo.set(Number(client.remoteAddress.split(':').pop()), args),
-        },
-      }),
-    },
-  });
-  // Stand-in for the server's rendezvous until its registry lands on main: redirect the
-  // initiator to the target's address and forward its IHello to the target.
-  server.rtmfp.onIHelloForPeer = (fingerprint, epd, tag, from) => {
-    const target = [...server.rtmfp.allSessions()].find((s) => !s.isInitiator && s.farFingerprint.equals(fingerprint));
-    if (target === undefined) return;
-    server.rtmfp.sendRedirect(from, tag, [{ ...target.address, origin: 2 }]);
-    target.sendForwardedIHello(encodeForwardedIHello(epd, from, tag));
-  };
+  server = await startTestServer({ rtmfp: { peers: registry } });
 });
 after(() => server.close());
 
@@ -55,8 +40,10 @@ test('two clients meet by peer ID through the server; the session runs directly 
   assert.notEqual(a.peerId, b.peerId);
   // What each reported with setPeerInfo: 'auto' with a loopback server is our loopback address only.
   const aPort = a.endpoint.localAddress.port;
-  assert.deepEqual(await until(() => peerInfo.get(aPort), 3000, 'setPeerInfo from A'), [`127.0.0.1:${aPort}`]);
-  assert.deepEqual(await until(() => peerInfo.get(b.endpoint.localAddress.port), 3000, 'setPeerInfo from B'), ['127.0.0.1:9', 'not an address']);
+  const reported = (c: RtmfpClient) => registry.lookup(Buffer.from(c.peerId, 'hex'))?.reported.map(formatAddress);
+  await until(() => reported(a)?.length && reported(b)?.length, 3000, 'setPeerInfo from both');
+  assert.deepEqual(reported(a), [`127.0.0.1:${aPort}`]);
+  assert.deepEqual(reported(b), ['127.0.0.1:9'], 'what is not an address is left out by the server');
 
   const atA: PeerConnection[] = [];
   a.onPeer = (p) => atA.push(p);
