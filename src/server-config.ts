@@ -14,7 +14,10 @@ export interface ListenerConfig {
 export interface ServerConfig {
   /** Folder holding one sub-folder per application. */
   www: string;
-  rtmfp: ListenerConfig;
+  rtmfp: ListenerConfig & {
+    /** Other servers ("ip:port") connecting clients are sent to in turn; empty: they stay here. */
+    redirectTo: string[];
+  };
   rtmp: ListenerConfig;
   log: { level: LevelWithSilent; format: LogFormat };
   media: {
@@ -39,15 +42,37 @@ export interface ServerConfig {
     /** Joins a second, all connections together (and its burst). */
     joinsPerSecond: number;
   };
+  /** RTMFP introductions (peer to peer rendezvous) and the keepalive periods told to clients. */
+  rendezvous: {
+    /** Client to server keepalive period told after connect, ms (at least 5000). */
+    keepaliveServerMs: number;
+    /** Peer to peer keepalive period told after connect, ms (at least 5000). */
+    keepalivePeerMs: number;
+    /** setPeerInfo addresses kept per client. */
+    maxReportedAddresses: number;
+    /** Introductions a second answered for one initiator IP address, and its burst. */
+    perSourcePerSecond: number;
+    perSourceBurst: number;
+    /** Introductions a second to one peer, and its burst. */
+    perTargetPerSecond: number;
+    perTargetBurst: number;
+  };
 }
 
 export function defaultConfig(): ServerConfig {
   return {
     www: 'www',
-    rtmfp: { enabled: true, host: '::', port: 1935 },
+    rtmfp: { enabled: true, host: '::', port: 1935, redirectTo: [] },
     rtmp: { enabled: true, host: '::', port: 1935 },
     log: { level: 'info', format: 'pretty' },
     media: { mergeMs: 100 },
     groups: { maxGroupsPerClient: 16, maxMembersPerGroup: 50_000, joinsPerSecondPerClient: 10, joinsPerSecond: 2_000 },
+    // The reasons for these values are beside their definitions (DEFAULT_KEEPALIVE in
+    // src/rtmfp-flash/peer-presence.ts, DEFAULT_PER_SOURCE and DEFAULT_PER_TARGET in
+    // src/rtmfp/introducer.ts, DEFAULT_MAX_REPORTED_ADDRESSES in src/rtmfp/peer-registry.ts).
+    rendezvous: {
+      keepaliveServerMs: 15_000, keepalivePeerMs: 10_000, maxReportedAddresses: 8,
+      perSourcePerSecond: 50, perSourceBurst: 100, perTargetPerSecond: 50, perTargetBurst: 100,
+    },
   };
 }

@@ -3,6 +3,8 @@ import type { ServerConfig } from './server-config.js';
 import type { Logger } from './util/log.js';
 import type { RtmfpEndpoint } from './rtmfp/endpoint.js';
 import { startRtmfpService } from './rtmfp-flash/rtmfp-service.js';
+import { parseHostPort } from './rtmfp-flash/peer-info.js';
+import { PeerRegistry } from './rtmfp/peer-registry.js';
 import { formatAddress } from './rtmfp/address.js';
 import { nativeAccelUnavailable } from './rtmfp/native-accel.js';
 import { existsSync, statSync } from 'node:fs';
@@ -51,7 +53,15 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     const { host, port } = config.rtmfp;
     let endpoint: RtmfpEndpoint;
     try {
-      endpoint = await startRtmfpService({ host, port, flash, log: log.child({ proto: 'rtmfp' }), mediaMergeMs: config.media.mergeMs });
+      const r = config.rendezvous;
+      endpoint = await startRtmfpService({
+        host, port, flash, log: log.child({ proto: 'rtmfp' }), mediaMergeMs: config.media.mergeMs,
+        peers: new PeerRegistry(r.maxReportedAddresses),
+        keepalive: { serverMs: r.keepaliveServerMs, peerMs: r.keepalivePeerMs },
+        rendezvous: { perSource: { perSecond: r.perSourcePerSecond, burst: r.perSourceBurst }, perTarget: { perSecond: r.perTargetPerSecond, burst: r.perTargetBurst } },
+        // Checked with the rest of the configuration: every entry parses.
+        redirectTo: config.rtmfp.redirectTo.map((a) => parseHostPort(a)!),
+      });
     } catch (err) {
       throw bindError('RTMFP (UDP)', host, port, err);
     }
@@ -60,6 +70,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     // Say which send path is in use: without the accelerator a fan-out costs about 1.7 times the CPU.
     const sendPath = endpoint.sealInPlace ? 'native (batched sends, in-place AES)' : `TypeScript (node:dgram; native accelerator ${nativeAccelUnavailable ?? 'not used'})`;
     log.info({ address: formatAddress(endpoint.localAddress), sendPath }, 'RTMFP listening (UDP)');
+    if (config.rtmfp.redirectTo.length > 0) log.info({ to: config.rtmfp.redirectTo }, 'RTMFP connections are redirected to other servers in turn');
   }
 
   if (config.rtmp.enabled) {

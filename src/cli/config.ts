@@ -6,6 +6,7 @@ import { readFileSync, existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { LOG_LEVELS } from '../util/log.js';
 import { defaultConfig, type ServerConfig } from '../server-config.js';
+import { parseHostPort } from '../rtmfp-flash/peer-info.js';
 
 export const DEFAULT_CONFIG_FILE = 'covey.json';
 
@@ -45,6 +46,31 @@ function checkOneOf<T extends string>(key: string, v: unknown, source: Source, a
   return v as T;
 }
 
+/** A list of "ip:port" (IPv6 as "[addr]:port"), from JSON or as one comma-separated flag. */
+function checkAddressList(key: string, v: unknown, source: Source): string[] {
+  const items = typeof v === 'string' ? v.split(',').map((x) => x.trim()).filter((x) => x !== '') : v;
+  if (!Array.isArray(items) || !items.every((x) => typeof x === 'string' && parseHostPort(x) !== undefined)) {
+    fail(key, v, source, 'a list of numeric "ip:port" addresses ("[ipv6]:port" for IPv6)');
+  }
+  return items as string[];
+}
+
+/** The largest value each rendezvous setting takes. */
+const RENDEZVOUS_MAX: ServerConfig['rendezvous'] = {
+  keepaliveServerMs: 3_600_000, keepalivePeerMs: 3_600_000, maxReportedAddresses: 23,
+  perSourcePerSecond: 1_000_000, perSourceBurst: 1_000_000, perTargetPerSecond: 1_000_000, perTargetBurst: 1_000_000,
+};
+function checkRendezvous(k: string, v: unknown, source: Source): number {
+  const key = `rendezvous.${k}`;
+  if (k === 'keepaliveServerMs' || k === 'keepalivePeerMs') {
+    const ms = checkMs(key, v, source, RENDEZVOUS_MAX[k]);
+    // RFC 7425 §5.3.4: clients use no period under 5 s.
+    if (ms < 5000) fail(key, v, source, 'at least 5000 ms');
+    return ms;
+  }
+  return checkCount(key, v, source, RENDEZVOUS_MAX[k as keyof ServerConfig['rendezvous']]);
+}
+
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -66,7 +92,8 @@ export function applyConfigObject(config: ServerConfig, obj: unknown, source: So
           if (k === 'enabled') target.enabled = checkBool(full, v, source);
           else if (k === 'host') target.host = checkString(full, v, source);
           else if (k === 'port') target.port = checkPort(full, v, source);
-          else throw new ConfigError(`unknown config key ${full} (in ${source}); known: enabled, host, port`);
+          else if (key === 'rtmfp' && k === 'redirectTo') config.rtmfp.redirectTo = checkAddressList(full, v, source);
+          else throw new ConfigError(`unknown config key ${full} (in ${source}); known: enabled, host, port${key === 'rtmfp' ? ', redirectTo' : ''}`);
         }
         break;
       }
@@ -96,8 +123,16 @@ export function applyConfigObject(config: ServerConfig, obj: unknown, source: So
         }
         break;
       }
+      case 'rendezvous': {
+        if (!isRecord(value)) fail(key, value, source, 'an object');
+        for (const [k, v] of Object.entries(value)) {
+          if (!Object.hasOwn(RENDEZVOUS_MAX, k)) throw new ConfigError(`unknown config key rendezvous.${k} (in ${source}); known: ${Object.keys(RENDEZVOUS_MAX).join(', ')}`);
+          config.rendezvous[k as keyof ServerConfig['rendezvous']] = checkRendezvous(k, v, source);
+        }
+        break;
+      }
       default:
-        throw new ConfigError(`unknown config key ${key} (in ${source}); known: www, rtmfp, rtmp, log, media, groups`);
+        throw new ConfigError(`unknown config key ${key} (in ${source}); known: www, rtmfp, rtmp, log, media, groups, rendezvous`);
     }
   }
 }
@@ -133,6 +168,9 @@ export interface ServeFlags {
   groupMaxMembers?: string;
   groupJoinRate?: string;
   groupJoinRatePerClient?: string;
+  redirectTo?: string;
+  keepaliveServerMs?: string;
+  keepalivePeerMs?: string;
 }
 
 /** Builds the effective configuration: defaults, then the config file, then flags. */
@@ -154,6 +192,9 @@ export function resolveConfig(flags: ServeFlags, cwd = process.cwd()): ServerCon
   if (flags.groupMaxMembers !== undefined) config.groups.maxMembersPerGroup = checkCount('groups.maxMembersPerGroup', flags.groupMaxMembers, '--group-max-members', GROUP_LIMIT_MAX.maxMembersPerGroup);
   if (flags.groupJoinRate !== undefined) config.groups.joinsPerSecond = checkCount('groups.joinsPerSecond', flags.groupJoinRate, '--group-join-rate', GROUP_LIMIT_MAX.joinsPerSecond);
   if (flags.groupJoinRatePerClient !== undefined) config.groups.joinsPerSecondPerClient = checkCount('groups.joinsPerSecondPerClient', flags.groupJoinRatePerClient, '--group-join-rate-per-client', GROUP_LIMIT_MAX.joinsPerSecondPerClient);
+  if (flags.redirectTo !== undefined) config.rtmfp.redirectTo = checkAddressList('rtmfp.redirectTo', flags.redirectTo, '--redirect-to');
+  if (flags.keepaliveServerMs !== undefined) config.rendezvous.keepaliveServerMs = checkRendezvous('keepaliveServerMs', flags.keepaliveServerMs, '--keepalive-server-ms');
+  if (flags.keepalivePeerMs !== undefined) config.rendezvous.keepalivePeerMs = checkRendezvous('keepalivePeerMs', flags.keepalivePeerMs, '--keepalive-peer-ms');
   if (flags.logLevel !== undefined) config.log.level = checkOneOf('log.level', flags.logLevel, '--log-level', LOG_LEVELS);
   if (flags.logFormat !== undefined) config.log.format = checkOneOf('log.format', flags.logFormat, '--log-format', ['pretty', 'json'] as const);
   config.www = resolve(cwd, config.www);

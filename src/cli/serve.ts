@@ -22,15 +22,26 @@ export function registerServe(program: Command): void {
     .option('--group-max-members <n>', 'members of one NetGroup; further joins are refused (default: 50000)')
     .option('--group-join-rate <n>', 'NetGroup joins a second, all clients together; more are refused (default: 2000)')
     .option('--group-join-rate-per-client <n>', 'NetGroup joins a second from one connection; more are refused (default: 10)')
+    .option('--redirect-to <ip:port,...>', 'send connecting RTMFP clients to these other servers in turn (a redirector); peers connected here are still introduced')
+    .option('--keepalive-server-ms <ms>', 'keepalive period told to RTMFP clients for their session with us, at least 5000 (default: 15000)')
+    .option('--keepalive-peer-ms <ms>', 'keepalive period told to RTMFP clients for their P2P sessions, at least 5000 (default: 10000)')
     .addHelpText('after', `
 Config file (JSON; every key optional; flags override it):
   { "www": "www",
-    "rtmfp": { "enabled": true, "host": "::", "port": 1935 },
+    "rtmfp": { "enabled": true, "host": "::", "port": 1935, "redirectTo": [] },
     "rtmp":  { "enabled": true, "host": "::", "port": 1935 },
     "log":   { "level": "info", "format": "pretty" },
     "media": { "mergeMs": 100 },
     "groups": { "maxGroupsPerClient": 16, "maxMembersPerGroup": 50000,
-                "joinsPerSecond": 2000, "joinsPerSecondPerClient": 10 } }
+                "joinsPerSecond": 2000, "joinsPerSecondPerClient": 10 },
+    "rendezvous": { "keepaliveServerMs": 15000, "keepalivePeerMs": 10000,
+                    "maxReportedAddresses": 8,
+                    "perSourcePerSecond": 50, "perSourceBurst": 100,
+                    "perTargetPerSecond": 50, "perTargetBurst": 100 } }
+  rtmfp.redirectTo: ["ip:port", ...], as --redirect-to.
+  rendezvous: clients are introduced to peers that ask for them by peer ID; introductions are
+  limited per initiator IP address (perSource*) and per peer asked for (perTarget*); at
+  --log-level debug each introduction and each refusal is logged.
 
 Environment:
   COVEY_NATIVE=0   send RTMFP through node:crypto and node:dgram, not the native accelerator

@@ -8,6 +8,8 @@ import type { Logger } from '../util/log.js';
 import { RtmfpFlashSession, type RtmfpSessionOptions } from './rtmfp-flash-session.js';
 import { PeerRegistry } from '../rtmfp/peer-registry.js';
 import { Introducer, type IntroducerOptions } from '../rtmfp/introducer.js';
+import { Redirector, type RedirectDecision } from '../rtmfp/redirector.js';
+import type { Address } from '../rtmfp/address.js';
 
 export interface RtmfpServiceOptions extends RtmfpSessionOptions {
   host: string;
@@ -16,6 +18,10 @@ export interface RtmfpServiceOptions extends RtmfpSessionOptions {
   log: Logger;
   /** Rate limits and the amplification bound of introductions. */
   rendezvous?: Omit<IntroducerOptions, 'log'>;
+  /** Other servers to send connecting clients to, in turn (a redirector); empty: none. */
+  redirectTo?: readonly Address[];
+  /** Decides per connection IHello where the client goes (see RedirectDecision). */
+  redirectDecide?: RedirectDecision;
 }
 
 const introducers = new WeakMap<RtmfpEndpoint, Introducer>();
@@ -26,7 +32,7 @@ export function introducerOf(endpoint: RtmfpEndpoint): Introducer | undefined {
 }
 
 export async function startRtmfpService(options: RtmfpServiceOptions): Promise<RtmfpEndpoint> {
-  const { flash, host, port, log, rendezvous, ...sessionOptions } = options;
+  const { flash, host, port, log, rendezvous, redirectTo, redirectDecide, ...sessionOptions } = options;
   const udp = await NodeDatagramPort.bind({ host, port });
   // Build the DH groups now rather than on the first handshake (tens of ms each).
   warmDhGroups();
@@ -34,6 +40,9 @@ export async function startRtmfpService(options: RtmfpServiceOptions): Promise<R
   // Connected clients are introduced to peers that ask for them by peer ID (rendezvous).
   sessionOptions.peers ??= new PeerRegistry();
   introducers.set(endpoint, new Introducer(endpoint, sessionOptions.peers, { ...rendezvous, log: log.child({ part: 'rendezvous' }) }));
+  if ((redirectTo?.length ?? 0) > 0 || redirectDecide !== undefined) {
+    new Redirector(endpoint, { servers: redirectTo ?? [], decide: redirectDecide, log: log.child({ part: 'redirector' }) });
+  }
   endpoint.onSession = (session) => {
     session.log.info({ peerId: session.peerId }, 'RTMFP session opened');
     new RtmfpFlashSession(session, flash, sessionOptions);

@@ -35,6 +35,8 @@ export class EngineCounters {
   introductionsRateLimitedTarget = 0;
   /** Addresses left off redirects to keep them within the amplification bound. */
   redirectAddressesDropped = 0;
+  /** Connection IHellos answered with a redirect to another server (see Redirector). */
+  connectionsRedirected = 0;
   /** Forwarded IHellos in a session someone opened to us: forged, dropped. */
   forgedForwardedIHellos = 0;
   /** Redirects that answer no IHello of ours: dropped. */

@@ -111,6 +111,12 @@ export class RtmfpEndpoint implements SessionHost {
    * of the datagram that carried it, which bounds what may be sent back. Default: ignored.
    */
   onIHelloForPeer: (fingerprint: Buffer, epd: Buffer, tag: Buffer, from: Address, datagramLength: number) => void = () => {};
+  /**
+   * Called for an IHello that selects us (a connection to this server) before it is answered:
+   * answers true if it was handled otherwise (a redirector sent the initiator elsewhere), and
+   * then no RHello goes. Default: none; every such IHello gets an RHello.
+   */
+  onConnectIHello: ((epd: Epd, tag: Buffer, from: Address, datagramLength: number) => boolean) | undefined;
 
   private readonly port: DatagramPort;
   private readonly sessions = new Map<number, Session>();
@@ -331,6 +337,7 @@ export class RtmfpEndpoint implements SessionHost {
     if (this.crypto.isSelectedBy(epd)) {
       if (!this.options.acceptSessions) return;
       if (epd.ancillaryData !== undefined && this.options.acceptEpd && !this.options.acceptEpd(epd, replyTo)) return;
+      if (datagramLength !== undefined && this.onConnectIHello?.(epd, tag, replyTo, datagramLength)) return;
       // Written straight into the packet: an RHello answers every IHello, flood or not.
       const w = this.beginStartup();
       const cookieAt = writeRHello(w, tag, COOKIE_LENGTH, this.crypto.certificate);
