@@ -6,8 +6,9 @@ import { startRtmfpService } from './rtmfp-flash/rtmfp-service.js';
 import { parseHostPort } from './rtmfp-flash/peer-info.js';
 import { PeerRegistry } from './rtmfp/peer-registry.js';
 import { formatAddress } from './rtmfp/address.js';
+import { formatHostPort } from './util/host-port.js';
 import { nativeAccelUnavailable } from './rtmfp/native-accel.js';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { FlashServer } from './flash/flash-server.js';
 import { startRtmpService } from './rtmp-flash/rtmp-service.js';
@@ -29,18 +30,32 @@ function bindError(what: string, host: string, port: number, err: unknown): Erro
     : code === 'EACCES' ? 'permission denied (ports below 1024 need privileges)'
     : code === 'EADDRNOTAVAIL' ? 'no such local address'
     : (err as Error).message;
-  return new Error(`cannot listen for ${what} on ${host}:${port}: ${why}`);
+  return new Error(`cannot listen for ${what} on ${formatHostPort(host, port)}: ${why}`);
+}
+
+/** The application folders under `www`, sorted; undefined when `www` is not a folder. */
+function appFolders(www: string): string[] | undefined {
+  try {
+    return readdirSync(www, { withFileTypes: true }).filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name).sort();
+  } catch {
+    return undefined;
+  }
 }
 
 export async function startServer(config: ServerConfig, log: Logger): Promise<RunningServer> {
   const started = performance.now();
   log.info({ www: config.www }, 'covey starting');
   const closers: Array<() => void | Promise<void>> = [];
-  // An application is a folder under www/.
+  // An application is a folder under www/. Folders added later are served too (looked up at
+  // each connect); the start-up line says what there is now, so a wrong www/ shows at once.
   const appExists = (name: string) => {
     const dir = join(config.www, name);
     return existsSync(dir) && statSync(dir).isDirectory();
   };
+  const apps = appFolders(config.www);
+  if (apps === undefined) log.warn({ www: config.www }, 'www folder missing: every connect will be refused until it exists');
+  else if (apps.length === 0) log.warn({ www: config.www }, 'no apps: the www folder has no app folders (an app is a folder, e.g. www/live), so every connect will be refused');
+  else log.info({ www: config.www, apps }, `serving ${apps.length === 1 ? 'app' : 'apps'} ${apps.join(', ')}`);
   const flash = new FlashServer({ log: log.child({ layer: 'flash' }), groups: config.groups, appExists });
   const server: RunningServer = {
     flash,
@@ -84,7 +99,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     }
     server.rtmp = rtmp;
     closers.push(() => rtmp.close());
-    log.info({ address: formatAddress({ host: rtmp.address.address, port: rtmp.address.port }) }, 'RTMP listening (TCP)');
+    log.info({ address: formatHostPort(rtmp.address.address, rtmp.address.port) }, 'RTMP listening (TCP)');
   }
 
   log.info({ ms: Math.round(performance.now() - started) }, 'covey ready');

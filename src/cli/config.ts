@@ -4,13 +4,36 @@
 // line naming the key, the value, where it came from and what was expected.
 import { readFileSync, existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { LOG_LEVELS } from '../util/log.js';
 import { defaultConfig, type ServerConfig } from '../server-config.js';
 import { parseHostPort } from '../rtmfp-flash/peer-info.js';
+import { UsageError } from './exit.js';
 
 export const DEFAULT_CONFIG_FILE = 'covey.json';
 
-export class ConfigError extends Error {}
+/** A bad configuration: start-up is refused with its one line and exit code 2. */
+export class ConfigError extends UsageError {}
+
+/**
+ * The apps that ship with Covey, beside src/ and dist/ alike (this file is src/cli/config.ts or
+ * dist/cli/config.js), so `covey serve` finds them wherever it is installed and started.
+ */
+export const PACKAGE_WWW = fileURLToPath(new URL('../../www', import.meta.url));
+
+function isFolder(path: string): boolean {
+  return existsSync(path) && statSync(path).isDirectory();
+}
+
+/**
+ * The application root when neither --www nor the config file names one: ./www when the working
+ * folder has one (a project of your own), else the package's own www/. A plain relative 'www'
+ * failed whenever the command was started anywhere but the source folder (npm install -g).
+ */
+export function defaultWww(cwd: string): string {
+  const local = resolve(cwd, 'www');
+  return isFolder(local) ? local : PACKAGE_WWW;
+}
 
 type Source = string; // "covey.json" or "--flag", for error messages
 
@@ -176,6 +199,7 @@ export interface ServeFlags {
 /** Builds the effective configuration: defaults, then the config file, then flags. */
 export function resolveConfig(flags: ServeFlags, cwd = process.cwd()): ServerConfig {
   const config = defaultConfig();
+  config.www = ''; // until the config file or --www names one (neither may name ''): see defaultWww
   const file = flags.config ?? (existsSync(resolve(cwd, DEFAULT_CONFIG_FILE)) ? DEFAULT_CONFIG_FILE : undefined);
   if (file) loadConfigFile(config, resolve(cwd, file));
   if (flags.www !== undefined) config.www = checkString('www', flags.www, '--www');
@@ -197,8 +221,11 @@ export function resolveConfig(flags: ServeFlags, cwd = process.cwd()): ServerCon
   if (flags.keepalivePeerMs !== undefined) config.rendezvous.keepalivePeerMs = checkRendezvous('keepalivePeerMs', flags.keepalivePeerMs, '--keepalive-peer-ms');
   if (flags.logLevel !== undefined) config.log.level = checkOneOf('log.level', flags.logLevel, '--log-level', LOG_LEVELS);
   if (flags.logFormat !== undefined) config.log.format = checkOneOf('log.format', flags.logFormat, '--log-format', ['pretty', 'json'] as const);
-  config.www = resolve(cwd, config.www);
-  if (!existsSync(config.www) || !statSync(config.www).isDirectory()) {
+  if (!config.rtmfp.enabled && !config.rtmp.enabled) {
+    throw new ConfigError('nothing to listen on: RTMFP and RTMP are both disabled (--no-rtmfp, --no-rtmp or "enabled": false in the config file)');
+  }
+  config.www = config.www === '' ? defaultWww(cwd) : resolve(cwd, config.www);
+  if (!isFolder(config.www)) {
     throw new ConfigError(`www folder ${config.www} does not exist or is not a folder (set it with --www or "www" in the config file)`);
   }
   return config;

@@ -23,23 +23,42 @@ import { Command, CommanderError } from 'commander';
 import { registerServe } from './serve.js';
 import { registerPublish } from './publish.js';
 import { registerPlay } from './play.js';
+import { exitWithError, EXIT_USAGE, UsageError } from './exit.js';
+import { polishHelp } from './help.js';
 
 const program = new Command();
 program
   .name('covey')
   .description('Covey: a peer-assisted streaming server (RTMFP with an RTMP fallback)')
   .version('0.1.0')
-  .showHelpAfterError('(run with --help for usage)')
+  // Commander's own error lines (two of them, exit 1) are replaced by ours below: one line,
+  // exit 2, as for every other refusal (src/cli/exit.ts). Subcommands inherit both settings.
+  .configureOutput({ outputError: () => {} })
   .exitOverride();
 
 registerServe(program);
 registerPublish(program);
 registerPlay(program);
+polishHelp(program);
+
+/** The subcommand the user asked for, if any: the first word that is not an option. */
+function commandName(): string | undefined {
+  const word = process.argv.slice(2).find((a) => !a.startsWith('-'));
+  return program.commands.some((c) => c.name() === word) ? word : undefined;
+}
 
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
-  if (err instanceof CommanderError) process.exit(err.exitCode);
-  console.error(`covey: ${err instanceof Error ? err.message : String(err)}`);
-  process.exit(1);
+  const command = commandName();
+  if (!(err instanceof CommanderError)) exitWithError(command, err);
+  // --help, --version and `covey help` end here too, successfully.
+  if (err.exitCode === 0) process.exit(0);
+  // `covey` alone: commander has written the help to stderr.
+  if (err.code === 'commander.help') process.exit(EXIT_USAGE);
+  // Commander suggests on a second line: "(Did you mean serve?)"; it joins the hint on ours.
+  const suggestion = /\(Did you mean (.+?)\?\)/.exec(err.message)?.[1];
+  const message = err.message.replace(/^error: /, '').replace(/\s*\(Did you mean .+?\?\)/, '');
+  const hint = command === undefined ? 'covey --help lists the commands' : `covey ${command} --help lists its options`;
+  exitWithError(command, new UsageError(`${message} (${suggestion === undefined ? '' : `did you mean ${suggestion}? `}${hint})`));
 }

@@ -7,6 +7,8 @@ import { encodeFlvHeader, encodeFlvTag, FlvTagType } from '../codec/flv.js';
 import { streamProtocolFor, type StreamFrameKind } from '../client/stream-client.js';
 import '../client/stream-protocols.js';
 import { Progress } from './progress.js';
+import { checkStreamUrl } from './argument-checks.js';
+import { exitWithError, UsageError } from './exit.js';
 
 const TAG_TYPES: Record<StreamFrameKind, number> = { audio: FlvTagType.Audio, video: FlvTagType.Video, data: FlvTagType.ScriptData };
 
@@ -25,6 +27,7 @@ export interface PlayOptions {
 }
 
 export async function recordStream(url: string, options: PlayOptions): Promise<void> {
+  checkStreamUrl(url);
   const protocol = streamProtocolFor(url);
   const out: NodeJS.WritableStream = options.output === '-' ? process.stdout : createWriteStream(options.output);
   let fileError: Error | undefined;
@@ -90,18 +93,13 @@ export function registerPlay(program: Command): void {
       const duration = flags.duration === undefined ? undefined : Number(flags.duration);
       const wait = Number(flags.wait);
       if (duration !== undefined && !(duration > 0)) {
-        console.error(`covey play: --duration must be a positive number of seconds, got ${flags.duration}`);
-        process.exit(2);
+        exitWithError('play', new UsageError(`--duration must be a positive number of seconds, got ${flags.duration}`));
       }
-      if (!(wait > 0)) {
-        console.error(`covey play: --wait must be a positive number of seconds, got ${flags.wait}`);
-        process.exit(2);
-      }
+      if (!(wait > 0)) exitWithError('play', new UsageError(`--wait must be a positive number of seconds, got ${flags.wait}`));
       try {
         await recordStream(url, { output: flags.output, duration, wait, quiet: flags.quiet });
       } catch (err) {
-        console.error(`covey play: ${(err as Error).message}`);
-        process.exit(1);
+        exitWithError('play', err);
       }
       process.exit(0);
     });

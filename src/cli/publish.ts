@@ -1,11 +1,13 @@
 // `covey publish FILE.flv URL [--loop]`: publishes an FLV file in real time, as a live encoder
 // would, over whichever protocol the URL names.
 import type { Command } from 'commander';
-import { createReadStream, existsSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { FlvParser, FlvTagType, MediaFormatError } from '../codec/flv.js';
 import { streamProtocolFor, type PublishSession, type StreamFrameKind } from '../client/stream-client.js';
 import '../client/stream-protocols.js';
 import { Progress } from './progress.js';
+import { checkFlvFile, checkStreamUrl } from './argument-checks.js';
+import { exitWithError } from './exit.js';
 
 /** The publisher waits while more than this is waiting to be sent (a slow link). */
 const MAX_BUFFERED = 4 * 1024 * 1024;
@@ -17,7 +19,8 @@ function kindOf(type: number): StreamFrameKind | undefined {
 }
 
 export async function publishFile(file: string, url: string, options: { loop?: boolean; quiet?: boolean }): Promise<void> {
-  if (!existsSync(file)) throw new Error(`no such file: ${file}`);
+  checkStreamUrl(url);
+  await checkFlvFile(file);
   const protocol = streamProtocolFor(url);
   const session: PublishSession = await protocol.publish(url);
   let ended: string | undefined;
@@ -34,7 +37,10 @@ export async function publishFile(file: string, url: string, options: { loop?: b
   let offset = 0; // added to the file's timestamps on each loop
   let lastTs = 0;
   let bytes = 0;
+  let frames = 0;
   let lastReport = 0;
+  /** Set when the file ends inside a tag (cut short): published up to there, then warned. */
+  let truncated = false;
   try {
     do {
       const parser = new FlvParser();
@@ -61,6 +67,7 @@ export async function publishFile(file: string, url: string, options: { loop?: b
           if (ended) break;
           session.send(kind, ts, tag.data);
           bytes += tag.data.length;
+          frames++;
           lastTs = ts;
           loopEnd = Math.max(loopEnd, ts);
           if (!options.quiet && Date.now() - lastReport >= 1000) {
@@ -69,6 +76,14 @@ export async function publishFile(file: string, url: string, options: { loop?: b
           }
         }
         if (interrupted || ended) break;
+      }
+      if (!interrupted && !ended && !truncated) {
+        try {
+          parser.end();
+        } catch (err) {
+          if (!(err instanceof MediaFormatError)) throw err;
+          truncated = true;
+        }
       }
       // Next loop continues one frame interval (a guess: 40 ms) after the last timestamp.
       offset = loopEnd + 40;
@@ -82,6 +97,9 @@ export async function publishFile(file: string, url: string, options: { loop?: b
     await session.close();
   }
   if (ended) throw new Error(`connection ended: ${ended}`);
+  if (truncated) {
+    console.error(`covey publish: warning: ${file} is cut short, its last tag incomplete; published ${(lastTs / 1000).toFixed(1)} s of media, ${frames} frames, up to there`);
+  }
 }
 
 export function registerPublish(program: Command): void {
@@ -96,8 +114,7 @@ export function registerPublish(program: Command): void {
       try {
         await publishFile(file, url, flags);
       } catch (err) {
-        console.error(`covey publish: ${(err as Error).message}`);
-        process.exit(1);
+        exitWithError('publish', err);
       }
       process.exit(0);
     });

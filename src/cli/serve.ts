@@ -1,6 +1,7 @@
 // `covey serve`: starts the server with defaults, an optional config file, and flags.
 import type { Command } from 'commander';
-import { resolveConfig, ConfigError, DEFAULT_CONFIG_FILE, type ServeFlags } from './config.js';
+import { resolveConfig, DEFAULT_CONFIG_FILE, PACKAGE_WWW, defaultWww, type ServeFlags } from './config.js';
+import { exitWithError } from './exit.js';
 import { createLogger } from '../util/log.js';
 import { startServer } from '../server.js';
 
@@ -9,7 +10,7 @@ export function registerServe(program: Command): void {
     .command('serve')
     .description('start the server (RTMFP on UDP, RTMP on TCP) with the apps under www/')
     .option('-c, --config <file>', `JSON config file (default: ./${DEFAULT_CONFIG_FILE} when present)`)
-    .option('--www <dir>', 'application root, one folder per app (default: www)')
+    .option('--www <dir>', `application root, one folder per app (default: ./www when the working folder has one, else Covey's own ${PACKAGE_WWW}; started here: ${defaultWww(process.cwd())})`)
     .option('--host <addr>', 'address to listen on; :: means all interfaces, IPv6 and IPv4 (default: ::)')
     .option('--rtmfp-port <port>', 'UDP port for RTMFP (default: 1935)')
     .option('--rtmp-port <port>', 'TCP port for RTMP (default: 1935)')
@@ -26,7 +27,7 @@ export function registerServe(program: Command): void {
     .option('--keepalive-server-ms <ms>', 'keepalive period told to RTMFP clients for their session with us, at least 5000 (default: 15000)')
     .option('--keepalive-peer-ms <ms>', 'keepalive period told to RTMFP clients for their P2P sessions, at least 5000 (default: 10000)')
     .addHelpText('after', `
-Config file (JSON; every key optional; flags override it):
+Config file (JSON; every key optional; flags override it; "www" is relative to the working folder):
   { "www": "www",
     "rtmfp": { "enabled": true, "host": "::", "port": 1935, "redirectTo": [] },
     "rtmp":  { "enabled": true, "host": "::", "port": 1935 },
@@ -51,11 +52,7 @@ Environment:
       try {
         config = resolveConfig(flags);
       } catch (err) {
-        if (err instanceof ConfigError) {
-          console.error(`covey: ${err.message}`);
-          process.exit(2);
-        }
-        throw err;
+        exitWithError('serve', err);
       }
       const log = createLogger(config.log);
       const server = await startServer(config, log);

@@ -38,6 +38,9 @@ export function netStreamProtocol(scheme: string, parseUrl: (url: string) => Rtm
   }
 
   return {
+    check(text: string): void {
+      target(text);
+    },
     async publish(text: string): Promise<PublishSession> {
       const url = target(text);
       const client = await open(url);

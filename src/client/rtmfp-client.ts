@@ -1,7 +1,6 @@
 // The RTMFP NetChannel: a NetConnection over one RTMFP session (RFC 7425 §5). Our NetConnection
 // flow carries connect and calls; each NetStream gets flows of its own (commands and data, audio,
 // video) that return-associate with the server's NetConnection flow, as Flash Player's do.
-import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { FlashMessageType, MalformedMessageError } from '../codec/flash-command.js';
 import { encodeTcMetadata, parseTcMetadata } from '../codec/tc-metadata.js';
@@ -13,12 +12,14 @@ import type { SendFlow } from '../rtmfp/send-flow.js';
 import type { IncomingFlow, Session } from '../rtmfp/session.js';
 import { FlashFlowPriority } from '../rtmfp/flash-flow-priority.js';
 import { silentLogger, type Logger } from '../util/log.js';
+import { formatHostPort } from '../util/host-port.js';
 import { NetConnection, type ConnectOptions } from './net-connection.js';
 import { parseRtmfpUrl, type RtmpUrl } from './rtmp-url.js';
 import { encodeCommand } from '../codec/flash-command.js';
 import { localPeerAddresses, type LocalAddressPolicy } from './peer-addresses.js';
 import { PeerSessions, type ConnectPeerOptions } from './peer-sessions.js';
 import type { PeerConnection } from './peer-connection.js';
+import { lookupHost } from './host-lookup.js';
 
 export interface RtmfpClientOptions extends ConnectOptions {
   log?: Logger;
@@ -88,12 +89,7 @@ export class RtmfpClient extends NetConnection {
   static async connect(target: string | RtmpUrl, options: RtmfpClientOptions = {}): Promise<RtmfpClient> {
     const url = typeof target === 'string' ? parseRtmfpUrl(target) : target;
     const log = options.log ?? silentLogger;
-    let address: string;
-    try {
-      address = isIP(url.host) ? url.host : (await lookup(url.host)).address;
-    } catch (err) {
-      throw new Error(`cannot resolve ${url.host}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    }
+    const address = await lookupHost(url.host);
     const ownsEndpoint = options.endpoint === undefined;
     const endpoint =
       options.endpoint ??
@@ -110,7 +106,7 @@ export class RtmfpClient extends NetConnection {
       session = await endpoint.connect({ ancillaryData: url.tcUrl }, [{ host: address, port: url.port }]);
     } catch (err) {
       if (ownsEndpoint) endpoint.close();
-      throw new Error(`cannot connect to ${url.host}:${url.port} over RTMFP: ${(err as Error).message} (is the server up, and UDP let through?)`);
+      throw new Error(`cannot connect to ${formatHostPort(url.host, url.port)} over RTMFP: ${(err as Error).message} (is the server up, and UDP let through?)`);
     }
     const client = new RtmfpClient(endpoint, session, ownsEndpoint, log);
     try {

@@ -2,6 +2,7 @@
 // Player), built on the same transport classes as the server, in the client role.
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { silentLogger, type Logger } from '../util/log.js';
+import { formatHostPort } from '../util/host-port.js';
 import type { ObjectEncoding } from '../codec/flash-command.js';
 import { chunkStreamFor, OutChunkStream } from '../rtmp/chunk-encoder.js';
 import { MessageType, type RtmpMessage } from '../rtmp/message-types.js';
@@ -9,6 +10,7 @@ import { DEFAULT_OUT_CHUNK_SIZE, RtmpConnection, type RtmpConnectionLimits } fro
 import type { HandshakeForm } from '../rtmp/server-handshake.js';
 import { NetConnection, type ConnectOptions } from './net-connection.js';
 import { parseRtmpUrl, type RtmpUrl } from './rtmp-url.js';
+import { hostLookupError, isLookupFailure } from './host-lookup.js';
 
 export { NetCallError as RtmpCallError, NetStream as RtmpClientStream, type FrameKind } from './net-connection.js';
 
@@ -60,7 +62,7 @@ export class RtmpClient extends NetConnection {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         socket.destroy();
-        reject(new Error(`cannot connect to ${url.host}:${url.port}: timed out after ${timeoutMs} ms`));
+        reject(new Error(`cannot connect to ${formatHostPort(url.host, url.port)}: timed out after ${timeoutMs} ms`));
       }, timeoutMs);
       socket.once('connect', () => {
         clearTimeout(timer);
@@ -68,12 +70,13 @@ export class RtmpClient extends NetConnection {
       });
       socket.once('error', (err: NodeJS.ErrnoException) => {
         clearTimeout(timer);
-        reject(new Error(`cannot connect to ${url.host}:${url.port}: ${err.code === 'ECONNREFUSED' ? 'connection refused' : err.message}`));
+        if (isLookupFailure(err)) reject(hostLookupError(url.host, err));
+        else reject(new Error(`cannot connect to ${formatHostPort(url.host, url.port)}: ${err.code === 'ECONNREFUSED' ? 'connection refused' : err.message}`));
       });
     });
     const client = new RtmpClient(socket, options);
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`RTMP handshake with ${url.host}:${url.port} timed out`)), timeoutMs);
+      const timer = setTimeout(() => reject(new Error(`RTMP handshake with ${formatHostPort(url.host, url.port)} timed out`)), timeoutMs);
       client.connection.onReady = () => {
         clearTimeout(timer);
         resolve();

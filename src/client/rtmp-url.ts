@@ -22,7 +22,21 @@ export function parseRtmfpUrl(text: string): RtmpUrl {
   return parseFlashUrl(text, 'rtmfp');
 }
 
+/**
+ * The port as written in the URL's authority ('' when none), checked before the URL parser,
+ * which rejects a port above 65535 as it rejects any other malformed URL, with no word of why.
+ */
+function checkPort(text: string): void {
+  const authority = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)/i.exec(text)?.[1];
+  if (authority === undefined) return;
+  const port = /^(?:[^@]*@)?(?:\[[^\]]*\]|[^:]*)(?::(.*))?$/.exec(authority)?.[1] ?? '';
+  if (port === '') return;
+  if (!/^\d+$/.test(port)) throw new Error(`bad port "${port}" in ${text}: expected a number 1-65535`);
+  if (Number(port) < 1 || Number(port) > 65535) throw new Error(`port ${port} out of range in ${text}: expected 1-65535`);
+}
+
 function parseFlashUrl(text: string, scheme: 'rtmp' | 'rtmfp'): RtmpUrl {
+  checkPort(text);
   let url: URL;
   try {
     url = new URL(text);

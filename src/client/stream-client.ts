@@ -25,6 +25,8 @@ export interface PlaySession {
 }
 
 export interface StreamProtocol {
+  /** Throws one readable line when `url` cannot name a stream (port, application, name); sends nothing. */
+  check(url: string): void;
   /** Connects and starts publishing; rejects with one readable line (refused, bad name...). */
   publish(url: string): Promise<PublishSession>;
   /** Connects and starts playing; rejects with one readable line. Frames may follow at once. */

@@ -43,12 +43,14 @@ export class Application {
   }
 
   /** Starts publishing `name`; undefined when someone already publishes it (BadName). */
-  publish(name: StreamName, publisherId: string): Publication | undefined {
+  publish(name: StreamName, publisher: { id: string; protocol: string; remoteAddress: string }): Publication | undefined {
+    const publisherId = publisher.id;
     const slot = this.slot(name.key);
     if (slot.publication) return undefined;
     const publication = new Publication(name, publisherId, slot.subscriptions, (p) => this.unpublished(p));
     slot.publication = publication;
-    this.log.info({ stream: name.key, publisher: publisherId, players: slot.subscriptions.size }, 'publish started');
+    const { protocol, remoteAddress: peer } = publisher;
+    this.log.info({ stream: name.key, publisher: publisherId, protocol, peer, players: slot.subscriptions.size }, 'publish started');
     for (const subscription of slot.subscriptions) subscription.attach(publication, true);
     return publication;
   }

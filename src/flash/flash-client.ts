@@ -441,7 +441,7 @@ export class FlashClient {
       this.streamStatus(streamId, statusInfo('error', 'NetStream.Publish.Denied', refusal, { details: name.key }));
       return;
     }
-    const publication = this.app!.publish(name, this.id);
+    const publication = this.app!.publish(name, this);
     if (publication === undefined) {
       this.log.info({ stream: name.key }, 'publish refused: name already published');
       this.streamStatus(streamId, statusInfo('error', 'NetStream.Publish.BadName', `${name.key} is already being published.`, { details: name.key }));

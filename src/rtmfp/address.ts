@@ -2,6 +2,7 @@
 // a flags byte (0x80 = IPv6; low two bits = origin), the address, then a 16-bit port.
 import { isIPv4, isIPv6 } from 'node:net';
 import { ByteReader } from '../codec/vlu.js';
+import { formatHostPort, unmapIPv4 } from '../util/host-port.js';
 
 export interface Address {
   /** Numeric IPv4 or IPv6 address; IPv4-mapped IPv6 is normalised to IPv4. */
@@ -16,7 +17,7 @@ export interface AnnouncedAddress extends Address {
 }
 
 export function normaliseHost(host: string): string {
-  return host.startsWith('::ffff:') && isIPv4(host.slice(7)) ? host.slice(7) : host;
+  return unmapIPv4(host);
 }
 
 /** A compact key for maps of addresses. */
@@ -28,8 +29,9 @@ export function sameAddress(a: Address, b: Address): boolean {
   return a.port === b.port && a.host === b.host;
 }
 
+/** As every log line writes an address, RTMP's too (src/util/host-port.ts). */
 export function formatAddress(a: Address): string {
-  return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+  return formatHostPort(a.host, a.port);
 }
 
 function ipv6Bytes(host: string): Buffer {

@@ -6,6 +6,7 @@ import type { FlashTransport, ObjectEncoding } from '../flash/flash-transport.js
 import type { StatusInfo } from '../flash/status.js';
 import type { Subscriber } from '../flash/subscriber.js';
 import type { Logger } from '../util/log.js';
+import { formatHostPort } from '../util/host-port.js';
 import { OutChunkStream } from '../rtmp/chunk-encoder.js';
 import { decodeCommand, decodeData, encodeCommand } from '../codec/flash-command.js';
 import { DEFAULT_MEDIA_MERGE_MS, type MediaQueueLimits } from '../flash/media-send-policy.js';
@@ -39,7 +40,7 @@ export class RtmpFlashSession implements FlashTransport {
     private readonly options: RtmpSessionOptions = {},
   ) {
     this.log = connection.log;
-    this.remoteAddress = `${connection.socket.remoteAddress}:${connection.socket.remotePort}`;
+    this.remoteAddress = formatHostPort(connection.socket.remoteAddress ?? '?', connection.socket.remotePort ?? 0);
     this.client = flash.createClient(this);
     connection.mediaMergeMs = options.mediaMergeMs ?? DEFAULT_MEDIA_MERGE_MS;
     connection.onReady = () => {

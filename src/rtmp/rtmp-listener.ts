@@ -2,6 +2,7 @@
 // with its own child logger, bounds how many are open, and closes them all on shutdown.
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from '../util/log.js';
+import { formatHostPort } from '../util/host-port.js';
 import { RtmpConnection, type RtmpConnectionLimits } from './rtmp-connection.js';
 
 export interface RtmpListenerOptions {
@@ -51,14 +52,14 @@ export class RtmpListener {
   }
 
   private accept(socket: Socket): void {
-    const remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    const peer = formatHostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
     const max = this.options.maxConnections ?? 10_000;
     if (this.connections.size >= max) {
-      this.options.log.warn({ remote, open: this.connections.size }, 'RTMP connection refused: too many connections');
+      this.options.log.warn({ peer, open: this.connections.size }, 'RTMP connection refused: too many connections');
       socket.destroy();
       return;
     }
-    const log = this.options.log.child({ conn: this.nextId++, remote });
+    const log = this.options.log.child({ conn: this.nextId++, peer });
     log.debug('RTMP connection opened');
     const connection = new RtmpConnection({ socket, role: 'server', log, limits: this.options.limits });
     this.connections.add(connection);

@@ -67,18 +67,19 @@ test('covey play records what covey publish sends, over RTMFP to a file and over
 });
 
 test('one clear error line: bad URL, refused connection, missing stream, unknown app, missing file', async () => {
-  const cases: Array<[string[], RegExp]> = [
-    [['play', 'http://example.com/live/x', '-o', '-'], /^covey play: unsupported URL scheme http:\/\/ \(supported: rtmp, rtmfp\)$/],
-    [['play', server.rtmfpUrl('nosuchapp/x'), '-o', '-'], /^covey play: server refused: no application "nosuchapp"/],
-    [['play', 'rtmp://127.0.0.1:1/live/x', '-o', '-'], /^covey play: cannot connect to 127\.0\.0\.1:1: connection refused$/],
-    [['play', server.url('live/nobody'), '-o', '-', '--wait', '1'], /^covey play: no media within 1 s: is the stream published\?/],
-    [['play', server.url('live'), '-o', '-'], /^covey play: no stream name in/],
-    [['publish', fixture, 'rtmp://127.0.0.1:1/live/x'], /^covey publish: cannot connect/],
-    [['publish', 'no-such.flv', server.url('live/x')], /^covey publish: no such file: no-such\.flv$/],
+  // Exit 2: the command line is wrong, nothing was tried; exit 1: it was tried and failed.
+  const cases: Array<[string[], RegExp, number]> = [
+    [['play', 'http://example.com/live/x', '-o', '-'], /^covey play: unsupported URL scheme http:\/\/ \(supported: rtmp, rtmfp\)$/, 2],
+    [['play', server.rtmfpUrl('nosuchapp/x'), '-o', '-'], /^covey play: server refused: no application "nosuchapp"/, 1],
+    [['play', 'rtmp://127.0.0.1:1/live/x', '-o', '-'], /^covey play: cannot connect to 127\.0\.0\.1:1: connection refused$/, 1],
+    [['play', server.url('live/nobody'), '-o', '-', '--wait', '1'], /^covey play: no media within 1 s: is the stream published\?/, 1],
+    [['play', server.url('live'), '-o', '-'], /^covey play: no stream name in/, 2],
+    [['publish', fixture, 'rtmp://127.0.0.1:1/live/x'], /^covey publish: cannot connect/, 1],
+    [['publish', 'no-such.flv', server.url('live/x')], /^covey publish: no such file: no-such\.flv$/, 2],
   ];
-  for (const [args, expected] of cases) {
+  for (const [args, expected, code] of cases) {
     const r = await runCovey(args);
-    assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
+    assert.equal(r.code, code, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr.trim(), expected);
     assert.equal(r.stderr.trim().split('\n').length, 1, `one line for ${args.join(' ')}: ${r.stderr}`);
   }
