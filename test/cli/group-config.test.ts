@@ -33,7 +33,7 @@ test('a bad group bound is named with its source and what was expected', () => {
   assert.throws(() => applyConfigObject(defaultConfig(), { groups: { maxGroupsPerClient: 2.5 } }, 'covey.json'), /expected a whole number 1-1000/);
   const r = spawnSync(process.execPath, [...covey, 'serve', '--group-max-per-client', '-1'], { cwd: root, encoding: 'utf8' });
   assert.equal(r.status, 2);
-  assert.match(r.stderr.trim(), /^covey: bad config value groups\.maxGroupsPerClient="-1" \(from --group-max-per-client\)/);
+  assert.match(r.stderr.trim(), /^covey serve: bad config value groups\.maxGroupsPerClient="-1" \(from --group-max-per-client\)/);
 });
 
 test('--help lists the group bounds', () => {
