@@ -66,8 +66,8 @@ test('covey serve --redirect-to sends a connecting client to the server named', 
 test('bad rendezvous values stop start-up with one clear line and exit code 2', () => {
   const bad = spawnSync(process.execPath, [...covey, 'serve', '--redirect-to', '127.0.0.1:1935,example.com:1935'], { cwd: root, encoding: 'utf8' });
   assert.equal(bad.status, 2);
-  assert.equal(bad.stderr.trim(), 'covey: bad config value rtmfp.redirectTo="127.0.0.1:1935,example.com:1935" (from --redirect-to): expected a list of numeric "ip:port" addresses ("[ipv6]:port" for IPv6)');
+  assert.equal(bad.stderr.trim(), 'covey serve: bad config value rtmfp.redirectTo="127.0.0.1:1935,example.com:1935" (from --redirect-to): expected a list of numeric "ip:port" addresses ("[ipv6]:port" for IPv6)');
   const short = spawnSync(process.execPath, [...covey, 'serve', '--keepalive-peer-ms', '1000'], { cwd: root, encoding: 'utf8' });
   assert.equal(short.status, 2);
-  assert.equal(short.stderr.trim(), 'covey: bad config value rendezvous.keepalivePeerMs="1000" (from --keepalive-peer-ms): expected at least 5000 ms');
+  assert.equal(short.stderr.trim(), 'covey serve: bad config value rendezvous.keepalivePeerMs="1000" (from --keepalive-peer-ms): expected at least 5000 ms');
 });
