@@ -20,6 +20,8 @@ import { localPeerAddresses, type LocalAddressPolicy } from './peer-addresses.js
 import { PeerSessions, type ConnectPeerOptions } from './peer-sessions.js';
 import type { PeerConnection } from './peer-connection.js';
 import { lookupHost } from './host-lookup.js';
+import { publishDirect, type DirectPublisher, type DirectPublishOptions } from './direct-publisher.js';
+import { playDirect, type DirectPlay, type DirectPlayOptions } from './direct-player.js';
 
 export interface RtmfpClientOptions extends ConnectOptions {
   log?: Logger;
@@ -132,6 +134,16 @@ export class RtmfpClient extends NetConnection {
   /** Opens (or shares) a P2P session with a peer by its ID, introduced by our server. */
   connectPeer(peerId: string, options?: ConnectPeerOptions): Promise<PeerConnection> {
     return this.peers.connect(peerId, options);
+  }
+
+  /** Publishes a stream to players that name our peer ID (Flash's NetStream.DIRECT_CONNECTIONS). */
+  publishDirect(name: string, options: DirectPublishOptions = {}): DirectPublisher {
+    return publishDirect(this.peers, name, options, this.log);
+  }
+
+  /** Plays a stream directly from the peer that publishes it, by its peer ID. */
+  playDirect(peerId: string, name: string, options: DirectPlayOptions = {}): Promise<DirectPlay> {
+    return playDirect(this.peers, peerId, name, options, this.log);
   }
 
   /**
