@@ -26,6 +26,12 @@ export interface ServerConfig {
      * far fewer sends per player for a little latency. 0 sends each frame at once.
      */
     mergeMs: number;
+    /**
+     * Payload bytes of each publication's GOP cache (the frames since the last keyframe, sent to
+     * a player joining mid-stream so it starts at once): a GOP larger than this is not cached.
+     * 0 disables it; players then wait for the next keyframe.
+     */
+    gopCacheBytes: number;
   };
   /**
    * Bounds on NetGroups (RTMFP); joins beyond them are refused. The values and their reasons
@@ -65,7 +71,8 @@ export function defaultConfig(): ServerConfig {
     rtmfp: { enabled: true, host: '::', port: 1935, redirectTo: [] },
     rtmp: { enabled: true, host: '::', port: 1935 },
     log: { level: 'info', format: 'pretty' },
-    media: { mergeMs: 100 },
+    // gopCacheBytes: the model's own default (DEFAULT_GOP_CACHE_BYTES, src/flash/gop-cache.ts), 4 MiB.
+    media: { mergeMs: 100, gopCacheBytes: 4 * 1024 * 1024 },
     groups: { maxGroupsPerClient: 16, maxMembersPerGroup: 50_000, joinsPerSecondPerClient: 10, joinsPerSecond: 2_000 },
     // The reasons for these values are beside their definitions (DEFAULT_KEEPALIVE in
     // src/rtmfp-flash/peer-presence.ts, DEFAULT_PER_SOURCE and DEFAULT_PER_TARGET in

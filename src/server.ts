@@ -56,7 +56,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   if (apps === undefined) log.warn({ www: config.www }, 'www folder missing: every connect will be refused until it exists');
   else if (apps.length === 0) log.warn({ www: config.www }, 'no apps: the www folder has no app folders (an app is a folder, e.g. www/live), so every connect will be refused');
   else log.info({ www: config.www, apps }, `serving ${apps.length === 1 ? 'app' : 'apps'} ${apps.join(', ')}`);
-  const flash = new FlashServer({ log: log.child({ layer: 'flash' }), groups: config.groups, appExists });
+  const flash = new FlashServer({ log: log.child({ layer: 'flash' }), groups: config.groups, appExists, gopCacheBytes: config.media.gopCacheBytes });
   const server: RunningServer = {
     flash,
     close: async () => {

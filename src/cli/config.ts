@@ -60,6 +60,15 @@ function checkCount(key: string, v: unknown, source: Source, max: number): numbe
   if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > max) fail(key, v, source, `a whole number 1-${max}`);
   return n;
 }
+/** Bytes as a whole number, or with a K/M suffix (KiB, MiB) on the command line: "4M", "512K". */
+function checkBytes(key: string, v: unknown, source: Source): number {
+  const m = typeof v === 'string' ? /^(\d+)([KkMm]?)$/.exec(v) : null;
+  const n = m ? Number(m[1]) * (m[2] === '' ? 1 : /k/i.test(m[2]!) ? 1024 : 1024 * 1024) : v;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > MAX_GOP_CACHE_BYTES) fail(key, v, source, `bytes 0-${MAX_GOP_CACHE_BYTES} (or with K or M: 512K, 4M)`);
+  return n;
+}
+/** The largest GOP cache accepted: 256 MiB, more than any GOP a live encoder makes. */
+const MAX_GOP_CACHE_BYTES = 256 * 1024 * 1024;
 function checkBool(key: string, v: unknown, source: Source): boolean {
   if (typeof v !== 'boolean') fail(key, v, source, 'true or false');
   return v;
@@ -133,7 +142,8 @@ export function applyConfigObject(config: ServerConfig, obj: unknown, source: So
         if (!isRecord(value)) fail(key, value, source, 'an object');
         for (const [k, v] of Object.entries(value)) {
           if (k === 'mergeMs') config.media.mergeMs = checkMs('media.mergeMs', v, source, 1000);
-          else throw new ConfigError(`unknown config key media.${k} (in ${source}); known: mergeMs`);
+          else if (k === 'gopCacheBytes') config.media.gopCacheBytes = checkBytes('media.gopCacheBytes', v, source);
+          else throw new ConfigError(`unknown config key media.${k} (in ${source}); known: mergeMs, gopCacheBytes`);
         }
         break;
       }
@@ -194,6 +204,7 @@ export interface ServeFlags {
   redirectTo?: string;
   keepaliveServerMs?: string;
   keepalivePeerMs?: string;
+  gopCacheBytes?: string;
 }
 
 /** Builds the effective configuration: defaults, then the config file, then flags. */
@@ -219,6 +230,7 @@ export function resolveConfig(flags: ServeFlags, cwd = process.cwd()): ServerCon
   if (flags.redirectTo !== undefined) config.rtmfp.redirectTo = checkAddressList('rtmfp.redirectTo', flags.redirectTo, '--redirect-to');
   if (flags.keepaliveServerMs !== undefined) config.rendezvous.keepaliveServerMs = checkRendezvous('keepaliveServerMs', flags.keepaliveServerMs, '--keepalive-server-ms');
   if (flags.keepalivePeerMs !== undefined) config.rendezvous.keepalivePeerMs = checkRendezvous('keepalivePeerMs', flags.keepalivePeerMs, '--keepalive-peer-ms');
+  if (flags.gopCacheBytes !== undefined) config.media.gopCacheBytes = checkBytes('media.gopCacheBytes', flags.gopCacheBytes, '--gop-cache-bytes');
   if (flags.logLevel !== undefined) config.log.level = checkOneOf('log.level', flags.logLevel, '--log-level', LOG_LEVELS);
   if (flags.logFormat !== undefined) config.log.format = checkOneOf('log.format', flags.logFormat, '--log-format', ['pretty', 'json'] as const);
   if (!config.rtmfp.enabled && !config.rtmp.enabled) {

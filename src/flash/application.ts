@@ -2,7 +2,7 @@
 // stream name has at most one live publisher here; players of a name wait for it.
 import type { AppHooks } from './app-hooks.js';
 import type { FlashClient } from './flash-client.js';
-import { Publication } from './publication.js';
+import { Publication, type PublicationOptions } from './publication.js';
 import type { StreamName } from './stream-name.js';
 import type { Subscriber } from './subscriber.js';
 import { Subscription } from './subscription.js';
@@ -22,6 +22,7 @@ export class Application {
     readonly name: string,
     readonly hooks: AppHooks,
     readonly log: Logger,
+    private readonly publicationOptions: Partial<PublicationOptions> = {},
   ) {}
 
   /** The live publication of a name (without query string), if any. */
@@ -47,7 +48,7 @@ export class Application {
     const publisherId = publisher.id;
     const slot = this.slot(name.key);
     if (slot.publication) return undefined;
-    const publication = new Publication(name, publisherId, slot.subscriptions, (p) => this.unpublished(p));
+    const publication = new Publication(name, publisherId, slot.subscriptions, (p) => this.unpublished(p), this.publicationOptions);
     slot.publication = publication;
     const { protocol, remoteAddress: peer } = publisher;
     this.log.info({ stream: name.key, publisher: publisherId, protocol, peer, players: slot.subscriptions.size }, 'publish started');
@@ -78,7 +79,8 @@ export class Application {
     const slot = this.slots.get(key);
     if (slot?.publication !== publication) return;
     slot.publication = undefined;
-    this.log.info({ stream: key, frames: publication.frames, bytes: publication.bytes, players: slot.subscriptions.size }, 'publish stopped');
+    const gopOverflows = publication.gopCache.overflows;
+    this.log.info({ stream: key, frames: publication.frames, bytes: publication.bytes, players: slot.subscriptions.size, ...(gopOverflows > 0 && { gopOverflows }) }, 'publish stopped');
     for (const subscription of slot.subscriptions) subscription.detach();
     this.dropIfEmpty(key, slot);
   }

@@ -17,6 +17,8 @@ export interface FlashServerOptions {
   limits?: Partial<FlashClientLimits>;
   /** Bounds on NetGroups (see DEFAULT_GROUP_LIMITS). */
   groups?: Partial<GroupLimits>;
+  /** Payload bytes of each publication's GOP cache at most; 0 disables it (default: DEFAULT_GOP_CACHE_BYTES). */
+  gopCacheBytes?: number;
 }
 
 export class FlashServer {
@@ -45,7 +47,7 @@ export class FlashServer {
     let app = this.apps.get(name);
     if (app) return app;
     if (this.options.appExists && !this.options.appExists(name)) return undefined;
-    app = new Application(name, this.options.hooks?.(name) ?? {}, this.log.child({ app: name }));
+    app = new Application(name, this.options.hooks?.(name) ?? {}, this.log.child({ app: name }), { gopCacheBytes: this.options.gopCacheBytes });
     this.apps.set(name, app);
     return app;
   }

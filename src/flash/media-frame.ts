@@ -16,6 +16,11 @@ export interface MediaFrame {
   readonly sequenceHeader: boolean;
   /** Video: a coded keyframe a new viewer can start on. Always false for audio and data. */
   readonly keyframe: boolean;
+  /**
+   * Sent again from the GOP cache to a player joining mid-stream: a burst bounded by the cache,
+   * which the transport admits whatever it already holds (see MediaSendPolicy).
+   */
+  readonly replayed?: boolean;
 }
 
 export function audioFrame(timestamp: number, payload: Buffer): MediaFrame {
@@ -34,4 +39,9 @@ export function dataFrame(timestamp: number, payload: Buffer): MediaFrame {
 /** The same frame at another timestamp (stored headers replayed to a late joiner). */
 export function retimed(frame: MediaFrame, timestamp: number): MediaFrame {
   return frame.timestamp === timestamp ? frame : { ...frame, timestamp };
+}
+
+/** The same frame, replayed from the GOP cache to one joining player. */
+export function replayed(frame: MediaFrame): MediaFrame {
+  return { ...frame, replayed: true };
 }

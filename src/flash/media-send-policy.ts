@@ -3,7 +3,9 @@
 // a bound, what we would add is late.
 // Video then skips to the next keyframe (frames in between cannot be decoded without those
 // dropped); audio frames stand alone and are simply skipped. Sequence headers and data are
-// never dropped: they are small and decoders need them.
+// never dropped: they are small and decoders need them. Nor is a joining player's GOP replayed
+// from the cache: without all of it the player would freeze until the next keyframe, and its
+// size is bounded by the cache's.
 
 import type { Logger } from '../util/log.js';
 import type { MediaFrame } from './media-frame.js';
@@ -42,6 +44,11 @@ export class MediaSendPolicy {
    * when the subscriber starts dropping and once when it has caught up.
    */
   admit(frame: MediaFrame, queuedBytes: number, log: Logger, streamId: number): boolean {
+    if (frame.replayed === true) {
+      // A replayed GOP starts on its keyframe: what follows it can be decoded.
+      if (frame.keyframe) this.waitKeyframe = false;
+      return true;
+    }
     const admitted =
       frame.kind === 'video' ? this.admitVideo(frame.keyframe, frame.sequenceHeader, queuedBytes)
       : frame.kind === 'audio' ? this.admitAudio(frame.sequenceHeader, queuedBytes)

@@ -1,9 +1,15 @@
 // A live stream being published: its publisher, what late joiners need first (the data frame set
-// with @setDataFrame and the latest audio and video sequence headers), and the fan-out of every
-// frame to the subscriptions waiting on its name.
+// with @setDataFrame, the latest audio and video sequence headers, and the frames since the last
+// keyframe), and the fan-out of every frame to the subscriptions waiting on its name.
+import { DEFAULT_GOP_CACHE_BYTES, GopCache } from './gop-cache.js';
 import { audioFrame, dataFrame, videoFrame, type MediaFrame } from './media-frame.js';
 import type { StreamName } from './stream-name.js';
 import type { Subscription } from './subscription.js';
+
+export interface PublicationOptions {
+  /** Payload bytes of the GOP cache at most; 0 disables it (players then wait for the next keyframe). */
+  gopCacheBytes: number;
+}
 
 export class Publication {
   dataFrame: MediaFrame | undefined;
@@ -17,6 +23,8 @@ export class Publication {
   bytes = 0;
   closed = false;
   readonly startedAt = Date.now();
+  /** The frames since the last keyframe, replayed to players joining mid-stream. */
+  readonly gopCache: GopCache;
 
   constructor(
     readonly name: StreamName,
@@ -24,18 +32,23 @@ export class Publication {
     /** The subscriptions on this name (shared with the application; they outlive us). */
     readonly subscriptions: ReadonlySet<Subscription>,
     private readonly end: (publication: Publication) => void,
-  ) {}
+    options: Partial<PublicationOptions> = {},
+  ) {
+    this.gopCache = new GopCache(options.gopCacheBytes ?? DEFAULT_GOP_CACHE_BYTES);
+  }
 
   pushAudio(timestamp: number, payload: Buffer): void {
     const frame = audioFrame(timestamp, payload);
-    if (frame.sequenceHeader) this.audioHeader = frame;
+    if (frame.sequenceHeader) this.audioHeader = this.newHeader(this.audioHeader, frame);
+    else this.gopCache.push(frame);
     this.fanOut(frame);
   }
 
   pushVideo(timestamp: number, payload: Buffer): void {
     const frame = videoFrame(timestamp, payload);
     this.hasVideo = true;
-    if (frame.sequenceHeader) this.videoHeader = frame;
+    if (frame.sequenceHeader) this.videoHeader = this.newHeader(this.videoHeader, frame);
+    else this.gopCache.push(frame);
     this.fanOut(frame);
   }
 
@@ -58,7 +71,17 @@ export class Publication {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.gopCache.restart();
     this.end(this);
+  }
+
+  /**
+   * A sequence header replacing `old`. Encoders may repeat the same one (before each keyframe,
+   * say); a different one is a codec change, and cached frames made for the old one must go.
+   */
+  private newHeader(old: MediaFrame | undefined, header: MediaFrame): MediaFrame {
+    if (old !== undefined && !old.payload.equals(header.payload)) this.gopCache.restart();
+    return header;
   }
 
   private fanOut(frame: MediaFrame): void {

@@ -17,6 +17,8 @@ export interface Subscriber {
    * shared between subscribers: never modify one.
    */
   sendFrame(frame: MediaFrame): void;
+  /** Media held to be merged with the next frames goes now (a joining player's GOP). */
+  flush?(): void;
   /** The client stopped playing: what the transport holds for this stream (flows, queues) can go. */
   close?(): void;
 }

@@ -1,8 +1,8 @@
 // One client playing one stream name. It outlives publishers: a player that comes first waits,
 // and one whose publisher leaves waits for the next. It decides what reaches the subscriber and
-// when: stored headers first, then media from a keyframe on, minus what the client paused or
-// turned off.
-import { dataFrame, retimed, type MediaFrame } from './media-frame.js';
+// when: stored headers first, then the publication's cached GOP from its keyframe (a player joining
+// mid-stream starts at once), then live media, minus what the client paused or turned off.
+import { dataFrame, replayed, retimed, type MediaFrame } from './media-frame.js';
 import type { Publication } from './publication.js';
 import { statusInfo } from './status.js';
 import type { StreamName } from './stream-name.js';
@@ -44,7 +44,7 @@ export class Subscription {
     if (publication) this.attach(publication, false);
   }
 
-  /** A publisher for our name: send its stored data frame and sequence headers. */
+  /** A publisher for our name: send its stored data frame, sequence headers and cached GOP. */
   attach(publication: Publication, notify: boolean): void {
     this.publication = publication;
     this.waitingForStart = true;
@@ -54,7 +54,7 @@ export class Subscription {
       this.subscriber.sendStatus(statusInfo('status', 'NetStream.Play.PublishNotify', `${this.name.key} is now published.`, { details: this.name.key, clientid: this.clientId }));
     }
     this.ended = false;
-    this.sendStoredHeaders();
+    this.sendStart();
   }
 
   /** The publisher left. */
@@ -111,7 +111,7 @@ export class Subscription {
       // Resume from a keyframe, headers first (the decoder may have been reset meanwhile).
       this.waitingForStart = true;
       this.videoReady = false;
-      this.sendStoredHeaders();
+      this.sendStoredHeaders(this.publication?.lastTimestamp ?? 0);
     }
   }
 
@@ -133,10 +133,29 @@ export class Subscription {
     this.subscriber.close?.();
   }
 
-  private sendStoredHeaders(): void {
+  /**
+   * What a player needs to start now: the stored headers, then the cached GOP from its keyframe.
+   * The headers take the GOP's first timestamp, so the player's timeline runs on from there
+   * without a gap; with nothing cached, the latest timestamp seen, and video waits for the next
+   * keyframe.
+   */
+  private sendStart(): void {
     const p = this.publication;
     if (p === undefined) return;
-    const ts = p.lastTimestamp;
+    const gop = p.gopCache.frames;
+    if (gop.length === 0) {
+      this.sendStoredHeaders(p.lastTimestamp);
+      return;
+    }
+    this.sendStoredHeaders(p.gopCache.startTimestamp);
+    for (const frame of gop) this.deliver(replayed(frame));
+    // Merging would hold the GOP up to media.mergeMs: it goes now, right behind Play.Start.
+    this.subscriber.flush?.();
+  }
+
+  private sendStoredHeaders(ts: number): void {
+    const p = this.publication;
+    if (p === undefined) return;
     if (p.dataFrame) this.send(retimed(p.dataFrame, ts));
     if (p.audioHeader && this.audio) this.send(retimed(p.audioHeader, ts));
     if (p.videoHeader && this.video) this.send(retimed(p.videoHeader, ts));

@@ -99,7 +99,7 @@ const exInter = (n: number) => Buffer.concat([Buffer.of(0xa3), hvc1, Buffer.allo
 const aacSeq = Buffer.of(0xaf, 0, 0x12, 0x10);
 const aacRaw = (n: number) => Buffer.of(0xaf, 1, n);
 
-test('late joiners: data frame, headers, then a keyframe, Enhanced RTMP (HEVC) bytes untouched', async () => {
+test('late joiners: data frame, headers, then the cached GOP from its keyframe, Enhanced RTMP (HEVC) bytes untouched', async () => {
   const pub = await RtmpClient.connect(server.url('live'));
   const s = await pub.publish('hevc');
   s.sendData(0, '@setDataFrame', 'onMetaData', { videocodecid: 'hvc1', width: 1920 });
@@ -112,21 +112,22 @@ test('late joiners: data frame, headers, then a keyframe, Enhanced RTMP (HEVC) b
   const late = await RtmpClient.connect(server.url('live'));
   const seen = collector();
   await late.play('hevc', { onFrame: seen.onFrame });
-  await until(() => seen.frames.filter((f) => f.kind !== 'data').length >= 2, 3000, 'headers');
-  // Before a keyframe: inter frames and audio are held back.
+  await until(() => seen.frames.filter((f) => f.kind !== 'data').length >= 5, 3000, 'headers and the cached GOP');
   s.sendVideo(80, exInter(3));
   s.sendAudio(90, aacRaw(2));
   s.sendVideo(120, exKey(4));
   s.sendAudio(130, aacRaw(3));
   s.sendVideo(160, exInter(5));
   await until(() => seen.frames.some((f) => f.ts === 160), 3000, 'last frame');
+  // Headers at the cached GOP's start, the GOP from its keyframe, then live frames.
   const summary = seen.frames.map((f) => (f.kind === 'data' ? String(dataName(f)) : `${f.kind}@${f.ts}`));
-  assert.deepEqual(summary, ['|RtmpSampleAccess', 'onMetaData', 'audio@40', 'video@40', 'video@120', 'audio@130', 'video@160']);
+  assert.deepEqual(summary, ['|RtmpSampleAccess', 'onMetaData', 'audio@0', 'video@0', 'video@0', 'audio@10', 'video@40', 'video@80', 'audio@90', 'video@120', 'audio@130', 'video@160']);
   const media = seen.frames.filter((f) => f.kind !== 'data');
   assert.ok(media[0]!.payload.equals(aacSeq));
   assert.ok(media[1]!.payload.equals(exSeq), 'HEVC sequence start kept and passed untouched');
-  assert.ok(media[2]!.payload.equals(exKey(4)));
-  assert.ok(media[4]!.payload.equals(exInter(5)));
+  assert.ok(media[2]!.payload.equals(exKey(1)), 'the cached keyframe, untouched');
+  assert.ok(media[7]!.payload.equals(exKey(4)));
+  assert.ok(media[9]!.payload.equals(exInter(5)));
   assert.deepEqual(decodeAmf0(seen.frames[1]!.payload), ['onMetaData', { videocodecid: 'hvc1', width: 1920 }]);
 
   // @clearDataFrame: the next joiner gets no onMetaData.
