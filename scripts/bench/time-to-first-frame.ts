@@ -157,6 +157,7 @@ function report(joins: Join[]): void {
 async function gopCacheMemory(input: string): Promise<void> {
   let model: typeof import('../../src/flash/publication.js');
   let cacheModule: Record<string, unknown>;
+  const { parseStreamName } = await import('../../src/flash/stream-name.js');
   try {
     model = await import('../../src/flash/publication.js');
     cacheModule = (await import(String(new URL('../../src/flash/gop-cache.js', import.meta.url)))) as Record<string, unknown>;
@@ -174,7 +175,7 @@ async function gopCacheMemory(input: string): Promise<void> {
   const publications = 20;
   const measure = (gopCacheBytes: number): { used: number; held: number; peak: number } => {
     const pubs = Array.from({ length: publications }, (_, i) =>
-      new model.Publication({ key: `m${i}`, name: `m${i}`, query: '' } as never, 'bench', new Set(), () => {}, { gopCacheBytes }));
+      new model.Publication(parseStreamName(`m${i}`), 'bench', new Set(), () => {}, { gopCacheBytes }));
     gc();
     const before = process.memoryUsage();
     let peak = 0;
