@@ -29,7 +29,7 @@ test('GOP cache bound: the model\'s default, config file key, flag with K and M 
   const r = spawnSync(process.execPath, [...covey, 'serve', '--gop-cache-bytes', 'lots'], { cwd: root, encoding: 'utf8' });
   assert.equal(r.status, 2);
   assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
-  assert.match(r.stderr.trim(), /^covey: bad config value media\.gopCacheBytes="lots" \(from --gop-cache-bytes\)/);
+  assert.match(r.stderr.trim(), /^covey serve: bad config value media\.gopCacheBytes="lots" \(from --gop-cache-bytes\)/);
   const help = spawnSync(process.execPath, [...covey, 'serve', '--help'], { cwd: root, encoding: 'utf8' });
   assert.ok(help.stdout.includes('--gop-cache-bytes') && help.stdout.includes('"gopCacheBytes"'));
 });
