@@ -60,6 +60,10 @@ export class RtmfpClient extends NetConnection {
   private readonly streamFlows = new Map<number, StreamFlows>();
   /** Our P2P sessions (a client's own endpoint also answers peers that ask for its peer ID). */
   readonly peers: PeerSessions;
+  /** Takers of server flows that are not NetConnection/NetStream flows (NetGroup's 47 43). */
+  private readonly serverFlowHandlers: Array<(flow: IncomingFlow) => boolean> = [];
+  private readonly endListeners: Array<(reason: string) => void> = [];
+  private ended = false;
 
   private constructor(endpoint: RtmfpEndpoint, session: Session, ownsEndpoint: boolean, log: Logger) {
     super();
@@ -72,6 +76,7 @@ export class RtmfpClient extends NetConnection {
     this.control = session.openFlow(encodeTcMetadata(0), { priority: FlashFlowPriority.command });
     session.onFlow = (flow) => this.acceptFlow(flow);
     session.onClose = (reason) => {
+      this.notifyEnd(reason);
       this.peers.closeAll(`connection to the server closed: ${reason}`);
       if (this.ownsEndpoint) endpoint.close();
       this.channelClosed(reason);
@@ -195,8 +200,45 @@ export class RtmfpClient extends NetConnection {
     flows.video?.close();
   }
 
+  /**
+   * Opens a flow to the server that return-associates with its NetConnection flow, as Flash
+   * opens its NetGroup flow (metadata 47 43; research file §4.2).
+   */
+  openServerFlow(metadata: Buffer): SendFlow {
+    return this.session.openFlow(metadata, { returnFlowId: this.serverControl?.flowId, priority: FlashFlowPriority.command });
+  }
+
+  /** Offers the server's flows that carry no NetConnection/NetStream metadata to `handler`; answers a remover. */
+  addServerFlowHandler(handler: (flow: IncomingFlow) => boolean): () => void {
+    this.serverFlowHandlers.push(handler);
+    return () => {
+      const i = this.serverFlowHandlers.indexOf(handler);
+      if (i >= 0) this.serverFlowHandlers.splice(i, 1);
+    };
+  }
+
+  /** Calls `listener` once when the connection ends (closed by us, by the server, or lost); answers a remover. */
+  addEndListener(listener: (reason: string) => void): () => void {
+    if (this.ended) {
+      listener(this.closedReason ?? 'closed');
+      return () => {};
+    }
+    this.endListeners.push(listener);
+    return () => {
+      const i = this.endListeners.indexOf(listener);
+      if (i >= 0) this.endListeners.splice(i, 1);
+    };
+  }
+
+  private notifyEnd(reason: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    for (const listener of this.endListeners.splice(0)) listener(reason);
+  }
+
   private closeSession(reason: string): void {
     if (this.session.state !== 'open') return;
+    this.notifyEnd(reason);
     this.peers.closeAll(reason);
     this.session.close(reason);
     if (this.ownsEndpoint) setTimeout(() => this.endpoint.close(), CLOSE_LINGER_MS).unref();
@@ -205,6 +247,7 @@ export class RtmfpClient extends NetConnection {
   private acceptFlow(flow: IncomingFlow): void {
     const metadata = parseTcMetadata(flow.metadata);
     if (metadata === undefined) {
+      for (const handler of this.serverFlowHandlers) if (handler(flow)) return;
       flow.reject();
       return;
     }

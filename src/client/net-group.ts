@@ -1,0 +1,383 @@
+// NetGroup membership for Covey's client: join a group by groupspec through our server, meet
+// the members it introduces over direct P2P sessions with the group handshake, keep the
+// neighbours, leave. (Media inside the group is another matter.)
+//
+// With the server (research file §4.2-4.3): a flow with metadata 47 43 that return-associates
+// with our NetConnection flow carries the join `01 21 15` + group ID; the server refuses a join
+// by rejecting that flow, and introduces members with `0B` + peer ID messages on a flow of its
+// own associated with ours. Closing our flow leaves the group.
+//
+// Between peers (§5.1-5.2, librtmfp P2PSession): each side opens a report flow (47 52 1C) and
+// sends `01` (group-handshake.ts) then `02`, `0E`. The side that asked for the session sends
+// first; the other checks the group ID, that it is the one addressed and the key, then answers
+// with its own `01`. A peer is our neighbour once both `01`s are out and theirs checked out.
+// A refused `01` rejects the flow it came on, so its sender learns of the refusal.
+import { timingSafeEqual } from 'node:crypto';
+import { encodeGroupJoinById, GROUP_FLOW_METADATA, isGroupFlowMetadata, parseGroupMember } from '../codec/group-control.js';
+import type { SendFlow, WriteReceipt } from '../rtmfp/send-flow.js';
+import type { IncomingFlow } from '../rtmfp/session.js';
+import type { Logger } from '../util/log.js';
+import { encodeGroupBegin, encodeGroupInit, groupKey, GROUP_PEER_FLOW_METADATA, GroupPeerMessage, parseGroupInit, type GroupInit } from './group-handshake.js';
+import { parseGroupspec, type Groupspec } from './group-spec.js';
+import { shortPeerId, type PeerConnection } from './peer-connection.js';
+import type { RtmfpClient } from './rtmfp-client.js';
+
+export interface JoinGroupOptions {
+  /** How long the server has to take the join (default 10 s). */
+  timeoutMs?: number;
+  /** How long a P2P session to an introduced member may take (default 10 s). */
+  peerTimeoutMs?: number;
+  /**
+   * Neighbours kept at most; introductions past it are remembered, not contacted. Default 32:
+   * Flash aims at log2(N) + 13 (research file §5.4), 32 covers groups of half a million.
+   */
+  maxNeighbors?: number;
+}
+
+/** The join was refused, failed, or not answered: one line saying which and why. */
+export class NetGroupJoinError extends Error {
+  constructor(
+    message: string,
+    /** The status Flash would report: NetGroup.Connect.Rejected or NetGroup.Connect.Failed. */
+    readonly code: 'NetGroup.Connect.Rejected' | 'NetGroup.Connect.Failed',
+  ) {
+    super(message);
+  }
+}
+
+/** One peer of the group we have a P2P session with, handshake done or under way. */
+interface Member {
+  readonly peer: PeerConnection;
+  /** Our report flow to it. */
+  out: SendFlow | undefined;
+  /** Its report flow to us, once its `01` checked out. */
+  in: IncomingFlow | undefined;
+  /** Its `0E`/`0F` arrived. */
+  began: boolean;
+  neighbor: boolean;
+  stopWatching: () => void;
+}
+
+/** Report flows that came in before their `01`: taken by whichever of the client's groups it names. */
+const groupsOfClient = new WeakMap<RtmfpClient, Set<NetGroup>>();
+
+export class NetGroup {
+  /** A member became a neighbour (handshake done both ways). */
+  onNeighborConnect?: (peerId: string) => void;
+  /** A neighbour is gone (left the group, its session ended, or we left). */
+  onNeighborDisconnect?: (peerId: string, reason: string) => void;
+  /** A group handshake with a peer failed (refused by either side). */
+  onPeerRefused?: (peerId: string, reason: string) => void;
+  /** Our membership ended: we left, the server refused us later, or the connection closed. */
+  onEnd?: (reason: string) => void;
+  /** Why our membership ended, once it has. */
+  closedReason: string | undefined;
+  /** Peer IDs the server introduced, in order (never our own). */
+  readonly introduced: string[] = [];
+  /** Handshake refusals seen, by peer ID. */
+  readonly refused = new Map<string, string>();
+
+  private readonly members = new Map<string, Member>();
+  /** Introduced members we are opening a session to. */
+  private readonly connecting = new Set<string>();
+  private readonly log: Logger;
+  private readonly maxNeighbors: number;
+  private readonly peerTimeoutMs: number;
+  private readonly joinFlow: SendFlow;
+  private readonly cleanups: Array<() => void> = [];
+
+  private constructor(
+    readonly client: RtmfpClient,
+    readonly spec: Groupspec,
+    options: JoinGroupOptions,
+  ) {
+    this.log = client.log.child({ netGroup: spec.groupIdHex.slice(0, 16) });
+    this.maxNeighbors = options.maxNeighbors ?? 32;
+    this.peerTimeoutMs = options.peerTimeoutMs ?? 10_000;
+    this.joinFlow = client.openServerFlow(GROUP_FLOW_METADATA);
+  }
+
+  /**
+   * Joins the group of `groupspec` (the text from GroupSpecifier.toString(), or a parsed one):
+   * resolves once the server took the join, rejects with NetGroupJoinError otherwise.
+   */
+  static async join(client: RtmfpClient, groupspec: string | Groupspec, options: JoinGroupOptions = {}): Promise<NetGroup> {
+    const spec = typeof groupspec === 'string' ? parseGroupspec(groupspec) : groupspec;
+    const groups = groupsOfClient.get(client) ?? new Set<NetGroup>();
+    for (const g of groups) {
+      if (g.spec.groupIdHex === spec.groupIdHex) throw new NetGroupJoinError(`already in group ${spec.groupIdHex.slice(0, 16)}…`, 'NetGroup.Connect.Failed');
+    }
+    if (client.session.state !== 'open') {
+      throw new NetGroupJoinError(`cannot join group ${spec.groupIdHex.slice(0, 16)}…: connection closed: ${client.closedReason ?? 'closing'}`, 'NetGroup.Connect.Failed');
+    }
+    const group = new NetGroup(client, spec, options);
+    if (!groupsOfClient.has(client)) {
+      groupsOfClient.set(client, groups);
+      // One taker for every group of this client: a report flow names its group in its first message.
+      client.peers.addFlowHandler((peer, flow) => takeReportFlow(client, peer, flow));
+    }
+    groups.add(group);
+    try {
+      await group.sendJoin(options.timeoutMs ?? 10_000);
+    } catch (err) {
+      group.end(`join failed: ${(err as Error).message}`, false);
+      throw err;
+    }
+    return group;
+  }
+
+  get groupId(): Buffer {
+    return this.spec.groupId;
+  }
+
+  /** Peer IDs of our neighbours: members with a P2P session and the group handshake done. */
+  get neighbors(): string[] {
+    return [...this.members.values()].filter((m) => m.neighbor).map((m) => m.peer.peerId);
+  }
+
+  /** Whether the neighbour sent its ready message (`0E`). */
+  hasBegun(peerId: string): boolean {
+    return this.members.get(peerId)?.began ?? false;
+  }
+
+  /** Leaves the group: closes our group flow with the server and our report flows to the neighbours. */
+  leave(): void {
+    this.end('left the group', true);
+  }
+
+  private sendJoin(timeoutMs: number): Promise<void> {
+    const id = `${this.spec.groupIdHex.slice(0, 16)}…`;
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const settle = (err?: NetGroupJoinError) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        removeEnd();
+        if (err) reject(err);
+        else resolve();
+      };
+      const timer = setTimeout(() => settle(new NetGroupJoinError(`the server did not take the join of group ${id} within ${timeoutMs} ms`, 'NetGroup.Connect.Failed')), timeoutMs);
+      const removeEnd = this.client.addEndListener((reason) =>
+        settle(new NetGroupJoinError(`cannot join group ${id}: connection closed: ${reason}`, 'NetGroup.Connect.Failed')),
+      );
+      this.joinFlow.onRejected = (code) => {
+        // A refused join (the server's limits or its application) or a server without NetGroups:
+        // either way the flow is refused, which Flash reports as NetGroup.Connect.Rejected.
+        const message = `the server refused to join group ${id} (NetGroup.Connect.Rejected, flow exception ${code})`;
+        if (!settled) {
+          settle(new NetGroupJoinError(message, 'NetGroup.Connect.Rejected'));
+          return;
+        }
+        this.log.warn({ code }, 'the server closed our group flow');
+        this.end('the server closed our group flow', true);
+      };
+      this.joinFlow.write(encodeGroupJoinById(this.spec.groupId), {
+        onDone: (receipt: WriteReceipt) => {
+          if (receipt.status !== 'delivered') return;
+          // The refusal of a join comes in the very packet that acknowledges it (the server
+          // rejects the flow as it reads the message): wait for that packet's other chunks.
+          setImmediate(() => {
+            if (this.joinFlow.state === 'failed') return;
+            this.log.debug({ groupId: this.spec.groupIdHex }, 'joined');
+            settle();
+          });
+        },
+      });
+      this.cleanups.push(this.client.addServerFlowHandler((flow) => this.takeIntroductionFlow(flow)));
+      this.cleanups.push(this.client.addEndListener((reason) => this.end(`connection closed: ${reason}`, false)));
+    });
+  }
+
+  /** The server's flow of introductions: metadata 47 43, associated with our group flow. */
+  private takeIntroductionFlow(flow: IncomingFlow): boolean {
+    if (!isGroupFlowMetadata(flow.metadata) || flow.returnFlowId !== this.joinFlow.flowId) return false;
+    if (this.closedReason !== undefined) {
+      flow.reject();
+      return true;
+    }
+    flow.onMessage = (message) => {
+      const peerId = parseGroupMember(message);
+      if (peerId === undefined) {
+        this.log.debug({ first: message[0], length: message.length }, 'unknown message from the server on the group flow ignored');
+        return;
+      }
+      this.introduce(peerId.toString('hex'));
+    };
+    return true;
+  }
+
+  private introduce(peerId: string): void {
+    if (this.closedReason !== undefined) return;
+    if (peerId === this.client.peerId) {
+      this.log.debug('the server introduced us to ourselves: ignored');
+      return;
+    }
+    if (!this.introduced.includes(peerId)) this.introduced.push(peerId);
+    if (this.members.has(peerId) || this.connecting.has(peerId)) return;
+    if (this.members.size + this.connecting.size >= this.maxNeighbors) {
+      this.log.debug({ peer: shortPeerId(peerId), max: this.maxNeighbors }, 'introduced member not contacted: enough neighbours');
+      return;
+    }
+    this.log.debug({ peer: shortPeerId(peerId) }, 'introduced to a member');
+    this.connecting.add(peerId);
+    this.client.connectPeer(peerId, { timeoutMs: this.peerTimeoutMs }).then(
+      (peer) => {
+        this.connecting.delete(peerId);
+        if (this.closedReason !== undefined) return;
+        // We asked for this session, so our 01 goes first whichever side the engine made
+        // initiator (a simultaneous open may have given that role to the peer).
+        this.sendInit(this.memberFor(peer));
+      },
+      (err: Error) => {
+        this.connecting.delete(peerId);
+        if (this.closedReason !== undefined) return;
+        this.log.info({ peer: shortPeerId(peerId), reason: err.message }, 'cannot reach an introduced member');
+      },
+    );
+  }
+
+  private memberFor(peer: PeerConnection): Member {
+    let member = this.members.get(peer.peerId);
+    if (member && member.peer !== peer) {
+      // An older session with the same peer ended: start over on the new one.
+      this.dropMember(member, 'replaced by a new session');
+      member = undefined;
+    }
+    if (member === undefined) {
+      const m: Member = { peer, out: undefined, in: undefined, began: false, neighbor: false, stopWatching: () => {} };
+      let watching = true;
+      m.stopWatching = () => (watching = false);
+      void peer.closed.then((reason) => {
+        if (watching && this.members.get(peer.peerId) === m) this.dropMember(m, `P2P session ended: ${reason}`);
+      });
+      this.members.set(peer.peerId, m);
+      member = m;
+    }
+    return member;
+  }
+
+  /** Our `01`, `02`, `0E` on a report flow of ours, once per member. */
+  private sendInit(member: Member): void {
+    if (member.out !== undefined || !member.peer.isOpen) return;
+    const session = member.peer.session;
+    const material = session.keyingMaterial;
+    const farNonce = session.farNonce;
+    if (material === undefined || farNonce === undefined) {
+      this.refuse(member, 'the P2P session kept no keying material (its endpoint was made with keepKeyingMaterial off)');
+      return;
+    }
+    const out = member.peer.openFlow(GROUP_PEER_FLOW_METADATA);
+    member.out = out;
+    out.onRejected = (code) => {
+      if (this.members.get(member.peer.peerId) !== member || member.out !== out) return;
+      this.refuse(member, `the peer refused our group handshake (flow exception ${code})`);
+    };
+    out.write(
+      encodeGroupInit({
+        groupIdHex: this.spec.groupIdHex,
+        key: groupKey(this.spec.groupText, material.sharedSecret, farNonce),
+        recipientPeerId: session.farFingerprint,
+      }),
+    );
+    for (const m of encodeGroupBegin()) out.write(m);
+    this.log.debug({ peer: shortPeerId(member.peer.peerId) }, 'group handshake sent');
+    this.checkNeighbor(member);
+  }
+
+  /** @internal A report flow whose `01` names this group (see takeReportFlow). */
+  receiveInit(peer: PeerConnection, flow: IncomingFlow, init: GroupInit): void {
+    if (this.closedReason !== undefined) {
+      flow.reject();
+      return;
+    }
+    const member = this.memberFor(peer);
+    const reason = this.checkInit(peer, init);
+    if (reason !== undefined) {
+      flow.reject();
+      this.refuse(member, reason);
+      return;
+    }
+    member.in = flow;
+    flow.onMessage = (message) => {
+      if (message[0] === GroupPeerMessage.BEGIN || message[0] === GroupPeerMessage.BEGIN_NEAREST) member.began = true;
+      // Reports, media announcements and the rest belong to the group's media exchange.
+    };
+    flow.onEnd = () => {
+      if (this.members.get(peer.peerId) === member) this.dropMember(member, 'left the group');
+    };
+    this.log.debug({ peer: shortPeerId(peer.peerId) }, 'group handshake received');
+    if (member.out === undefined) this.sendInit(member);
+    else this.checkNeighbor(member);
+  }
+
+  /** Why a peer's `01` is refused, or undefined when it checks out. */
+  private checkInit(peer: PeerConnection, init: GroupInit): string | undefined {
+    if (!init.recipientPeerId.equals(this.client.endpoint.peerId)) return 'group handshake addressed to another peer ID';
+    const material = peer.session.keyingMaterial;
+    const nearNonce = peer.session.nearNonce;
+    if (material === undefined || nearNonce === undefined) return 'the P2P session kept no keying material to check the group key with';
+    const expected = groupKey(this.spec.groupText, material.sharedSecret, nearNonce);
+    if (!timingSafeEqual(expected, init.key)) return 'wrong group key (the peer does not know this groupspec)';
+    return undefined;
+  }
+
+  private checkNeighbor(member: Member): void {
+    if (member.neighbor || member.out === undefined || member.in === undefined) return;
+    member.neighbor = true;
+    this.log.debug({ peer: shortPeerId(member.peer.peerId), neighbors: this.neighbors.length }, 'new neighbour');
+    this.onNeighborConnect?.(member.peer.peerId);
+  }
+
+  private refuse(member: Member, reason: string): void {
+    const peerId = member.peer.peerId;
+    this.log.warn({ peer: shortPeerId(peerId), reason }, 'group handshake refused');
+    this.refused.set(peerId, reason);
+    this.dropMember(member, reason);
+    this.onPeerRefused?.(peerId, reason);
+  }
+
+  private dropMember(member: Member, reason: string): void {
+    const peerId = member.peer.peerId;
+    if (this.members.get(peerId) !== member) return;
+    this.members.delete(peerId);
+    member.stopWatching();
+    member.out?.close();
+    if (member.neighbor) {
+      this.log.debug({ peer: shortPeerId(peerId), reason }, 'neighbour gone');
+      this.onNeighborDisconnect?.(peerId, reason);
+    }
+  }
+
+  private end(reason: string, closeJoinFlow: boolean): void {
+    if (this.closedReason !== undefined) return;
+    this.closedReason = reason;
+    groupsOfClient.get(this.client)?.delete(this);
+    for (const cleanup of this.cleanups.splice(0)) cleanup();
+    if (closeJoinFlow && this.joinFlow.state === 'open') this.joinFlow.close();
+    // The server closes its flow of introductions when ours ends; what still comes is ignored.
+    for (const member of [...this.members.values()]) this.dropMember(member, reason);
+    this.connecting.clear();
+    this.log.debug({ reason }, 'group membership ended');
+    this.onEnd?.(reason);
+  }
+}
+
+/** Takes a peer's report flow for the group its first message names (or refuses it). */
+function takeReportFlow(client: RtmfpClient, peer: PeerConnection, flow: IncomingFlow): boolean {
+  if (!flow.metadata.equals(GROUP_PEER_FLOW_METADATA)) return false;
+  flow.onMessage = (message) => {
+    const init = parseGroupInit(message);
+    const wanted = init?.groupIdHex.toLowerCase();
+    const group = wanted === undefined ? undefined : [...(groupsOfClient.get(client) ?? [])].find((g) => g.spec.groupIdHex === wanted);
+    if (init === undefined || group === undefined) {
+      client.log.debug({ peer: shortPeerId(peer.peerId), first: message[0], group: wanted }, init ? 'group handshake for a group we are not in: refused' : 'report flow without a group handshake: refused');
+      flow.reject();
+      return;
+    }
+    // Later messages go to the group's own handler, which receiveInit sets.
+    flow.onMessage = () => {};
+    group.receiveInit(peer, flow, init);
+  };
+  return true;
+}
