@@ -8,6 +8,7 @@ import { streamProtocolFor, type StreamFrameKind } from '../client/stream-client
 import '../client/stream-protocols.js';
 import { Progress } from './progress.js';
 import { checkStreamUrl } from './argument-checks.js';
+import { parsePeerId } from '../client/peer-sessions.js';
 import { exitWithError, UsageError } from './exit.js';
 
 const TAG_TYPES: Record<StreamFrameKind, number> = { audio: FlvTagType.Audio, video: FlvTagType.Video, data: FlvTagType.ScriptData };
@@ -24,11 +25,21 @@ export interface PlayOptions {
   /** Give up when no media came within this many seconds. */
   wait: number;
   quiet?: boolean;
+  /** Play directly from the peer of this ID (RTMFP), the server only introducing. */
+  peer?: string;
 }
 
 export async function recordStream(url: string, options: PlayOptions): Promise<void> {
   checkStreamUrl(url);
   const protocol = streamProtocolFor(url);
+  if (options.peer !== undefined) {
+    if (protocol.playFromPeer === undefined) throw new UsageError(`--peer needs an rtmfp:// URL (peers meet through an RTMFP server), got ${url}`);
+    try {
+      parsePeerId(options.peer);
+    } catch (err) {
+      throw new UsageError(`--peer: ${(err as Error).message}`);
+    }
+  }
   const out: NodeJS.WritableStream = options.output === '-' ? process.stdout : createWriteStream(options.output);
   let fileError: Error | undefined;
   out.on('error', (err: Error) => (fileError = err));
@@ -60,7 +71,10 @@ export async function recordStream(url: string, options: PlayOptions): Promise<v
     if (options.duration !== undefined && mediaMs >= options.duration * 1000) finish('duration reached');
   };
 
-  const session = await protocol.play(url, onFrame);
+  const session =
+    options.peer === undefined
+      ? await protocol.play(url, onFrame)
+      : await protocol.playFromPeer!(url, options.peer, onFrame, (peerId) => console.error(`covey play: peer ID ${peerId}`), options.wait * 1000);
   session.onEnd = (reason) => finish(reason);
   const waitTimer = setTimeout(() => {
     if (base === undefined) finish(new Error(`no media within ${options.wait} s: is the stream published? (${url})`));
@@ -87,9 +101,10 @@ export function registerPlay(program: Command): void {
     .argument('<url>', 'rtmfp://host[:port]/app/stream (UDP) or rtmp://host[:port]/app/stream (TCP); port 1935 by default')
     .requiredOption('-o, --output <file>', 'FLV file to write, or - for stdout')
     .option('--duration <seconds>', 'stop after this much media time')
+    .option('--peer <peerId>', 'play directly from the peer that publishes the stream (rtmfp:// only; the server only introduces): its peer ID, as covey publish --p2p prints it')
     .option('--wait <seconds>', 'fail when no media comes within this time', '10')
     .option('-q, --quiet', 'no progress lines')
-    .action(async (url: string, flags: { output: string; duration?: string; wait: string; quiet?: boolean }) => {
+    .action(async (url: string, flags: { output: string; duration?: string; wait: string; quiet?: boolean; peer?: string }) => {
       const duration = flags.duration === undefined ? undefined : Number(flags.duration);
       const wait = Number(flags.wait);
       if (duration !== undefined && !(duration > 0)) {
@@ -97,7 +112,7 @@ export function registerPlay(program: Command): void {
       }
       if (!(wait > 0)) exitWithError('play', new UsageError(`--wait must be a positive number of seconds, got ${flags.wait}`));
       try {
-        await recordStream(url, { output: flags.output, duration, wait, quiet: flags.quiet });
+        await recordStream(url, { output: flags.output, duration, wait, quiet: flags.quiet, peer: flags.peer });
       } catch (err) {
         exitWithError('play', err);
       }

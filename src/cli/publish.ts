@@ -7,7 +7,7 @@ import { streamProtocolFor, type PublishSession, type StreamFrameKind } from '..
 import '../client/stream-protocols.js';
 import { Progress } from './progress.js';
 import { checkFlvFile, checkStreamUrl } from './argument-checks.js';
-import { exitWithError } from './exit.js';
+import { exitWithError, UsageError } from './exit.js';
 
 /** The publisher waits while more than this is waiting to be sent (a slow link). */
 const MAX_BUFFERED = 4 * 1024 * 1024;
@@ -18,11 +18,14 @@ function kindOf(type: number): StreamFrameKind | undefined {
   return type === FlvTagType.Audio ? 'audio' : type === FlvTagType.Video ? 'video' : type === FlvTagType.ScriptData ? 'data' : undefined;
 }
 
-export async function publishFile(file: string, url: string, options: { loop?: boolean; quiet?: boolean }): Promise<void> {
+export async function publishFile(file: string, url: string, options: { loop?: boolean; quiet?: boolean; p2p?: boolean }): Promise<void> {
   checkStreamUrl(url);
   await checkFlvFile(file);
   const protocol = streamProtocolFor(url);
-  const session: PublishSession = await protocol.publish(url);
+  if (options.p2p && protocol.publishDirect === undefined) throw new UsageError(`--p2p needs an rtmfp:// URL (peers meet through an RTMFP server), got ${url}`);
+  const session: PublishSession = options.p2p
+    ? await protocol.publishDirect!(url, (peerId) => console.error(`covey publish: peer ID ${peerId} (players: covey play --peer ${peerId} ${url})`))
+    : await protocol.publish(url);
   let ended: string | undefined;
   let closing = false;
   session.onEnd = (reason) => {
@@ -109,8 +112,9 @@ export function registerPublish(program: Command): void {
     .argument('<file>', 'FLV file (H.264/AAC, or anything FLV holds, Enhanced RTMP included)')
     .argument('<url>', 'rtmfp://host[:port]/app/stream (UDP) or rtmp://host[:port]/app/stream (TCP); port 1935 by default')
     .option('--loop', 'start over at the end of the file, until interrupted')
+    .option('--p2p', 'publish with direct connections (rtmfp:// only): players reach this process by its peer ID, printed on stderr, and get the media from it directly; the server only introduces them')
     .option('-q, --quiet', 'no progress lines')
-    .action(async (file: string, url: string, flags: { loop?: boolean; quiet?: boolean }) => {
+    .action(async (file: string, url: string, flags: { loop?: boolean; quiet?: boolean; p2p?: boolean }) => {
       try {
         await publishFile(file, url, flags);
       } catch (err) {

@@ -101,10 +101,12 @@ export class DirectPublisher {
   /** A player stopped (closed its stream, or its session ended). */
   onUnsubscribe?: (subscriber: DirectSubscriber, reason: string) => void;
   private closed = false;
-  /** What a player that joins late needs before the live frames: metadata and codec headers. */
+  /** What a player that joins late needs before the live frames: metadata and codec headers (payloads). */
   private metadata: Buffer | undefined;
   private audioHeader: Buffer | undefined;
   private videoHeader: Buffer | undefined;
+  /** The stream's time now: a late player's headers carry it, so its recording has no gap. */
+  private lastTimestamp = 0;
 
   constructor(
     readonly name: string,
@@ -123,9 +125,10 @@ export class DirectPublisher {
     const message = encodeTcMessage(type, timestamp, payload);
     const keyframe = kind === 'video' && isVideoKeyframe(payload);
     let header = false;
-    if (kind === 'data' && isMetadata(payload)) this.metadata = message;
-    else if (kind === 'audio' && isAudioSequenceHeader(payload)) this.audioHeader = message;
-    else if (kind === 'video' && isVideoSequenceHeader(payload)) header = Boolean((this.videoHeader = message));
+    if (kind !== 'data') this.lastTimestamp = timestamp;
+    if (kind === 'data' && isMetadata(payload)) this.metadata = payload;
+    else if (kind === 'audio' && isAudioSequenceHeader(payload)) this.audioHeader = payload;
+    else if (kind === 'video' && isVideoSequenceHeader(payload)) header = Boolean((this.videoHeader = payload));
     for (const s of this.subscribers) {
       if (s.bufferedBytes > MAX_PLAYER_BACKLOG) {
         if (!s.waitingForKeyframe) this.log.debug({ peer: shortPeerId(s.peerId), buffered: s.bufferedBytes }, 'direct player behind: frames skipped until the next keyframe');
@@ -189,9 +192,10 @@ export class DirectPublisher {
     s.send('data', statusMessage('status', 'NetStream.Play.Reset', `Playing and resetting ${this.name}.`, this.name));
     s.send('data', statusMessage('status', 'NetStream.Play.Start', `Started playing ${this.name}.`, this.name));
     s.send('data', sampleAccessMessage());
-    if (this.metadata) s.send('data', this.metadata);
-    if (this.audioHeader) s.send('audio', this.audioHeader);
-    if (this.videoHeader) s.send('video', this.videoHeader);
+    const now = this.lastTimestamp;
+    if (this.metadata) s.send('data', encodeTcMessage(FlashMessageType.DataAmf0, now, this.metadata));
+    if (this.audioHeader) s.send('audio', encodeTcMessage(FlashMessageType.Audio, now, this.audioHeader));
+    if (this.videoHeader) s.send('video', encodeTcMessage(FlashMessageType.Video, now, this.videoHeader));
     flow.onEnd = () => this.drop(s, 'the player closed its stream');
     void peer.closed.then((reason) => this.drop(s, `P2P session ended: ${reason}`));
     this.onSubscribe?.(s);

@@ -31,6 +31,13 @@ export interface StreamProtocol {
   publish(url: string): Promise<PublishSession>;
   /** Connects and starts playing; rejects with one readable line. Frames may follow at once. */
   play(url: string, onFrame: PlaySession['onFrame']): Promise<PlaySession>;
+  /**
+   * Protocols with peers (RTMFP) only: publishes the stream to players that connect to this
+   * process directly, the server only introducing them. `onPeerId` hears our peer ID once connected.
+   */
+  publishDirect?(url: string, onPeerId: (peerId: string) => void): Promise<PublishSession>;
+  /** Protocols with peers only: plays the stream directly from the peer that publishes it. */
+  playFromPeer?(url: string, peerId: string, onFrame: PlaySession['onFrame'], onPeerId: (peerId: string) => void, timeoutMs?: number): Promise<PlaySession>;
 }
 
 const protocols = new Map<string, StreamProtocol>();

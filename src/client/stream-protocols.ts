@@ -1,9 +1,14 @@
 // Every protocol the CLI's publish and play commands speak, registered by URL scheme.
 import { registerStreamProtocol } from './stream-client.js';
 import { netStreamProtocol } from './net-stream-protocol.js';
+import { directStreamProtocol } from './direct-stream-protocol.js';
 import { RtmpClient } from './rtmp-client.js';
 import { RtmfpClient } from './rtmfp-client.js';
 import { parseRtmfpUrl, parseRtmpUrl } from './rtmp-url.js';
 
 registerStreamProtocol('rtmp', netStreamProtocol('rtmp', parseRtmpUrl, (url) => RtmpClient.connect(url)));
-registerStreamProtocol('rtmfp', netStreamProtocol('rtmfp', parseRtmfpUrl, (url) => RtmfpClient.connect(url)));
+registerStreamProtocol('rtmfp', {
+  ...netStreamProtocol('rtmfp', parseRtmfpUrl, (url) => RtmfpClient.connect(url)),
+  // RTMFP clients are peers too: direct P2P NetStreams, the server only introducing.
+  ...directStreamProtocol(parseRtmfpUrl, (url) => RtmfpClient.connect(url)),
+});
