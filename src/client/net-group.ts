@@ -68,6 +68,11 @@ export class NetGroup {
   onNeighborDisconnect?: (peerId: string, reason: string) => void;
   /** A group handshake with a peer failed (refused by either side). */
   onPeerRefused?: (peerId: string, reason: string) => void;
+  /**
+   * An introduced member could not be reached over a direct P2P session (the reason says which
+   * half of the rendezvous failed; behind a symmetric NAT it is the direct path).
+   */
+  onPeerUnreachable?: (peerId: string, reason: string) => void;
   /** Our membership ended: we left, the server refused us later, or the connection closed. */
   onEnd?: (reason: string) => void;
   /** Why our membership ended, once it has. */
@@ -76,6 +81,8 @@ export class NetGroup {
   readonly introduced: string[] = [];
   /** Handshake refusals seen, by peer ID. */
   readonly refused = new Map<string, string>();
+  /** Introduced members we failed to open a P2P session to, with why (the last attempt's reason). */
+  readonly unreachable = new Map<string, string>();
 
   private readonly members = new Map<string, Member>();
   /** Introduced members we are opening a session to. */
@@ -224,6 +231,7 @@ export class NetGroup {
     this.client.connectPeer(peerId, { timeoutMs: this.peerTimeoutMs }).then(
       (peer) => {
         this.connecting.delete(peerId);
+        this.unreachable.delete(peerId);
         if (this.closedReason !== undefined) return;
         // We asked for this session, so our 01 goes first whichever side the engine made
         // initiator (a simultaneous open may have given that role to the peer).
@@ -232,7 +240,9 @@ export class NetGroup {
       (err: Error) => {
         this.connecting.delete(peerId);
         if (this.closedReason !== undefined) return;
+        this.unreachable.set(peerId, err.message);
         this.log.info({ peer: shortPeerId(peerId), reason: err.message }, 'cannot reach an introduced member');
+        this.onPeerUnreachable?.(peerId, err.message);
       },
     );
   }

@@ -4,7 +4,7 @@
 // address we already know; the server redirects us and forwards our IHello to the peer, so both
 // sides send at once and their NATs let the other in). One session per peer: a second connect
 // to the same peer shares the first, and a simultaneous open resolves in the engine.
-import type { RtmfpEndpoint } from '../rtmfp/endpoint.js';
+import { ConnectError, type RtmfpEndpoint } from '../rtmfp/endpoint.js';
 import { formatAddress, type Address } from '../rtmfp/address.js';
 import type { Session } from '../rtmfp/session.js';
 import type { Logger } from '../util/log.js';
@@ -24,6 +24,47 @@ export function parsePeerId(text: string): string {
   const id = text.trim();
   if (!PEER_ID.test(id)) throw new Error(`not a peer ID: "${text}" (expected 64 hexadecimal digits, as printed by the peer)`);
   return id.toLowerCase();
+}
+
+/**
+ * A P2P session could not be opened. `introducedAt` holds the addresses the server gave for the
+ * peer: empty when the server never answered for it (not connected there), filled when it
+ * introduced us and the direct path is what failed.
+ */
+export class PeerUnreachableError extends Error {
+  constructor(
+    message: string,
+    readonly peerId: string,
+    readonly introducedAt: readonly Address[],
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * One line on why a connect to a peer failed. Rendezvous has two halves, and users need to know
+ * which failed: the server not answering for the peer (it is not connected there), or the server
+ * introducing us while the peer's packets never arrive. The latter is what a NAT that maps each
+ * destination to a port of its own (symmetric) does: the peer answers to the port the server
+ * saw, which is not the one our NAT opened towards it, and both NATs drop the other's packets
+ * (test/client/nat-traversal.test.ts shows it with two Linux NATs, one fully-random).
+ */
+function connectFailure(peerId: string, server: Address, err: Error): PeerUnreachableError {
+  const peer = shortPeerId(peerId);
+  const introducedAt = err instanceof ConnectError ? err.redirectedTo : [];
+  if (err instanceof ConnectError && introducedAt.length > 0) {
+    const within = / within (\d+ ms)$/.exec(err.message)?.[1];
+    if (err.stage === 'hello') {
+      return new PeerUnreachableError(
+        `cannot reach peer ${peer}: the server at ${formatAddress(server)} introduced it at ${introducedAt.map(formatAddress).join(', ')}, but nothing came back from there${within ? ` within ${within}` : ''}: ` +
+          'a NAT or firewall between us drops the direct packets (most likely a symmetric NAT on either side, one that gives each destination a port of its own: hole punching cannot pass it)',
+        peerId,
+        introducedAt,
+      );
+    }
+    return new PeerUnreachableError(`cannot reach peer ${peer}: it answered, but the handshake went no further: ${err.message}`, peerId, introducedAt);
+  }
+  return new PeerUnreachableError(`cannot reach peer ${peer} through the server at ${formatAddress(server)}: ${err.message} (is that peer connected to the same server?)`, peerId, introducedAt);
 }
 
 export class PeerSessions {
@@ -98,7 +139,7 @@ export class PeerSessions {
     try {
       session = await this.endpoint.connect({ fingerprint: Buffer.from(peerId, 'hex') }, [server, ...(options.addresses ?? [])], { timeoutMs });
     } catch (err) {
-      throw new Error(`cannot reach peer ${shortPeerId(peerId)} through the server at ${formatAddress(server)}: ${(err as Error).message} (is that peer connected to the same server?)`);
+      throw connectFailure(peerId, server, err as Error);
     }
     // A peer that connected to us meanwhile (and won no glare: it asked first) may already be here.
     const existing = this.get(peerId);

@@ -53,7 +53,22 @@ export interface EndpointOptions {
   handshake?: Partial<HandshakeTimings>;
 }
 
-export class ConnectError extends Error {}
+/**
+ * A connect that failed. For one that timed out, what it got that far tells why: a redirect
+ * means the server knew the peer (it introduced us), so silence from the addresses it gave is
+ * the path between us, not the peer's absence.
+ */
+export class ConnectError extends Error {
+  constructor(
+    message: string,
+    /** Addresses that redirects gave us for the endpoint we wanted, in arrival order. */
+    readonly redirectedTo: readonly Address[] = [],
+    /** 'keying' when an RHello came but no RIKeying; 'hello' when nothing selected us an endpoint. */
+    readonly stage: 'hello' | 'keying' = 'hello',
+  ) {
+    super(message);
+  }
+}
 
 export interface ConnectOptions {
   /** This connect fails after this long (default: the endpoint's handshake connectTimeoutMs). */
@@ -66,6 +81,8 @@ interface PendingConnect {
   wanted: Epd;
   localId: number;
   addresses: Address[];
+  /** Usable addresses that redirects gave (for the error, should the connect time out). */
+  redirectedTo: Address[];
   timeoutMs: number;
   state: 'hello' | 'keying';
   /** Chosen responder, once an RHello came. */
@@ -467,6 +484,7 @@ export class RtmfpEndpoint implements SessionHost {
         wanted,
         localId: this.newSessionId(),
         addresses: [...addresses],
+        redirectedTo: [],
         timeoutMs,
         state: 'hello',
         retransmitMs: this.handshakeTimings.initialRetransmitMs,
@@ -499,7 +517,8 @@ export class RtmfpEndpoint implements SessionHost {
     const wait = Math.min(p.retransmitMs, Math.max(0, p.deadline - now));
     p.timer = this.clock.setTimer(wait, () => {
       if (this.clock.now() >= p.deadline) {
-        this.failPending(p, new ConnectError(`no answer from ${p.addresses.map(formatAddress).join(', ')} within ${p.timeoutMs} ms`));
+        const asked = p.state === 'hello' ? p.addresses : [p.responder!];
+        this.failPending(p, new ConnectError(`no answer from ${asked.map(formatAddress).join(', ')} within ${p.timeoutMs} ms`, p.redirectedTo, p.state));
         return;
       }
       p.retransmitMs *= this.handshakeTimings.backoff;
@@ -568,6 +587,13 @@ export class RtmfpEndpoint implements SessionHost {
     }
     const known = new Set(p.addresses.map(addressKey));
     const fresh = usable.filter((d) => !known.has(addressKey(d)));
+    const noted = new Set(p.redirectedTo.map(addressKey));
+    for (const d of usable) {
+      if (p.redirectedTo.length < MAX_REDIRECT_DESTINATIONS && !noted.has(addressKey(d))) {
+        noted.add(addressKey(d));
+        p.redirectedTo.push({ host: d.host, port: d.port });
+      }
+    }
     for (const d of fresh.slice(0, Math.max(0, MAX_REDIRECT_DESTINATIONS - p.addresses.length))) {
       p.addresses.push({ host: d.host, port: d.port });
       this.sendStartup(0, ChunkType.IHELLO, encodeIHello({ epd: p.epd, tag: p.tag }), d);

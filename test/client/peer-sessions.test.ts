@@ -8,6 +8,10 @@ import { RtmfpClient } from '../../src/client/rtmfp-client.js';
 import type { PeerConnection } from '../../src/client/peer-connection.js';
 import { PeerRegistry } from '../../src/rtmfp/peer-registry.js';
 import { formatAddress } from '../../src/rtmfp/address.js';
+import { PeerUnreachableError } from '../../src/client/peer-sessions.js';
+import { RtmfpEndpoint } from '../../src/rtmfp/endpoint.js';
+import { NodeDatagramPort } from '../../src/rtmfp/node-platform.js';
+import { FlashCrypto } from '../../src/rtmfp/crypto/flash-crypto.js';
 
 let server: TestServer;
 /** The server's rendezvous registry: who can be introduced, with the addresses each reported. */
@@ -112,6 +116,35 @@ test('a peer that is not connected anywhere: the connect fails within its timeou
   await assert.rejects(a.connectPeer(a.peerId), /our own peer ID/);
   a.close();
   await assert.rejects(a.connectPeer('cd'.repeat(32)), /connection closed/);
+});
+
+test('a peer the server introduces but whose packets never come: the error says the direct path failed, not the peer', async () => {
+  // B is connected and registered, but its endpoint answers no peer (as if a NAT dropped all
+  // they send it): A is redirected to B's address, and nothing comes back from there.
+  const silent = new RtmfpEndpoint({
+    port: await NodeDatagramPort.bind({ host: '127.0.0.1', port: 0 }),
+    crypto: new FlashCrypto({ server: false }),
+    acceptSessions: false,
+  });
+  const b = await connect({ endpoint: silent });
+  const a = await connect();
+  const t0 = Date.now();
+  await assert.rejects(a.connectPeer(b.peerId, { timeoutMs: 1500 }), (err: Error) => {
+    assert.ok(err instanceof PeerUnreachableError);
+    assert.deepEqual(err.introducedAt.map(formatAddress), [formatAddress(silent.localAddress)]);
+    const short = `${b.peerId.slice(0, 8)}…${b.peerId.slice(-4)}`;
+    assert.equal(
+      err.message,
+      `cannot reach peer ${short}: the server at ${formatAddress(a.session.address)} introduced it at ${formatAddress(silent.localAddress)}, but nothing came back from there within 1500 ms: ` +
+        'a NAT or firewall between us drops the direct packets (most likely a symmetric NAT on either side, one that gives each destination a port of its own: hole punching cannot pass it)',
+    );
+    return true;
+  });
+  const elapsed = Date.now() - t0;
+  assert.ok(elapsed >= 1400 && elapsed < 6000, `failed after ${elapsed} ms`);
+  a.close();
+  b.close();
+  silent.close();
 });
 
 test('when a client closes or loses its server, its P2P sessions end on both sides', async () => {
