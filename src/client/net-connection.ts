@@ -14,6 +14,8 @@ import {
   type CommandMessage,
   type ObjectEncoding,
 } from '../codec/flash-command.js';
+import { encodeSharedObjectMessage, isSharedObjectType, type SharedObjectMessage } from '../codec/shared-object-message.js';
+import { decodeIncomingSharedObject, type SharedObjectHost } from './shared-object.js';
 
 /** What a NetConnection needs from its protocol. */
 export interface NetChannel {
@@ -63,7 +65,7 @@ interface Pending {
 const STREAM_BEGIN = 0;
 const STREAM_EOF = 1;
 
-export class NetConnection {
+export class NetConnection implements SharedObjectHost {
   /** The _result info object of connect. */
   connectInfo: Record<string, unknown> | undefined;
   /** Methods the server may call on us; a missing one is answered with _error. */
@@ -81,6 +83,29 @@ export class NetConnection {
   private connectTransaction: number | undefined;
   private readonly streams = new Map<number, NetStream>();
   protected encoding: ObjectEncoding = 0;
+  /** Connected shared objects by name: their messages are routed to them. */
+  private readonly sharedObjects = new Map<string, { receive: (m: SharedObjectMessage) => void; closed: (reason: string) => void }>();
+
+  /** @internal (SharedObject.connect) */
+  attachSharedObject(name: string, receive: (m: SharedObjectMessage) => void, closed: (reason: string) => void): void {
+    if (this.closedReason !== undefined) {
+      queueMicrotask(() => closed(this.closedReason!));
+      return;
+    }
+    this.sharedObjects.set(name, { receive, closed });
+  }
+
+  /** @internal */
+  detachSharedObject(name: string): void {
+    this.sharedObjects.delete(name);
+  }
+
+  /** @internal Sends a shared-object message: type 19, or 16 on an AMF3 connection. */
+  sendSharedObjectMessage(message: SharedObjectMessage): void {
+    if (this.closedReason !== undefined) return;
+    const { type, payload } = encodeSharedObjectMessage(this.encoding, message);
+    this.channel.send(0, type, 0, payload);
+  }
 
   /** Sends connect and resolves once the server accepted; rejects with its reason otherwise. */
   protected async sendConnect(target: ConnectTarget, options: ConnectOptions): Promise<void> {
@@ -196,6 +221,12 @@ export class NetConnection {
       this.receiveCommand(streamId, decodeCommand(type, payload));
       return;
     }
+    if (isSharedObjectType(type)) {
+      // A malformed one is dropped: it names no object we could tell.
+      const message = decodeIncomingSharedObject(type, payload);
+      if (message !== undefined) this.sharedObjects.get(message.name)?.receive(message);
+      return;
+    }
     if (type === FlashMessageType.Audio || type === FlashMessageType.Video || isDataType(type)) {
       // Some servers (Node-Media-Server 4) send media on stream 0 whatever stream is playing.
       const stream = this.streams.get(streamId) ?? (this.streams.size === 1 ? this.streams.values().next().value : undefined);
@@ -222,6 +253,9 @@ export class NetConnection {
     for (const p of this.pending.values()) p.reject(new Error(`connection closed: ${reason}`));
     this.pending.clear();
     for (const s of this.streams.values()) s.onEnd?.(`connection closed: ${reason}`);
+    const objects = [...this.sharedObjects.values()];
+    this.sharedObjects.clear();
+    for (const o of objects) o.closed(reason);
     this.onEnd?.(reason);
   }
 

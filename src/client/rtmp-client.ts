@@ -38,7 +38,7 @@ export class RtmpClient extends NetConnection {
     this.connection = connection;
     this.channel = {
       send(streamId, type, timestamp, payload) {
-        const csid = type === MessageType.CommandAmf0 || type === MessageType.CommandAmf3 ? (streamId === 0 ? OutChunkStream.Command : OutChunkStream.StreamCommand) : chunkStreamFor(type);
+        const csid = type === MessageType.CommandAmf0 || type === MessageType.CommandAmf3 || type === MessageType.SharedObjectAmf0 || type === MessageType.SharedObjectAmf3 ? (streamId === 0 ? OutChunkStream.Command : OutChunkStream.StreamCommand) : chunkStreamFor(type);
         connection.sendMessage(csid, type, streamId, timestamp, payload);
       },
       get bufferedBytes() {

@@ -81,6 +81,12 @@ export class ByteWriter {
     this.length += bytes.length;
   }
 
+  /** Overwrites 4 bytes already written at `offset` (a length known only after what follows it). */
+  patchUInt32BE(offset: number, value: number): void {
+    if (offset + 4 > this.length) throw new RangeError(`patch at ${offset} beyond the ${this.length} bytes written`);
+    this.buffer.writeUInt32BE(value, offset);
+  }
+
   /** Writes `text` as UTF-8 whose encoded length the caller already knows (and has written). */
   writeUtf8(text: string, byteLength: number): void {
     this.reserve(byteLength);

@@ -23,6 +23,13 @@ export interface AppHooks {
   onJoinGroup?(client: FlashClient, group: NetGroup<GroupMembership>, peerId: string): Refusal;
   /** A member left a group (its group flow closed, or it disconnected); group.size after. */
   onLeaveGroup?(client: FlashClient, group: NetGroup<GroupMembership>): void;
+  /** A client uses a remote shared object; a refusal answers it SharedObject.NoReadAccess. */
+  onSharedObjectUse?(client: FlashClient, name: string, persistent: boolean): Refusal;
+  /**
+   * A client asks to set a slot (`value` undefined: delete it); a refusal answers it
+   * SharedObject.NoWriteAccess and nothing of its message's changes is applied.
+   */
+  onSharedObjectChange?(client: FlashClient, name: string, key: string, value: unknown): Refusal;
 }
 
 /** Thrown by a method to answer with a specific error status instead of NetConnection.Call.Failed. */

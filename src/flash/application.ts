@@ -7,6 +7,7 @@ import type { StreamName } from './stream-name.js';
 import type { Subscriber } from './subscriber.js';
 import { Subscription } from './subscription.js';
 import type { Logger } from '../util/log.js';
+import type { SharedObjects } from './shared-objects.js';
 
 /** Everything known about one stream name: its publication, if any, and its players. */
 interface StreamSlot {
@@ -22,6 +23,8 @@ export class Application {
     readonly name: string,
     readonly hooks: AppHooks,
     readonly log: Logger,
+    /** Its remote shared objects (kept by the server across the app's comings and goings). */
+    readonly sharedObjects: SharedObjects,
     private readonly publicationOptions: Partial<PublicationOptions> = {},
   ) {}
 

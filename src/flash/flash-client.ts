@@ -14,6 +14,8 @@ import type { FlashTransport, ObjectEncoding } from './flash-transport.js';
 import type { Publication } from './publication.js';
 import { statusInfo, type StatusInfo } from './status.js';
 import { parseStreamName } from './stream-name.js';
+import type { SharedObjectUser } from './shared-object.js';
+import type { SharedObjectMessage } from '../codec/shared-object-message.js';
 import type { Subscription } from './subscription.js';
 
 export interface FlashClientLimits {
@@ -59,7 +61,7 @@ export class CallError extends Error {
 
 const CONNECT_PROPERTIES = { fmsVer: 'FMS/3,5,7,7009', capabilities: 31, mode: 1 };
 
-export class FlashClient {
+export class FlashClient implements SharedObjectUser {
   readonly id = randomBytes(8).toString('hex');
   readonly log: Logger;
   state: 'new' | 'connecting' | 'connected' | 'closed' = 'new';
@@ -110,6 +112,18 @@ export class FlashClient {
       pending.set(transactionId, { resolve, reject, timer });
       this.transport.sendCommand(0, this.objectEncoding, method, transactionId, null, ...args);
     });
+  }
+
+  /** @internal A shared-object message to the client (see SharedObject). */
+  sendSharedObjectMessage(type: number, payload: Buffer): void {
+    if (this.state === 'connected') this.transport.sendSharedObject?.(type, payload);
+  }
+
+  /** A shared-object message from the client (types 19 and 16, decoded by the transport). */
+  handleSharedObject(message: SharedObjectMessage): void {
+    if (this.state === 'connecting') return this.defer(() => this.handleSharedObject(message));
+    if (this.state !== 'connected') return;
+    this.app!.sharedObjects.handle(this, message);
   }
 
   /** Sends a NetConnection status event (onStatus on stream 0). */
@@ -250,6 +264,7 @@ export class FlashClient {
     this.pending = undefined;
     this.server.groups.leaveAll(this, reason);
     if (this.app) {
+      this.app.sharedObjects.leaveAll(this);
       this.app.clients.delete(this);
       if (wasConnected) {
         try {

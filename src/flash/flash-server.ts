@@ -7,6 +7,8 @@ import { Application } from './application.js';
 import { FlashClient, type FlashClientLimits } from './flash-client.js';
 import type { FlashTransport } from './flash-transport.js';
 import { GroupRegistry, type GroupLimits } from './group-registry.js';
+import type { SharedObjectLimits } from './shared-object-limits.js';
+import { SharedObjects, type SharedObjectStore } from './shared-objects.js';
 
 export interface FlashServerOptions {
   log: Logger;
@@ -19,6 +21,10 @@ export interface FlashServerOptions {
   groups?: Partial<GroupLimits>;
   /** Payload bytes of each publication's GOP cache at most; 0 disables it (default: DEFAULT_GOP_CACHE_BYTES). */
   gopCacheBytes?: number;
+  /** Bounds on remote shared objects (see DEFAULT_SHARED_OBJECT_LIMITS). */
+  sharedObjects?: Partial<SharedObjectLimits>;
+  /** Where persistent shared objects are kept; none: in memory only, while used. */
+  sharedObjectStore?: SharedObjectStore;
 }
 
 export class FlashServer {
@@ -28,6 +34,11 @@ export class FlashServer {
   /** NetGroup memberships, per application. */
   readonly groups: GroupRegistry;
   private readonly options: FlashServerOptions;
+  /**
+   * Shared objects per application name. They outlive the Application object (dropped when idle),
+   * so a transient object that comes back still starts above the versions clients may hold.
+   */
+  private readonly sharedObjectsByApp = new Map<string, SharedObjects>();
 
   constructor(options: FlashServerOptions) {
     this.options = options;
@@ -47,9 +58,22 @@ export class FlashServer {
     let app = this.apps.get(name);
     if (app) return app;
     if (this.options.appExists && !this.options.appExists(name)) return undefined;
-    app = new Application(name, this.options.hooks?.(name) ?? {}, this.log.child({ app: name }), { gopCacheBytes: this.options.gopCacheBytes });
+    const hooks = this.options.hooks?.(name) ?? {};
+    const log = this.log.child({ app: name });
+    app = new Application(name, hooks, log, this.sharedObjectsOf(name, log), { gopCacheBytes: this.options.gopCacheBytes });
     this.apps.set(name, app);
     return app;
+  }
+
+  /** The shared objects of an application (made on first use; they stay while the server runs). */
+  sharedObjectsOf(app: string, log: Logger = this.log.child({ app })): SharedObjects {
+    let objects = this.sharedObjectsByApp.get(app);
+    if (objects === undefined) {
+      // Hooks are read at each use: they belong to the Application of the moment.
+      objects = new SharedObjects({ app, hooks: () => this.apps.get(app)?.hooks ?? {}, log, limits: this.options.sharedObjects, store: this.options.sharedObjectStore });
+      this.sharedObjectsByApp.set(app, objects);
+    }
+    return objects;
   }
 
   /** @internal FlashClient tells us when it is gone. */

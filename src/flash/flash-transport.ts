@@ -19,6 +19,8 @@ export interface FlashTransport {
   sendCommand(streamId: number, encoding: ObjectEncoding, name: string, transactionId: number, commandObject: unknown, ...args: unknown[]): void;
   /** The delivery side of a NetStream the client plays on. */
   openSubscriber(streamId: number): Subscriber;
+  /** Sends one shared-object message (type 19 or 16, encoded) on the NetConnection. */
+  sendSharedObject?(type: number, payload: Buffer): void;
   /** The application accepted the client's connect (its _result has been sent). */
   connected?(): void;
   /** The client deleted a NetStream: what the transport keeps for it can go. */

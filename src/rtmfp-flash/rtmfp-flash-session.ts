@@ -5,6 +5,7 @@
 import { decodeCommand, decodeData, encodeCommand, FlashMessageType, isCommandType, isDataType, MalformedMessageError } from '../codec/flash-command.js';
 import { parseTcMetadata, encodeTcMetadata } from '../codec/tc-metadata.js';
 import { encodeTcMessage, parseTcMessage } from '../codec/tc-message.js';
+import { decodeSharedObjectMessage, isSharedObjectType } from '../codec/shared-object-message.js';
 import type { FlashClient } from '../flash/flash-client.js';
 import type { FlashServer } from '../flash/flash-server.js';
 import type { FlashTransport, ObjectEncoding } from '../flash/flash-transport.js';
@@ -85,6 +86,11 @@ export class RtmfpFlashSession implements FlashTransport {
     const flow = this.commandFlow(streamId);
     if (this.log.isLevelEnabled('debug')) this.log.debug({ streamId, command: name, transactionId, type, flowId: flow?.flowId }, 'command sent');
     flow?.write(encodeTcMessage(type, 0, payload));
+  }
+
+  /** Shared objects travel on our NetConnection flow, as RFC 7425 carries any stream-0 message. */
+  sendSharedObject(type: number, payload: Buffer): void {
+    this.commandFlow(0)?.write(encodeTcMessage(type, 0, payload));
   }
 
   connected(): void {
@@ -196,6 +202,10 @@ export class RtmfpFlashSession implements FlashTransport {
           this.presence.peerInfo(command.args);
           if (command.transactionId > 0) this.sendCommand(0, this.objectEncoding, '_result', command.transactionId, null, null);
         } else this.client.handleCommand(streamId, command);
+      }
+      else if (isSharedObjectType(type)) {
+        if (streamId === 0) this.client.handleSharedObject(decodeSharedObjectMessage(type, body));
+        else this.log.debug({ streamId, type }, 'shared object message on a NetStream flow ignored');
       }
       else if (type === FlashMessageType.UserControl) this.log.trace({ streamId, event: body.length >= 2 ? body.readUInt16BE(0) : undefined }, 'user control message');
       else this.log.debug({ streamId, type }, 'message of an unsupported type ignored');

@@ -8,7 +8,9 @@ import type { Subscriber } from '../flash/subscriber.js';
 import type { Logger } from '../util/log.js';
 import { formatHostPort } from '../util/host-port.js';
 import { OutChunkStream } from '../rtmp/chunk-encoder.js';
-import { decodeCommand, decodeData, encodeCommand } from '../codec/flash-command.js';
+import { decodeCommand, decodeData, encodeCommand, MalformedMessageError } from '../codec/flash-command.js';
+import { decodeSharedObjectMessage } from '../codec/shared-object-message.js';
+import { statusInfo } from '../flash/status.js';
 import { DEFAULT_MEDIA_MERGE_MS, type MediaQueueLimits } from '../flash/media-send-policy.js';
 import { MessageType, UserControlEvent, type RtmpMessage } from '../rtmp/message-types.js';
 import { DEFAULT_OUT_CHUNK_SIZE, DEFAULT_WINDOW_SIZE, type RtmpConnection } from '../rtmp/rtmp-connection.js';
@@ -65,6 +67,11 @@ export class RtmpFlashSession implements FlashTransport {
     this.connection.sendMessage(streamId === 0 ? OutChunkStream.Command : OutChunkStream.StreamCommand, type, streamId, 0, payload);
   }
 
+  /** Shared objects go on the NetConnection's chunk stream (3) and message stream 0, as Red5 sends them. */
+  sendSharedObject(type: number, payload: Buffer): void {
+    this.connection.sendMessage(OutChunkStream.Command, type, 0, 0, payload);
+  }
+
   openSubscriber(streamId: number): Subscriber {
     return new RtmpSubscriber(this.connection, streamId, (id, info) => this.sendStatus(id, info), this.options.mediaQueue);
   }
@@ -97,9 +104,21 @@ export class RtmpFlashSession implements FlashTransport {
         return;
       }
       case MessageType.SharedObjectAmf0:
-      case MessageType.SharedObjectAmf3:
-        this.log.debug('shared object message ignored (shared objects are not supported)');
+      case MessageType.SharedObjectAmf3: {
+        let decoded;
+        try {
+          decoded = decodeSharedObjectMessage(message.type, message.payload);
+        } catch (err) {
+          if (!(err instanceof MalformedMessageError)) throw err;
+          // The chunk stream is still in step (the message's length was framed): only this
+          // message is lost, so the connection and everyone else's objects carry on.
+          this.log.warn({ type: message.type, reason: err.message }, 'malformed shared object message dropped');
+          if (this.client.state === 'connected') this.client.sendStatus(statusInfo('error', 'NetConnection.Call.BadVersion', err.message));
+          return;
+        }
+        this.client.handleSharedObject(decoded);
         return;
+      }
       default:
         this.log.debug({ type: message.type }, 'unknown RTMP message type ignored');
     }

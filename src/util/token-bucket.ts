@@ -14,13 +14,13 @@ export class TokenBucket {
     this.updatedAt = now();
   }
 
-  /** Takes a token if there is one; false means over the rate (nothing taken). */
-  take(): boolean {
+  /** Takes `count` tokens if there are that many; false means over the rate (nothing taken). */
+  take(count = 1): boolean {
     const t = this.now();
     this.tokens = Math.min(this.burst, this.tokens + ((t - this.updatedAt) * this.ratePerSecond) / 1000);
     this.updatedAt = t;
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
+    if (this.tokens < count) return false;
+    this.tokens -= count;
     return true;
   }
 }
