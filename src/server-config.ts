@@ -3,6 +3,7 @@
 // (src/cli/config.ts), so the server can be started from code or tests without a command line.
 import type { LevelWithSilent } from 'pino';
 import type { LogFormat } from './util/log.js';
+import { DEFAULT_TIMINGS } from './rtmfp/session.js';
 
 export interface ListenerConfig {
   enabled: boolean;
@@ -17,6 +18,15 @@ export interface ServerConfig {
   rtmfp: ListenerConfig & {
     /** Other servers ("ip:port") connecting clients are sent to in turn; empty: they stay here. */
     redirectTo: string[];
+    /**
+     * Liveness of clients (RFC 7016 keepalive): a client heard nothing from for pingAfterMs is
+     * pinged, then every pingIntervalMs; after deadAfterPings unanswered pings its session is
+     * dead and ends (its streams unpublished, its plays stopped). A client that answers is never
+     * dropped, however quiet.
+     */
+    pingAfterMs: number;
+    pingIntervalMs: number;
+    deadAfterPings: number;
   };
   rtmp: ListenerConfig;
   log: { level: LevelWithSilent; format: LogFormat };
@@ -68,7 +78,12 @@ export interface ServerConfig {
 export function defaultConfig(): ServerConfig {
   return {
     www: 'www',
-    rtmfp: { enabled: true, host: '::', port: 1935, redirectTo: [] },
+    // Liveness: the engine's defaults (DEFAULT_TIMINGS in src/rtmfp/session.ts, with their
+    // reasons): pinged after 3 s of silence, then every second, dead after 5 unanswered (8 s).
+    rtmfp: {
+      enabled: true, host: '::', port: 1935, redirectTo: [],
+      pingAfterMs: DEFAULT_TIMINGS.pingAfterSilenceMs, pingIntervalMs: DEFAULT_TIMINGS.pingIntervalMs, deadAfterPings: DEFAULT_TIMINGS.deadAfterPings,
+    },
     rtmp: { enabled: true, host: '::', port: 1935 },
     log: { level: 'info', format: 'pretty' },
     // gopCacheBytes: the model's own default (DEFAULT_GOP_CACHE_BYTES, src/flash/gop-cache.ts), 4 MiB.

@@ -76,12 +76,13 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
         rendezvous: { perSource: { perSecond: r.perSourcePerSecond, burst: r.perSourceBurst }, perTarget: { perSecond: r.perTargetPerSecond, burst: r.perTargetBurst } },
         // Checked with the rest of the configuration: every entry parses.
         redirectTo: config.rtmfp.redirectTo.map((a) => parseHostPort(a)!),
+        timings: { pingAfterSilenceMs: config.rtmfp.pingAfterMs, pingIntervalMs: config.rtmfp.pingIntervalMs, deadAfterPings: config.rtmfp.deadAfterPings },
       });
     } catch (err) {
       throw bindError('RTMFP (UDP)', host, port, err);
     }
     server.rtmfp = endpoint;
-    closers.push(() => endpoint.close());
+    closers.push(() => endpoint.close('server shutdown'));
     // Say which send path is in use: without the accelerator a fan-out costs about 1.7 times the CPU.
     const sendPath = endpoint.sealInPlace ? 'native (batched sends, in-place AES)' : `TypeScript (node:dgram; native accelerator ${nativeAccelUnavailable ?? 'not used'})`;
     log.info({ address: formatAddress(endpoint.localAddress), sendPath }, 'RTMFP listening (UDP)');

@@ -22,7 +22,7 @@ const endpoint = new RtmfpEndpoint({
   port,
   crypto: new FlashCrypto({ server: true, groups: [2] }),
   acceptSessions: true,
-  timings: { keepaliveMs: 3_600_000, idleTimeoutMs: 7_200_000 },
+  timings: { keepaliveMs: 3_600_000, pingAfterSilenceMs: 7_200_000 },
   maxSessions: 1_000_000,
 });
 let bytes = 0;

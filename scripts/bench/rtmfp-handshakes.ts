@@ -32,7 +32,7 @@ const port = await NodeDatagramPort.bind({ host: '127.0.0.1', port: 0 });
 const client = new RtmfpEndpoint({
   port,
   crypto: new FlashCrypto({ server: false, groups: [GROUP] }),
-  timings: { keepaliveMs: 3_600_000, idleTimeoutMs: 7_200_000 },
+  timings: { keepaliveMs: 3_600_000, pingAfterSilenceMs: 7_200_000 },
   maxSessions: 1_000_000,
 });
 const target = [{ host: '127.0.0.1', port: server.port }];

@@ -12,7 +12,7 @@ const n = Number(process.argv[2] ?? 10_000);
 const server = await startBenchServer('./rtmfp-bench-server.ts');
 const base = await server.ask<Report>({ cmd: 'report' });
 const port = await NodeDatagramPort.bind({ host: '127.0.0.1', port: 0 });
-const client = new RtmfpEndpoint({ port, crypto: new FlashCrypto({ server: false, groups: [2] }), timings: { keepaliveMs: 3_600_000, idleTimeoutMs: 7_200_000 }, maxSessions: 1_000_000 });
+const client = new RtmfpEndpoint({ port, crypto: new FlashCrypto({ server: false, groups: [2] }), timings: { keepaliveMs: 3_600_000, pingAfterSilenceMs: 7_200_000 }, maxSessions: 1_000_000 });
 const target = [{ host: '127.0.0.1', port: server.port }];
 let opened = 0;
 for (let i = 0; i < n; i += 100) {

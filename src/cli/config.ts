@@ -50,9 +50,9 @@ function checkString(key: string, v: unknown, source: Source): string {
   if (typeof v !== 'string' || v.length === 0) fail(key, v, source, 'a non-empty string');
   return v;
 }
-function checkMs(key: string, v: unknown, source: Source, max: number): number {
+function checkMs(key: string, v: unknown, source: Source, max: number, min = 0): number {
   const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > max) fail(key, v, source, `whole milliseconds 0-${max}`);
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) fail(key, v, source, `whole milliseconds ${min}-${max}`);
   return n;
 }
 function checkCount(key: string, v: unknown, source: Source, max: number): number {
@@ -103,6 +103,18 @@ function checkRendezvous(k: string, v: unknown, source: Source): number {
   return checkCount(key, v, source, RENDEZVOUS_MAX[k as keyof ServerConfig['rendezvous']]);
 }
 
+/**
+ * RTMFP liveness settings. Under 100 ms a ping would go out faster than a loaded path answers
+ * (and a silent client could cost 10 pings a second); over an hour, a dead client is no longer
+ * "noticed". More than 100 pings is no bound.
+ */
+type LivenessKey = 'pingAfterMs' | 'pingIntervalMs' | 'deadAfterPings';
+const LIVENESS_KEYS: readonly LivenessKey[] = ['pingAfterMs', 'pingIntervalMs', 'deadAfterPings'];
+function checkLiveness(k: LivenessKey, v: unknown, source: Source): number {
+  const key = `rtmfp.${k}`;
+  return k === 'deadAfterPings' ? checkCount(key, v, source, 100) : checkMs(key, v, source, 3_600_000, 100);
+}
+
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -125,7 +137,8 @@ export function applyConfigObject(config: ServerConfig, obj: unknown, source: So
           else if (k === 'host') target.host = checkString(full, v, source);
           else if (k === 'port') target.port = checkPort(full, v, source);
           else if (key === 'rtmfp' && k === 'redirectTo') config.rtmfp.redirectTo = checkAddressList(full, v, source);
-          else throw new ConfigError(`unknown config key ${full} (in ${source}); known: enabled, host, port${key === 'rtmfp' ? ', redirectTo' : ''}`);
+          else if (key === 'rtmfp' && LIVENESS_KEYS.includes(k as LivenessKey)) config.rtmfp[k as LivenessKey] = checkLiveness(k as LivenessKey, v, source);
+          else throw new ConfigError(`unknown config key ${full} (in ${source}); known: enabled, host, port${key === 'rtmfp' ? `, redirectTo, ${LIVENESS_KEYS.join(', ')}` : ''}`);
         }
         break;
       }
@@ -205,6 +218,9 @@ export interface ServeFlags {
   keepaliveServerMs?: string;
   keepalivePeerMs?: string;
   gopCacheBytes?: string;
+  pingAfterMs?: string;
+  pingIntervalMs?: string;
+  deadAfterPings?: string;
 }
 
 /** Builds the effective configuration: defaults, then the config file, then flags. */
@@ -231,6 +247,9 @@ export function resolveConfig(flags: ServeFlags, cwd = process.cwd()): ServerCon
   if (flags.keepaliveServerMs !== undefined) config.rendezvous.keepaliveServerMs = checkRendezvous('keepaliveServerMs', flags.keepaliveServerMs, '--keepalive-server-ms');
   if (flags.keepalivePeerMs !== undefined) config.rendezvous.keepalivePeerMs = checkRendezvous('keepalivePeerMs', flags.keepalivePeerMs, '--keepalive-peer-ms');
   if (flags.gopCacheBytes !== undefined) config.media.gopCacheBytes = checkBytes('media.gopCacheBytes', flags.gopCacheBytes, '--gop-cache-bytes');
+  if (flags.pingAfterMs !== undefined) config.rtmfp.pingAfterMs = checkLiveness('pingAfterMs', flags.pingAfterMs, '--ping-after-ms');
+  if (flags.pingIntervalMs !== undefined) config.rtmfp.pingIntervalMs = checkLiveness('pingIntervalMs', flags.pingIntervalMs, '--ping-interval-ms');
+  if (flags.deadAfterPings !== undefined) config.rtmfp.deadAfterPings = checkLiveness('deadAfterPings', flags.deadAfterPings, '--dead-after-pings');
   if (flags.logLevel !== undefined) config.log.level = checkOneOf('log.level', flags.logLevel, '--log-level', LOG_LEVELS);
   if (flags.logFormat !== undefined) config.log.format = checkOneOf('log.format', flags.logFormat, '--log-format', ['pretty', 'json'] as const);
   if (!config.rtmfp.enabled && !config.rtmp.enabled) {

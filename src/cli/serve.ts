@@ -27,10 +27,14 @@ export function registerServe(program: Command): void {
     .option('--redirect-to <ip:port,...>', 'send connecting RTMFP clients to these other servers in turn (a redirector); peers connected here are still introduced')
     .option('--keepalive-server-ms <ms>', 'keepalive period told to RTMFP clients for their session with us, at least 5000 (default: 15000)')
     .option('--keepalive-peer-ms <ms>', 'keepalive period told to RTMFP clients for their P2P sessions, at least 5000 (default: 10000)')
+    .option('--ping-after-ms <ms>', 'ping an RTMFP client heard nothing from for this long, 100 or more (default: 3000)')
+    .option('--ping-interval-ms <ms>', 'then ping it again this often while it stays silent, 100 or more (default: 1000)')
+    .option('--dead-after-pings <n>', 'end the session of a client that leaves this many pings in a row unanswered: its streams are unpublished, its plays stopped (default: 5, so dead after 8 s of silence)')
     .addHelpText('after', `
 Config file (JSON; every key optional; flags override it; "www" is relative to the working folder):
   { "www": "www",
-    "rtmfp": { "enabled": true, "host": "::", "port": 1935, "redirectTo": [] },
+    "rtmfp": { "enabled": true, "host": "::", "port": 1935, "redirectTo": [],
+               "pingAfterMs": 3000, "pingIntervalMs": 1000, "deadAfterPings": 5 },
     "rtmp":  { "enabled": true, "host": "::", "port": 1935 },
     "log":   { "level": "info", "format": "pretty" },
     "media": { "mergeMs": 100, "gopCacheBytes": 4194304 },
@@ -41,6 +45,8 @@ Config file (JSON; every key optional; flags override it; "www" is relative to t
                     "perSourcePerSecond": 50, "perSourceBurst": 100,
                     "perTargetPerSecond": 50, "perTargetBurst": 100 } }
   rtmfp.redirectTo: ["ip:port", ...], as --redirect-to.
+  rtmfp liveness: a client silent for pingAfterMs + deadAfterPings x pingIntervalMs (8 s) is
+  dropped, and the log says so at that moment; one that answers pings is kept however quiet.
   rendezvous: clients are introduced to peers that ask for them by peer ID; introductions are
   limited per initiator IP address (perSource*) and per peer asked for (perTarget*); at
   --log-level debug each introduction and each refusal is logged.

@@ -52,6 +52,9 @@ export class RtmfpFlashSession implements FlashTransport {
   private readonly connectTimer: NodeJS.Timeout;
   /** close() was called: say nothing more, end the session once the flows have drained. */
   private closing = false;
+  /** The session's end was logged (once, at the moment it ended). */
+  private ended = false;
+  private readonly openedAt = performance.now();
   private readonly presence: PeerPresence;
 
   constructor(
@@ -64,12 +67,7 @@ export class RtmfpFlashSession implements FlashTransport {
     this.client = flash.createClient(this);
     this.presence = new PeerPresence(session, options.peers, this.log);
     session.onFlow = (flow) => this.acceptFlow(flow);
-    session.onClose = (reason) => {
-      clearTimeout(this.connectTimer);
-      this.log.info({ reason }, 'RTMFP session closed');
-      this.presence.closed();
-      this.client.handleClose(reason);
-    };
+    session.onClose = (reason) => this.end(reason);
     const ms = options.connectTimeoutMs ?? 10_000;
     this.connectTimer = setTimeout(() => {
       if (this.client.state === 'new') this.close(`no connect command within ${ms} ms of the handshake`);
@@ -122,6 +120,8 @@ export class RtmfpFlashSession implements FlashTransport {
   close(reason: string): void {
     if (this.closing) return;
     this.closing = true;
+    // Over for the model and the log now, whether or not the client acknowledges our close.
+    this.end(reason);
     for (const subscriber of this.subscribers.values()) subscriber.close();
     const flows = [...this.commandFlows.values()].filter((f) => !f.isFinished);
     let open = flows.length;
@@ -138,6 +138,21 @@ export class RtmfpFlashSession implements FlashTransport {
       };
       flow.close();
     }
+  }
+
+  /**
+   * The one line saying when and why the session ended, at the moment it did: the far end closed
+   * it, it went silent (dead after unanswered keepalive pings), the server ended it (the reason
+   * close() was given) or shut down. The client leaves the model at the same moment: its
+   * publications end and its subscriptions stop.
+   */
+  private end(reason: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    clearTimeout(this.connectTimer);
+    this.log.info({ reason, peerId: this.session.peerId, ms: Math.round(performance.now() - this.openedAt) }, 'RTMFP session closed');
+    this.presence.closed();
+    this.client.handleClose(reason);
   }
 
   /**

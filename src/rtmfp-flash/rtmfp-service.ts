@@ -10,6 +10,7 @@ import { PeerRegistry } from '../rtmfp/peer-registry.js';
 import { Introducer, type IntroducerOptions } from '../rtmfp/introducer.js';
 import { Redirector, type RedirectDecision } from '../rtmfp/redirector.js';
 import type { Address } from '../rtmfp/address.js';
+import type { SessionTimings } from '../rtmfp/session.js';
 
 export interface RtmfpServiceOptions extends RtmfpSessionOptions {
   host: string;
@@ -22,6 +23,8 @@ export interface RtmfpServiceOptions extends RtmfpSessionOptions {
   redirectTo?: readonly Address[];
   /** Decides per connection IHello where the client goes (see RedirectDecision). */
   redirectDecide?: RedirectDecision;
+  /** Session timings (liveness: when a silent client is pinged and declared dead); default DEFAULT_TIMINGS. */
+  timings?: Partial<SessionTimings>;
 }
 
 const introducers = new WeakMap<RtmfpEndpoint, Introducer>();
@@ -32,11 +35,11 @@ export function introducerOf(endpoint: RtmfpEndpoint): Introducer | undefined {
 }
 
 export async function startRtmfpService(options: RtmfpServiceOptions): Promise<RtmfpEndpoint> {
-  const { flash, host, port, log, rendezvous, redirectTo, redirectDecide, ...sessionOptions } = options;
+  const { flash, host, port, log, rendezvous, redirectTo, redirectDecide, timings, ...sessionOptions } = options;
   const udp = await NodeDatagramPort.bind({ host, port });
   // Build the DH groups now rather than on the first handshake (tens of ms each).
   warmDhGroups();
-  const endpoint = new RtmfpEndpoint({ port: udp, crypto: new FlashCrypto({ server: true }), log, acceptSessions: true });
+  const endpoint = new RtmfpEndpoint({ port: udp, crypto: new FlashCrypto({ server: true }), log, acceptSessions: true, timings });
   // Connected clients are introduced to peers that ask for them by peer ID (rendezvous).
   sessionOptions.peers ??= new PeerRegistry();
   introducers.set(endpoint, new Introducer(endpoint, sessionOptions.peers, { ...rendezvous, log: log.child({ part: 'rendezvous' }) }));

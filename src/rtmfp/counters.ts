@@ -25,6 +25,9 @@ export class EngineCounters {
   glaresLost = 0;
   sessionsOpened = 0;
   sessionsClosed = 0;
+  /** Pings sent to a silent far end (liveness, RFC 7016 §3.5.4.1), and sessions that never answered them. */
+  livenessPings = 0;
+  sessionsDead = 0;
   /** Rendezvous (see Introducer): IHellos for a registered peer answered with a redirect and a forwarded IHello. */
   introductions = 0;
   /** IHellos naming a peer ID nobody registered: not answered. */

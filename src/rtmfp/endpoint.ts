@@ -677,11 +677,11 @@ export class RtmfpEndpoint implements SessionHost {
     }
   }
 
-  /** Closes every session (telling each far end once) and the port. */
-  close(): void {
+  /** Closes every session (telling each far end once, each closed for `reason`) and the port. */
+  close(reason = 'endpoint closed'): void {
     if (this.closed) return;
-    for (const p of [...this.pendingById.values()]) this.failPending(p, new ConnectError('endpoint closed'));
-    for (const s of [...this.sessions.values()]) s.abort('endpoint closed');
+    for (const p of [...this.pendingById.values()]) this.failPending(p, new ConnectError(reason));
+    for (const s of [...this.sessions.values()]) s.abort(reason);
     this.closed = true;
     this.port.close();
   }

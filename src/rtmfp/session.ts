@@ -26,8 +26,16 @@ export const MAX_PACKET_LENGTH = 1180;
 export interface SessionTimings {
   /** Send a ping after this long without sending anything (keeps NAT bindings). */
   keepaliveMs: number;
-  /** Close the session after this long without hearing from the far end. */
-  idleTimeoutMs: number;
+  /**
+   * Liveness (RFC 7016 §3.5.4.1): after this long without hearing anything from the far end,
+   * ping it, then again every pingIntervalMs while it stays silent; when deadAfterPings pings in
+   * a row go unanswered the session is dead and ends. Any packet from the far end answers (a
+   * Ping Reply, an ack, data). A session is thus dead after
+   * pingAfterSilenceMs + deadAfterPings × pingIntervalMs of silence (deadAfterMs()).
+   */
+  pingAfterSilenceMs: number;
+  pingIntervalMs: number;
+  deadAfterPings: number;
   /** Close request retransmission period and how long to keep trying. */
   closeRetransmitMs: number;
   closeGiveUpMs: number;
@@ -39,12 +47,23 @@ export interface SessionTimings {
 
 export const DEFAULT_TIMINGS: SessionTimings = {
   keepaliveMs: 15_000,
-  idleTimeoutMs: 120_000,
+  // Dead after 3 + 5 × 1 = 8 s of silence: a killed publisher frees its name and a vanished
+  // player stops costing within 10 s (issue 15's bound), with 2 s to spare for the close. A
+  // quiet but alive far end costs one ping and its reply every 3 s. Five pings in a row must
+  // all be lost (or their replies): at 10% loss each way, one silent spell in 4,000.
+  pingAfterSilenceMs: 3_000,
+  pingIntervalMs: 1_000,
+  deadAfterPings: 5,
   closeRetransmitMs: 5_000,
   closeGiveUpMs: 90_000,
   farCloseLingerMs: 19_000,
   delayedAckMs: 200,
 };
+
+/** How long a silent far end has before its session is declared dead. */
+export function deadAfterMs(t: Pick<SessionTimings, 'pingAfterSilenceMs' | 'pingIntervalMs' | 'deadAfterPings'>): number {
+  return t.pingAfterSilenceMs + t.deadAfterPings * t.pingIntervalMs;
+}
 
 export type SessionState = 'open' | 'nearclose' | 'farclose' | 'closed';
 
@@ -155,8 +174,14 @@ export class Session {
   private ackNow = false;
 
   private readonly pingReplies: Buffer[] = [];
-  private pingOut: Buffer | undefined;
-  private mobilityProbe: { nonce: Buffer; address: Address } | undefined;
+  /** A ping to the far end's address is due (a keepalive, or a liveness probe). */
+  private pingDue = false;
+  /** Liveness pings sent since we last heard from the far end. */
+  private unansweredPings = 0;
+  /** Found dead by the timer; confirmed after pending datagrams are read (confirmDead). */
+  private deathPending = false;
+  /** A candidate address being validated (RFC 7016 §3.5.4.2); `due` until its ping goes. */
+  private mobilityProbe: { nonce: Buffer; address: Address; due: boolean } | undefined;
 
   private closeReason = '';
   private closeStartedAt = 0;
@@ -310,6 +335,7 @@ export class Session {
     }
     this.rikeyingDatagram = undefined; // the far end has our keys: no more RIKeying resends
     this.lastReceiveAt = now;
+    this.unansweredPings = 0;
     this.congestion.countRx(datagram.length);
     if (header.timestamp !== undefined && header.timestamp !== this.lastRxTimestamp) {
       this.lastRxTimestamp = header.timestamp;
@@ -543,9 +569,8 @@ export class Session {
   /** RFC 7016 §3.5.4.2: validate a new far address with a ping before sending there. */
   private considerNewAddress(from: Address): void {
     if (this.mobilityProbe && sameAddress(this.mobilityProbe.address, from)) return;
-    this.mobilityProbe = { nonce: Buffer.concat([Buffer.from('M'), randomBytes(8)]), address: from };
+    this.mobilityProbe = { nonce: Buffer.concat([Buffer.from('M'), randomBytes(8)]), address: from, due: true };
     this.log.debug({ candidate: formatAddress(from) }, 'packet from a new address: validating');
-    this.pingOut = this.mobilityProbe.nonce;
   }
 
   // ---- Sending ----
@@ -601,7 +626,7 @@ export class Session {
         this.closeNextSendAt = now + this.timings.closeRetransmitMs;
       }
       while (this.pingReplies.length > 0 && w.chunk(ChunkType.PING_REPLY, this.pingReplies[0]!)) this.pingReplies.shift();
-      if (this.pingOut && !this.mobilityProbe && w.chunk(ChunkType.PING, this.pingOut)) this.pingOut = undefined;
+      if (this.pingDue && w.chunk(ChunkType.PING, EMPTY)) this.pingDue = false;
       // Done flows answering a retransmission: their reply is due at once, like a duplicate's.
       const lingerUnsent = this.lingerReplies !== undefined && !this.writeLingerReplies(w);
       if (ackDue) {
@@ -625,11 +650,11 @@ export class Session {
         setImmediate(() => this.requestTransmit());
       }
     }
-    if (this.mobilityProbe && this.pingOut) {
+    if (this.mobilityProbe?.due) {
       // The probe goes to the candidate address only.
       this.beginPacket(now);
-      w.chunk(ChunkType.PING, this.pingOut);
-      this.pingOut = undefined;
+      w.chunk(ChunkType.PING, this.mobilityProbe.nonce);
+      this.mobilityProbe.due = false;
       this.sealAndSend(now, this.mobilityProbe.address);
     }
     this.armTimer(now);
@@ -678,14 +703,14 @@ export class Session {
   private armTimer(now: number): void {
     let at = Infinity;
     if (this.state === 'open') {
-      at = Math.min(at, this.lastReceiveAt + this.timings.idleTimeoutMs, this.lastSendAt + this.timings.keepaliveMs);
+      at = Math.min(at, this.livenessDeadline(), this.lastSendAt + this.timings.keepaliveMs);
       if (this.ackDeadline < Infinity) at = Math.min(at, this.ackDeadline);
       for (const flow of this.sendOrder) {
         const t = flow.nextTimeout(now);
         if (t !== undefined) at = Math.min(at, t);
       }
     } else if (this.state === 'nearclose') {
-      at = Math.min(this.closeNextSendAt, this.closeStartedAt + this.timings.closeGiveUpMs);
+      at = Math.min(this.closeNextSendAt, this.closeGiveUpAt());
     } else if (this.state === 'farclose') {
       at = this.farClosedAt + this.timings.farCloseLingerMs;
     }
@@ -702,13 +727,25 @@ export class Session {
     // moment that has come, fired again and again (1 ms apart on a real clock; without end on
     // a test's fake clock, which does not move on by itself).
     if (this.state === 'open') {
-      if (now >= this.lastReceiveAt + this.timings.idleTimeoutMs) {
-        this.log.info({ idleMs: Math.round(now - this.lastReceiveAt) }, 'idle timeout');
-        this.abort('idle timeout');
-        return;
+      if (now >= this.livenessDeadline()) {
+        const t = this.timings;
+        if (this.unansweredPings >= t.deadAfterPings) {
+          // Timers run before the event loop reads sockets: after a stall (a loaded machine, a
+          // long collection) the answer may be waiting unread. The verdict comes after the
+          // next read instead, with what it brought.
+          if (!this.deathPending) {
+            this.deathPending = true;
+            setImmediate(() => this.confirmDead());
+          }
+          return;
+        }
+        this.unansweredPings++;
+        this.host.counters.livenessPings++;
+        this.pingDue = true;
+        this.requestTransmit();
       }
-      if (now >= this.lastSendAt + this.timings.keepaliveMs && !this.pingOut) {
-        this.pingOut = EMPTY;
+      if (now >= this.lastSendAt + this.timings.keepaliveMs && !this.pingDue) {
+        this.pingDue = true;
         this.requestTransmit();
       }
       // A flow with something to send after its timeout (retransmissions, a probe) asks for
@@ -721,7 +758,7 @@ export class Session {
       if (now >= this.ackDeadline) this.requestTransmit();
       this.reapFlows();
     } else if (this.state === 'nearclose') {
-      if (now >= this.closeStartedAt + this.timings.closeGiveUpMs) {
+      if (now >= this.closeGiveUpAt()) {
         this.finish(this.closeReason || 'close not acknowledged');
         return;
       }
@@ -733,6 +770,38 @@ export class Session {
       }
     }
     this.armTimer(now);
+  }
+
+  /**
+   * When the next liveness ping is due, or, with deadAfterPings unanswered, when the session is
+   * dead. The timer and its check both use this one sum (see onTimer).
+   */
+  private confirmDead(): void {
+    this.deathPending = false;
+    if (this.state !== 'open') return;
+    const now = this.host.clock.now();
+    const t = this.timings;
+    if (this.unansweredPings >= t.deadAfterPings && now >= this.livenessDeadline()) {
+      this.host.counters.sessionsDead++;
+      this.abort(`dead: ${t.deadAfterPings} keepalive pings unanswered, nothing heard for ${Math.round(now - this.lastReceiveAt)} ms`);
+    } else {
+      this.armTimer(now);
+    }
+  }
+
+  private livenessDeadline(): number {
+    const t = this.timings;
+    return this.lastReceiveAt + (t.pingAfterSilenceMs + this.unansweredPings * t.pingIntervalMs);
+  }
+
+  /**
+   * When an unacknowledged close is given up: closeGiveUpMs after it started, or sooner when the
+   * far end has been silent as long as it takes to be declared dead (its close requests, which
+   * it must answer, went unanswered like pings): a vanished peer's session is gone in seconds.
+   */
+  private closeGiveUpAt(): number {
+    const t = this.timings;
+    return Math.min(this.closeStartedAt + t.closeGiveUpMs, Math.max(this.lastReceiveAt, this.closeStartedAt) + deadAfterMs(t));
   }
 
   /** Forgets flows that are done in both directions. */

@@ -4,14 +4,17 @@ import { FakeClock } from './fake-clock.js';
 import { MemoryNetwork } from './memory-network.js';
 import { RtmfpEndpoint } from '../../src/rtmfp/endpoint.js';
 import { FlashCrypto } from '../../src/rtmfp/crypto/flash-crypto.js';
-import type { Session } from '../../src/rtmfp/session.js';
+import type { Session, SessionTimings } from '../../src/rtmfp/session.js';
 
-/** Short keepalive and idle timeouts, so tests reach them in little (fake) time. */
-export const TEST_TIMINGS = { keepaliveMs: 5_000, idleTimeoutMs: 20_000 };
+/** A short keepalive, so tests reach it in little (fake) time; liveness as by default (dead after 8 s of silence). */
+export const TEST_TIMINGS = { keepaliveMs: 5_000 };
 
 export interface RtmfpWorldOptions {
   serverCrypto?: FlashCrypto;
   clientCrypto?: FlashCrypto;
+  /** In place of TEST_TIMINGS, for one side. */
+  serverTimings?: Partial<SessionTimings>;
+  clientTimings?: Partial<SessionTimings>;
 }
 
 export function rtmfpWorld(options: RtmfpWorldOptions = {}) {
@@ -23,13 +26,13 @@ export function rtmfpWorld(options: RtmfpWorldOptions = {}) {
     clock,
     crypto: options.serverCrypto ?? new FlashCrypto({ server: true }),
     acceptSessions: true,
-    timings: TEST_TIMINGS,
+    timings: options.serverTimings ?? TEST_TIMINGS,
   });
   /** The server's sessions, as they open (until a test sets server.onSession itself). */
   const accepted: Session[] = [];
   server.onSession = (s) => accepted.push(s);
   const clientPort = net.bind(50000);
-  const client = new RtmfpEndpoint({ port: clientPort, clock, crypto: options.clientCrypto ?? new FlashCrypto({ server: false }), timings: TEST_TIMINGS });
+  const client = new RtmfpEndpoint({ port: clientPort, clock, crypto: options.clientCrypto ?? new FlashCrypto({ server: false }), timings: options.clientTimings ?? TEST_TIMINGS });
   return { clock, net, server, serverPort, client, clientPort, accepted };
 }
 

@@ -10,6 +10,7 @@ import { startRtmpService, type RtmpServiceOptions } from '../../src/rtmp-flash/
 import type { RtmpListener } from '../../src/rtmp/rtmp-listener.js';
 import type { RtmfpEndpoint } from '../../src/rtmfp/endpoint.js';
 import { startRtmfpService, type RtmfpServiceOptions } from '../../src/rtmfp-flash/rtmfp-service.js';
+import type { Logger } from '../../src/util/log.js';
 
 export interface TestServer {
   flash: FlashServer;
@@ -26,9 +27,16 @@ export interface TestServer {
   close: () => Promise<void>;
 }
 
-export async function startTestServer(
-  options: { flash?: Partial<FlashServerOptions>; rtmp?: Partial<RtmpServiceOptions>; rtmfp?: Partial<RtmfpServiceOptions> } = {},
-): Promise<TestServer> {
+/** A logger whose JSON lines a test can read as they come (close reasons, say). */
+export interface LogCapture {
+  log: Logger;
+  /** Parsed log lines so far. */
+  logs: Array<Record<string, unknown>>;
+  /** Resolves with the first log line matching, waiting up to `ms`. */
+  waitLog: (match: (line: Record<string, unknown>) => boolean, ms?: number) => Promise<Record<string, unknown>>;
+}
+
+export function captureLogs(): LogCapture {
   const logs: Array<Record<string, unknown>> = [];
   let partial = '';
   const sink = new Writable({
@@ -41,6 +49,25 @@ export async function startTestServer(
     },
   });
   const log = pino({ level: process.env.TEST_LOG ? 'debug' : 'info', base: undefined }, sink);
+  return {
+    log,
+    logs,
+    waitLog: async (match, ms = 5000) => {
+      const t0 = Date.now();
+      for (;;) {
+        const found = logs.find(match);
+        if (found) return found;
+        if (Date.now() - t0 > ms) throw new Error(`no matching log line within ${ms} ms; got:\n${logs.map((l) => JSON.stringify(l)).join('\n')}`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    },
+  };
+}
+
+export async function startTestServer(
+  options: { flash?: Partial<FlashServerOptions>; rtmp?: Partial<RtmpServiceOptions>; rtmfp?: Partial<RtmfpServiceOptions> } = {},
+): Promise<TestServer> {
+  const { log, logs, waitLog } = captureLogs();
   const flash = new FlashServer({ log, ...options.flash });
   const listener = await startRtmpService({ host: '127.0.0.1', port: 0, flash, log, ...options.rtmp });
   const port = listener.address.port;
@@ -54,15 +81,7 @@ export async function startTestServer(
     rtmfp,
     rtmfpUrl: (path) => `rtmfp://127.0.0.1:${rtmfpPort}/${path}`,
     logs,
-    waitLog: async (match, ms = 5000) => {
-      const t0 = Date.now();
-      for (;;) {
-        const found = logs.find(match);
-        if (found) return found;
-        if (Date.now() - t0 > ms) throw new Error(`no matching log line within ${ms} ms; got:\n${logs.map((l) => JSON.stringify(l)).join('\n')}`);
-        await new Promise((r) => setTimeout(r, 10));
-      }
-    },
+    waitLog,
     close: async () => {
       rtmfp.close();
       await listener.close();
