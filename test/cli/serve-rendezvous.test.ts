@@ -52,7 +52,8 @@ test('covey serve --redirect-to sends a connecting client to the server named', 
   const targetPort = target.rtmfp.localAddress.port;
   const { child, lines, port } = await serve('--redirect-to', `127.0.0.1:${targetPort}`);
   try {
-    assert.ok(lines.some((l) => l.msg === 'RTMFP connections are redirected to other servers in turn'));
+    // The line after 'RTMFP listening': it may come in the next chunk of output.
+    await until(() => lines.some((l) => l.msg === 'RTMFP connections are redirected to other servers in turn'), 5000, 'the redirect line');
     const client = await RtmfpClient.connect(`rtmfp://127.0.0.1:${port}/live`);
     assert.equal(client.connectInfo!.code, 'NetConnection.Connect.Success');
     assert.equal(client.session.address.port, targetPort);
