@@ -92,6 +92,14 @@ export class NetGroup {
   private readonly peerTimeoutMs: number;
   private readonly joinFlow: SendFlow;
   private readonly cleanups: Array<() => void> = [];
+  /**
+   * Events about members held until join() has resolved and its caller could set the handlers.
+   * They do come earlier: the server introduces us as it takes the join, and a neighbour's
+   * handshake can finish before the acknowledgement of our join message arrives (seen across two
+   * NATs on a loaded machine: the neighbour 12 ms before the join's ack, and the event was lost).
+   * Flash's order is the same: NetGroup.Connect.Success, then NetGroup.Neighbor.Connect.
+   */
+  private early: Array<() => void> | undefined = [];
 
   private constructor(
     readonly client: RtmfpClient,
@@ -127,9 +135,16 @@ export class NetGroup {
     try {
       await group.sendJoin(options.timeoutMs ?? 10_000);
     } catch (err) {
+      group.early = undefined;
       group.end(`join failed: ${(err as Error).message}`, false);
       throw err;
     }
+    // After the caller's continuation (a microtask): it has set its handlers by then.
+    setImmediate(() => {
+      const early = group.early ?? [];
+      group.early = undefined;
+      for (const event of early) event();
+    });
     return group;
   }
 
@@ -242,7 +257,7 @@ export class NetGroup {
         if (this.closedReason !== undefined) return;
         this.unreachable.set(peerId, err.message);
         this.log.info({ peer: shortPeerId(peerId), reason: err.message }, 'cannot reach an introduced member');
-        this.onPeerUnreachable?.(peerId, err.message);
+        this.notify(() => this.onPeerUnreachable?.(peerId, err.message));
       },
     );
   }
@@ -336,7 +351,7 @@ export class NetGroup {
     if (member.neighbor || member.out === undefined || member.in === undefined) return;
     member.neighbor = true;
     this.log.debug({ peer: shortPeerId(member.peer.peerId), neighbors: this.neighbors.length }, 'new neighbour');
-    this.onNeighborConnect?.(member.peer.peerId);
+    this.notify(() => this.onNeighborConnect?.(member.peer.peerId));
   }
 
   private refuse(member: Member, reason: string): void {
@@ -344,7 +359,7 @@ export class NetGroup {
     this.log.warn({ peer: shortPeerId(peerId), reason }, 'group handshake refused');
     this.refused.set(peerId, reason);
     this.dropMember(member, reason);
-    this.onPeerRefused?.(peerId, reason);
+    this.notify(() => this.onPeerRefused?.(peerId, reason));
   }
 
   private dropMember(member: Member, reason: string): void {
@@ -355,8 +370,14 @@ export class NetGroup {
     member.out?.close();
     if (member.neighbor) {
       this.log.debug({ peer: shortPeerId(peerId), reason }, 'neighbour gone');
-      this.onNeighborDisconnect?.(peerId, reason);
+      this.notify(() => this.onNeighborDisconnect?.(peerId, reason));
     }
+  }
+
+  /** Calls `event` now, or once join() has resolved (see `early`). */
+  private notify(event: () => void): void {
+    if (this.early) this.early.push(event);
+    else event();
   }
 
   private end(reason: string, closeJoinFlow: boolean): void {

@@ -3,7 +3,8 @@
 // them. The peers meet through `covey serve` (redirect and forwarded IHello, both sides sending at
 // once so each NAT lets the other in) and the media goes between the NATs, not through the
 // server. Then one NAT turns symmetric (a port of its own for each destination): the direct
-// session cannot open, and the client says so, in one line, within its time limit.
+// session cannot open, and the client says so, in one line, within its time limit. Two peers
+// behind the same NAT meet at the LAN addresses they reported to the server.
 // Skipped where namespaces cannot be made (not root, no ip/nft); CI runs as root, installs both and
 // sets COVEY_REQUIRE_NETNS=1, which turns a skip into a failure.
 import { test, before, after } from 'node:test';
@@ -128,6 +129,30 @@ test('behind two NATs, covey play --peer records covey publish --p2p directly: t
   // every byte of media crossed the wan namespace from one NAT to the other.
   assert.ok(moved.serverPackets < 40, `the server's port moved ${moved.serverPackets} packets`);
   assert.ok(moved.betweenNatsBytes > mediaBytes, `${moved.betweenNatsBytes} bytes went between the NATs for ${mediaBytes} bytes of media`);
+});
+
+test('two peers behind the same NAT meet at the LAN addresses they reported (setPeerInfo): the media never leaves their LAN', skip, async () => {
+  const publisher = covey(world.ns.hostA, ['publish', '--p2p', '--loop', '-q', fixture, url('live/lan')]);
+  const publisherId = await printedPeerId(publisher, 'publish');
+  const file = join(dir, 'lan.flv');
+  const before = world.counters();
+  const player = covey(world.ns.hostA2, ['play', '--peer', publisherId, url('live/lan'), '-o', file, '--duration', '2', '-q']);
+  const played = await player.exited;
+  assert.equal(played.code, 0, played.stderr);
+  const moved = delta(world.counters(), before);
+  await stop(publisher);
+
+  // The server saw both at natA's address; the redirect also gave the publisher's LAN address,
+  // the one path between them (natA sends nothing back to its own LAN through its public side).
+  const introduction = jsonLines(server.stderr()).find((l) => l.msg === 'introduction' && l.peerId === publisherId);
+  assert.ok(introduction, 'the server introduced the player to the publisher');
+  assert.match(String(introduction.from), /^203\.0\.113\.2:\d+$/);
+  assert.match(String(introduction.peer), /^203\.0\.113\.2:\d+$/);
+  const tags = new FlvParser({ strictPreviousTagSize: true }).push(readFileSync(file));
+  const video = tags.filter((t) => t.type === 9);
+  assert.ok(video.length >= 25, `${video.length} video tags in 2 s`);
+  assert.ok(moved.serverPackets < 40, `the server's port moved ${moved.serverPackets} packets`);
+  assert.ok(moved.betweenNatsBytes < 10_000, `${moved.betweenNatsBytes} bytes crossed the wan namespace between NATs`);
 });
 
 test('two NetGroup members behind different NATs are introduced and become neighbours over a direct session', skip, async () => {

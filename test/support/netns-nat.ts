@@ -1,9 +1,9 @@
 // Two LANs behind NATs and a server on the "internet" between them, made of network namespaces
 // (Linux, as root), for tests of rendezvous and hole punching with real NATs:
 //
-//   hostA 10.1.0.2 ── natA 10.1.0.1 | 203.0.113.2 ──┐
-//                                                   wan 192.0.2.1 (the server), routes
-//   hostB 10.2.0.2 ── natB 10.2.0.1 | 198.51.100.2 ─┘
+//   hostA  10.1.0.2 ─┬ natA 10.1.0.1 | 203.0.113.2 ──┐
+//   hostA2 10.1.0.3 ─┘ (a bridge: one LAN)            wan 192.0.2.1 (the server), routes
+//   hostB  10.2.0.2 ── natB 10.2.0.1 | 198.51.100.2 ─┘
 //
 // Each NAT masquerades its LAN behind its public address and, like a home router, drops what
 // comes unsolicited from the internet (dropped in its input hook, such a packet leaves no
@@ -48,6 +48,7 @@ export const NAT_ADDRESSES = {
   natA: '203.0.113.2',
   natB: '198.51.100.2',
   hostA: '10.1.0.2',
+  hostA2: '10.1.0.3',
   hostB: '10.2.0.2',
 } as const;
 
@@ -94,13 +95,13 @@ table ip nat {
 }
 table inet firewall {
   chain input { type filter hook input priority filter; iifname "wan" ct state new drop; }
-  chain forward { type filter hook forward priority filter; policy drop; ct state established,related accept; iifname "lan" accept; }
+  chain forward { type filter hook forward priority filter; policy drop; ct state established,related accept; iifname != "wan" accept; }
 }
 `;
 }
 
 export class NatWorld {
-  readonly ns: { wan: string; natA: string; natB: string; hostA: string; hostB: string };
+  readonly ns: { wan: string; natA: string; natB: string; hostA: string; hostA2: string; hostB: string };
   private readonly children = new Set<ChildProcess>();
   private destroyed = false;
 
@@ -109,7 +110,7 @@ export class NatWorld {
     private readonly kinds: { a: NatKind; b: NatKind },
   ) {
     const base = `${PREFIX}${process.pid}-${Math.random().toString(36).slice(2, 6)}`;
-    this.ns = { wan: `${base}-wan`, natA: `${base}-natA`, natB: `${base}-natB`, hostA: `${base}-hostA`, hostB: `${base}-hostB` };
+    this.ns = { wan: `${base}-wan`, natA: `${base}-natA`, natB: `${base}-natB`, hostA: `${base}-hostA`, hostA2: `${base}-hostA2`, hostB: `${base}-hostB` };
   }
 
   /** Builds the namespaces, links, addresses, routes, NAT rules and counters. */
@@ -126,7 +127,7 @@ export class NatWorld {
   }
 
   private build(): void {
-    const { wan, natA, natB, hostA, hostB } = this.ns;
+    const { wan, natA, natB, hostA, hostA2, hostB } = this.ns;
     for (const name of Object.values(this.ns)) {
       run(['ip', 'netns', 'add', name]);
       run(['ip', '-n', name, 'link', 'set', 'lo', 'up']);
@@ -135,7 +136,14 @@ export class NatWorld {
     const link = (a: string, aName: string, b: string, bName: string) => run(['ip', '-n', a, 'link', 'add', 'name', aName, 'type', 'veth', 'peer', 'name', bName, 'netns', b]);
     link(wan, 'toA', natA, 'wan');
     link(wan, 'toB', natB, 'wan');
-    link(natA, 'lan', hostA, 'eth0');
+    // natA's LAN is a bridge with two hosts on it: peers behind the same NAT.
+    run(['ip', '-n', natA, 'link', 'add', 'name', 'lan', 'type', 'bridge']);
+    link(natA, 'portA', hostA, 'eth0');
+    link(natA, 'portA2', hostA2, 'eth0');
+    for (const port of ['portA', 'portA2']) {
+      run(['ip', '-n', natA, 'link', 'set', 'dev', port, 'master', 'lan']);
+      run(['ip', '-n', natA, 'link', 'set', 'dev', port, 'up']);
+    }
     link(natB, 'lan', hostB, 'eth0');
     const addr = (ns: string, dev: string, cidr: string) => {
       run(['ip', '-n', ns, 'addr', 'add', cidr, 'dev', dev]);
@@ -149,10 +157,12 @@ export class NatWorld {
     addr(natB, 'wan', `${NAT_ADDRESSES.natB}/24`);
     addr(natB, 'lan', '10.2.0.1/24');
     addr(hostA, 'eth0', `${NAT_ADDRESSES.hostA}/24`);
+    addr(hostA2, 'eth0', `${NAT_ADDRESSES.hostA2}/24`);
     addr(hostB, 'eth0', `${NAT_ADDRESSES.hostB}/24`);
     run(['ip', '-n', natA, 'route', 'add', 'default', 'via', '203.0.113.1']);
     run(['ip', '-n', natB, 'route', 'add', 'default', 'via', '198.51.100.1']);
     run(['ip', '-n', hostA, 'route', 'add', 'default', 'via', '10.1.0.1']);
+    run(['ip', '-n', hostA2, 'route', 'add', 'default', 'via', '10.1.0.1']);
     run(['ip', '-n', hostB, 'route', 'add', 'default', 'via', '10.2.0.1']);
     for (const ns of [wan, natA, natB]) run(['ip', 'netns', 'exec', ns, 'sh', '-c', 'echo 1 > /proc/sys/net/ipv4/ip_forward']);
     this.setNat('a', this.kinds.a);
