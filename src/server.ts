@@ -13,12 +13,15 @@ import { join } from 'node:path';
 import { FlashServer } from './flash/flash-server.js';
 import { startRtmpService } from './rtmp-flash/rtmp-service.js';
 import type { RtmpListener } from './rtmp/rtmp-listener.js';
+import { startLuaHost, type LuaHost } from './lua/lua-host.js';
 
 export interface RunningServer {
   rtmfp?: RtmfpEndpoint;
   rtmp?: RtmpListener;
   /** The protocol-neutral model both transports share. */
   flash: FlashServer;
+  /** The Lua apps under www/ (absent when www/ is missing). */
+  lua?: LuaHost;
   close(): Promise<void>;
 }
 
@@ -56,9 +59,18 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   if (apps === undefined) log.warn({ www: config.www }, 'www folder missing: every connect will be refused until it exists');
   else if (apps.length === 0) log.warn({ www: config.www }, 'no apps: the www folder has no app folders (an app is a folder, e.g. www/live), so every connect will be refused');
   else log.info({ www: config.www, apps }, `serving ${apps.length === 1 ? 'app' : 'apps'} ${apps.join(', ')}`);
-  const flash = new FlashServer({ log: log.child({ layer: 'flash' }), groups: config.groups, appExists, gopCacheBytes: config.media.gopCacheBytes });
+  // Lua apps (www/main.lua, www/<app>/main.lua...): their hooks serve every app; a folder
+  // without main.lua inherits its parent's, and with no script at all everything is accepted.
+  let lua: LuaHost | undefined;
+  if (apps !== undefined) {
+    lua = await startLuaHost({ www: config.www, log: log.child({ layer: 'lua' }) });
+    closers.push(() => lua!.close());
+  }
+  const luaHooks = lua?.hooks;
+  const flash = new FlashServer({ log: log.child({ layer: 'flash' }), groups: config.groups, appExists, gopCacheBytes: config.media.gopCacheBytes, hooks: luaHooks && (() => luaHooks) });
   const server: RunningServer = {
     flash,
+    lua,
     close: async () => {
       for (const c of closers.reverse()) await c();
     },

@@ -8,11 +8,19 @@ import type { StreamName } from './stream-name.js';
 
 export type Refusal = string | undefined | void;
 
+/** A connect decision: a refusal, or acceptance with fields added to NetConnection.Connect.Success. */
+export type ConnectDecision = Refusal | { accept: Record<string, unknown> };
+
 export interface AppHooks {
-  onConnect?(client: FlashClient): Refusal | Promise<Refusal>;
+  onConnect?(client: FlashClient): ConnectDecision | Promise<ConnectDecision>;
   onDisconnect?(client: FlashClient): void;
   /** Methods clients may call (NetConnection.call); the value returned (or resolved) is the result. */
   methods?: Record<string, (client: FlashClient, ...args: unknown[]) => unknown>;
+  /**
+   * Any call `methods` does not name (scripted apps, whose methods are known only at run time):
+   * the value returned is the result; throwing answers _error (CallRefused for its own code).
+   */
+  onCall?(client: FlashClient, method: string, args: unknown[]): unknown;
   onPublish?(client: FlashClient, name: StreamName): Refusal;
   onUnpublish?(client: FlashClient, name: StreamName): void;
   onPlay?(client: FlashClient, name: StreamName): Refusal;

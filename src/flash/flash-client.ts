@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { encodeAmf0 } from '../codec/amf0.js';
 import { amfObjectProperties } from '../codec/amf-types.js';
 import type { Logger } from '../util/log.js';
-import { CallRefused } from './app-hooks.js';
+import { CallRefused, type ConnectDecision } from './app-hooks.js';
 import type { Application } from './application.js';
 import { parseConnectRequest, type ConnectRequest } from './connect-request.js';
 import type { FlashServer } from './flash-server.js';
@@ -290,25 +290,29 @@ export class FlashClient implements SharedObjectUser {
     const app = this.server.application(parsed.app);
     if (app === undefined) return this.rejectConnect(command, `no application "${parsed.app}" on this server`);
     this.app = app;
-    let refusal: string | undefined | void;
+    let decision: ConnectDecision;
     try {
       // Only wait when the application has something to decide, so a plain connect completes at once.
-      const decision = app.hooks.onConnect?.(this);
-      refusal = decision instanceof Promise ? await decision : decision;
+      const pending = app.hooks.onConnect?.(this);
+      decision = pending instanceof Promise ? await pending : pending;
     } catch (err) {
-      refusal = `application error: ${(err as Error).message}`;
+      decision = `application error: ${(err as Error).message}`;
     }
     if ((this.state as string) === 'closed') return;
-    if (typeof refusal === 'string') return this.rejectConnect(command, refusal);
+    if (typeof decision === 'string') return this.rejectConnect(command, decision);
+    const fields = typeof decision === 'object' && decision !== null ? decision.accept : undefined;
     this.state = 'connected';
     app.clients.add(this);
     this.log.info({ app: app.name, instance: parsed.instance || undefined, tcUrl: parsed.tcUrl, flashVer: parsed.properties.flashVer, objectEncoding: parsed.objectEncoding }, 'client connected');
-    this.transport.sendCommand(0, 0, '_result', command.transactionId, CONNECT_PROPERTIES,
-      statusInfo('status', 'NetConnection.Connect.Success', 'Connection succeeded.', {
+    this.transport.sendCommand(0, 0, '_result', command.transactionId, CONNECT_PROPERTIES, {
+      // An application's fields first: it cannot change what the protocol needs.
+      ...fields,
+      ...statusInfo('status', 'NetConnection.Connect.Success', 'Connection succeeded.', {
         objectEncoding: this.objectEncoding,
         clientid: this.id,
         data: { version: '3,5,7,7009' },
-      }));
+      }),
+    });
     this.transport.connected?.();
     const backlog = this.backlog;
     this.backlog = undefined;
@@ -358,13 +362,15 @@ export class FlashClient implements SharedObjectUser {
   }
 
   private async invoke(command: FlashCommand): Promise<void> {
-    const method = this.app?.hooks.methods?.[command.name];
-    if (method === undefined || !Object.hasOwn(this.app!.hooks.methods!, command.name)) {
+    const hooks = this.app!.hooks;
+    const method = hooks.methods !== undefined && Object.hasOwn(hooks.methods, command.name) ? hooks.methods[command.name] : undefined;
+    const onCall = hooks.onCall;
+    if (method === undefined && onCall === undefined) {
       this.error(command, statusInfo('error', 'NetConnection.Call.Failed', `Method not found (${command.name}).`));
       return;
     }
     try {
-      const value = await method(this, ...command.args);
+      const value = await (method !== undefined ? method(this, ...command.args) : onCall!.call(hooks, this, command.name, command.args));
       if (this.state === 'connected') this.result(command, value);
     } catch (err) {
       if (this.state !== 'connected') return;
@@ -453,7 +459,7 @@ export class FlashClient implements SharedObjectUser {
     }
     const refusal = this.app!.hooks.onPublish?.(this, name);
     if (typeof refusal === 'string') {
-      this.streamStatus(streamId, statusInfo('error', 'NetStream.Publish.Denied', refusal, { details: name.key }));
+      this.streamStatus(streamId, statusInfo('error', 'NetStream.Publish.Failed', refusal, { details: name.key }));
       return;
     }
     const publication = this.app!.publish(name, this);

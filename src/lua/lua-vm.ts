@@ -106,6 +106,15 @@ export class LuaVm {
    * (only for the outermost call) and the stack top put back whatever happens.
    */
   call(fn: LuaRef, args: readonly unknown[] = []): unknown[] {
+    return this.invoke(fn, args, false);
+  }
+
+  /** Calls a Lua function and keeps its first result in the registry (a table JS refers to later). */
+  callForRef(fn: LuaRef, args: readonly unknown[] = []): LuaRef {
+    return this.invoke(fn, args, true)[0] as LuaRef;
+  }
+
+  private invoke(fn: LuaRef, args: readonly unknown[], refFirst: boolean): unknown[] {
     if (this.closed) throw new LuaError('the Lua state is closed', 'error');
     const { lua, L } = this;
     const top = lua.lua_gettop(L);
@@ -126,6 +135,10 @@ export class LuaVm {
       }
       const results: unknown[] = [];
       const end = lua.lua_gettop(L);
+      if (refFirst) {
+        lua.lua_settop(L, top + 1);
+        return [new LuaRef(lua.luaL_ref(L, LUA_REGISTRYINDEX))];
+      }
       for (let i = top + 1; i <= end; i++) results.push(this.read(L, i));
       return results;
     } finally {

@@ -1,0 +1,164 @@
+// The model's AppHooks answered by Lua apps, with MonaServer's event names: onConnection and
+// onDisconnection at app level, the rest members of the client object set in onConnection (RPCs,
+// onMessage, onPublish, onUnpublish, onSubscribe, onJoinGroup, onUnjoinGroup).
+//
+// Where MonaServer2 is wrong, Covey answers as MonaServer v1 and FMS do: the table onConnection
+// returns becomes fields of Connect.Success itself (MonaServer2 nests it malformed), an RPC gets
+// one answer (_result or _error, never both), an unknown method gets _error (MonaServer2 sends
+// nothing), and _error carries level "error" and code NetConnection.Call.Failed (not swapped).
+import { CallRefused, type AppHooks, type ConnectDecision, type Refusal } from '../flash/app-hooks.js';
+import type { FlashClient } from '../flash/flash-client.js';
+import type { GroupMembership } from '../flash/group-registry.js';
+import type { NetGroup } from '../flash/net-group.js';
+import type { StreamName } from '../flash/stream-name.js';
+import type { LuaApps, LuaClientEntry } from './lua-apps.js';
+import type { LuaAppRuntime } from './lua-app-runtime.js';
+import type { LuaVm } from './lua-vm.js';
+
+/** What a client is told: the script's message without the "file:line: " that error() put in front. */
+export function clientMessage(message: string): string {
+  return message.replace(/^[^\s:]+:\d+: /, '');
+}
+
+/**
+ * The app path a client asked for: tcUrl's path (RTMP clients name only the first segment in
+ * `app`, and put the rest in tcUrl), else app and instance.
+ */
+function connectPath(app: string, instance: string, tcUrl: string | undefined): string {
+  if (tcUrl !== undefined) {
+    try {
+      const path = decodeURIComponent(new URL(tcUrl).pathname).replace(/^\/+|\/+$/g, '');
+      if (path.startsWith(app)) return path;
+    } catch {
+      // Not a URL: use what connect said.
+    }
+  }
+  return instance === '' ? app : `${app}/${instance}`;
+}
+
+export class LuaAppHooks implements AppHooks {
+  /** Clients accepted by a Lua app, by client id. */
+  readonly clients = new Map<string, LuaClientEntry>();
+
+  constructor(
+    private readonly vm: LuaVm,
+    private readonly runtime: LuaAppRuntime,
+    private readonly apps: LuaApps,
+  ) {}
+
+  onConnect(client: FlashClient): ConnectDecision {
+    const request = client.request!;
+    const path = connectPath(request.app, request.instance, request.tcUrl);
+    const routed = this.apps.route(path);
+    if (routed === undefined) return `no application "${request.app}" on this server`;
+    const { app } = routed;
+    if (app.failure !== undefined) return `application /${app.path} failed to load: ${app.failure}`;
+    if (app.env === undefined) return `application /${app.path} is not running`;
+    const [query] = (request.tcUrl ?? '').split('?').slice(1);
+    const ref = this.vm.callForRef(this.runtime.newClient, [{
+      id: client.id,
+      protocol: client.protocol,
+      address: client.remoteAddress,
+      path: `/${path}`,
+      query: query ?? '',
+      properties: request.properties,
+      arguments: request.args,
+    }]);
+    const entry: LuaClientEntry = { client, ref, app };
+    let values: unknown[] | undefined;
+    try {
+      values = this.apps.event(app, 'onConnection', [ref, ...request.args]);
+    } catch (err) {
+      this.vm.release(ref);
+      const message = clientMessage(this.apps.reportError(app, 'onConnection rejected a client', err));
+      return message === '' ? 'client rejected' : message;
+    }
+    if (values?.[0] === false) {
+      this.vm.release(ref);
+      return 'client rejected';
+    }
+    this.clients.set(client.id, entry);
+    app.clients.add(entry);
+    const fields = values?.[0];
+    if (fields !== null && typeof fields === 'object' && !Array.isArray(fields)) return { accept: fields as Record<string, unknown> };
+    return undefined;
+  }
+
+  onDisconnect(client: FlashClient): void {
+    const entry = this.clients.get(client.id);
+    if (entry === undefined) return;
+    this.clients.delete(client.id);
+    // Dropped by a reload already: its app is gone.
+    if (!entry.app.clients.delete(entry)) return;
+    try {
+      this.apps.event(entry.app, 'onDisconnection', [entry.ref]);
+    } catch (err) {
+      this.apps.reportError(entry.app, 'onDisconnection failed', err);
+    }
+    this.vm.release(entry.ref);
+  }
+
+  onCall(client: FlashClient, method: string, args: unknown[]): unknown {
+    const entry = this.live(client);
+    if (entry === undefined) throw new CallRefused(`Method not found (${method}): the application was reloaded`);
+    let found: unknown;
+    let values: unknown[];
+    try {
+      [found, ...values] = this.vm.call(this.runtime.rpc, [entry.ref, method, ...args]);
+    } catch (err) {
+      throw new CallRefused(clientMessage(this.apps.reportError(entry.app, `call ${method} failed`, err)));
+    }
+    if (found !== true) throw new CallRefused(`Method not found (${method}) in application /${entry.app.path}`);
+    return values[0];
+  }
+
+  onPublish(client: FlashClient, name: StreamName): Refusal {
+    return this.refusable(client, 'onPublish', [{ name: name.key }], `publish of ${name.key} refused by the application`);
+  }
+
+  onUnpublish(client: FlashClient, name: StreamName): void {
+    this.notify(client, 'onUnpublish', [{ name: name.key }]);
+  }
+
+  onPlay(client: FlashClient, name: StreamName): Refusal {
+    return this.refusable(client, 'onSubscribe', [{ name: name.key }, { name: name.key }], `play of ${name.key} refused by the application`);
+  }
+
+  onJoinGroup(client: FlashClient, group: NetGroup<GroupMembership>, peerId: string): Refusal {
+    return this.refusable(client, 'onJoinGroup', [{ id: group.id, size: group.size }, peerId], 'group join refused by the application');
+  }
+
+  onLeaveGroup(client: FlashClient, group: NetGroup<GroupMembership>): void {
+    this.notify(client, 'onUnjoinGroup', [{ id: group.id, size: group.size }]);
+  }
+
+  private live(client: FlashClient): LuaClientEntry | undefined {
+    const entry = this.clients.get(client.id);
+    return entry !== undefined && entry.app.clients.has(entry) ? entry : undefined;
+  }
+
+  /** A client event that may refuse: `return false` or error(message). */
+  private refusable(client: FlashClient, event: string, args: unknown[], refused: string): Refusal {
+    const entry = this.live(client);
+    if (entry === undefined) return undefined;
+    let found: unknown;
+    let result: unknown;
+    try {
+      [found, result] = this.vm.call(this.runtime.clientEvent, [entry.ref, event, ...args]);
+    } catch (err) {
+      const message = clientMessage(this.apps.reportError(entry.app, `${event} refused`, err));
+      return message === '' ? refused : message;
+    }
+    return found === true && result === false ? refused : undefined;
+  }
+
+  private notify(client: FlashClient, event: string, args: unknown[]): void {
+    const entry = this.live(client);
+    if (entry === undefined) return;
+    try {
+      this.vm.call(this.runtime.clientEvent, [entry.ref, event, ...args]);
+    } catch (err) {
+      this.apps.reportError(entry.app, `${event} failed`, err);
+    }
+  }
+}

@@ -1,0 +1,124 @@
+// The Lua side of the app model, run once in the sandboxed state before any script: app
+// environments chained child -> parent -> ... -> root -> globals (MonaServer's inheritance:
+// Lua 5.4 has no setfenv, so each main.lua is loaded with its environment as _ENV), `super`,
+// `path` and `this` in each, the client object's methods, and the entry points the host calls.
+import type { LuaRef, LuaVm } from './lua-vm.js';
+
+const RUNTIME = `
+local host = ...
+local load, setmetatable, getmetatable, rawget, type, select, error, tostring, pcall =
+  load, setmetatable, getmetatable, rawget, type, select, error, tostring, pcall
+local G = _G
+
+-- Logging globals, each line with the caller's file:line.
+for _, level in ipairs({'ERROR', 'WARN', 'NOTE', 'INFO', 'DEBUG', 'TRACE'}) do
+  local write = host.log
+  G[level] = function(...)
+    local parts = table.pack(...)
+    for i = 1, parts.n do parts[i] = tostring(parts[i]) end
+    write(level, table.concat(parts, ' ', 1, parts.n))
+  end
+end
+
+local Client = {}
+Client.__index = Client
+Client.__tostring = function(self) return 'client ' .. rawget(self, 'id') end
+-- client:writeInvocation(name, ...[, callback]): calls the client's own method; a function last
+-- receives its answer (the result, or nil and the error description).
+function Client:writeInvocation(name, ...) return host.invoke(rawget(self, 'id'), name, ...) end
+function Client:close(reason) return host.close(rawget(self, 'id'), reason) end
+-- MonaServer v1 wrote through client.writer.
+Client.writer = setmetatable({}, { __index = function(_, key)
+  error('use client:' .. tostring(key) .. '(...) (client.writer is MonaServer v1 API)', 2)
+end })
+
+local runtime = {}
+
+function runtime.newEnv(parent, path, mona, data)
+  local meta = { path = path, super = parent, mona = mona, data = data }
+  setmetatable(meta, { __index = parent or G })
+  local env = setmetatable({}, { __index = meta })
+  meta.this = env
+  return env
+end
+
+function runtime.run(code, chunkname, env)
+  local chunk, err = load(code, chunkname, 't', env)
+  if not chunk then error(err, 0) end
+  chunk()
+end
+
+-- An app event: false when the app (with its parents) has no such function.
+function runtime.event(env, name, ...)
+  local f = env[name]
+  if type(f) ~= 'function' then return false end
+  return true, f(...)
+end
+
+-- An app event defined by this app itself (onManage: once per app that has one).
+function runtime.ownEvent(env, name, ...)
+  local f = rawget(env, name)
+  if type(f) ~= 'function' then return false end
+  return true, f(...)
+end
+
+function runtime.newClient(fields)
+  return setmetatable(fields, Client)
+end
+
+-- A member of the client (onPublish, onSubscribe...): false when it has none.
+function runtime.clientEvent(client, name, ...)
+  local f = rawget(client, name)
+  if type(f) ~= 'function' then return false end
+  return true, f(client, ...)
+end
+
+-- A call from the client: its own member of that name, else client:onMessage(name, ...).
+-- Methods of the client object itself (close, writeInvocation) are not callable from outside.
+function runtime.rpc(client, name, ...)
+  local f = rawget(client, name)
+  if type(f) == 'function' then return true, f(client, ...) end
+  f = rawget(client, 'onMessage')
+  if type(f) == 'function' then return true, f(client, name, ...) end
+  return false
+end
+
+function runtime.call(f, ...)
+  return f(...)
+end
+
+return runtime.newEnv, runtime.run, runtime.event, runtime.ownEvent, runtime.newClient,
+  runtime.clientEvent, runtime.rpc, runtime.call
+`;
+
+/** The runtime's entry points, as registry refs. */
+export interface LuaAppRuntime {
+  newEnv: LuaRef;
+  run: LuaRef;
+  event: LuaRef;
+  ownEvent: LuaRef;
+  newClient: LuaRef;
+  clientEvent: LuaRef;
+  rpc: LuaRef;
+  call: LuaRef;
+}
+
+export interface RuntimeHost {
+  /** A logging global: level name, message, the script's file:line. */
+  log(level: string, message: string, where: string): void;
+  invoke(clientId: string, name: string, args: unknown[]): void;
+  close(clientId: string, reason: string | undefined): void;
+}
+
+export function installRuntime(vm: LuaVm, host: RuntimeHost): LuaAppRuntime {
+  const hostTable = {
+    log: vm.hostFunction((args, where) => host.log(String(args[0]), String(args[1] ?? ''), where(2))),
+    invoke: vm.hostFunction((args) => host.invoke(String(args[0]), String(args[1] ?? ''), args.slice(2))),
+    close: vm.hostFunction((args) => host.close(String(args[0]), args[1] === undefined ? undefined : String(args[1]))),
+  };
+  const chunk = vm.load(RUNTIME, '=covey-runtime');
+  const refs = vm.call(chunk, [hostTable]) as LuaRef[];
+  vm.release(chunk);
+  const [newEnv, run, event, ownEvent, newClient, clientEvent, rpc, call] = refs;
+  return { newEnv: newEnv!, run: run!, event: event!, ownEvent: ownEvent!, newClient: newClient!, clientEvent: clientEvent!, rpc: rpc!, call: call! };
+}

@@ -1,0 +1,118 @@
+// Lua apps for a running server: one sandboxed state for the www/ tree (apps inherit from their
+// parents, so they share it, as in MonaServer), the apps, their AppHooks, timers and onManage.
+//
+// Limits: each call into a script may take LUA_TIME_LIMIT_MS, and the state LUA_MEMORY_BYTES.
+import type { AppHooks } from '../flash/app-hooks.js';
+import type { Logger } from '../util/log.js';
+import { LuaAppHooks } from './lua-app-hooks.js';
+import { installRuntime } from './lua-app-runtime.js';
+import { LuaApps, type LuaApp } from './lua-apps.js';
+import { createSandbox } from './lua-sandbox.js';
+import { LuaRef } from './lua-vm.js';
+
+/** A script's call may run this long (a callback blocks the server while it runs). */
+export const LUA_TIME_LIMIT_MS = 1000;
+/** Heap of the apps' Lua state; a fresh state uses about 18 KB. */
+export const LUA_MEMORY_BYTES = 64 * 1024 * 1024;
+/** onManage period, as MonaServer v1 and Cumulus. */
+export const MANAGE_PERIOD_MS = 2000;
+
+export interface LuaHostOptions {
+  www: string;
+  log: Logger;
+  timeLimitMs?: number;
+  memoryBytes?: number;
+}
+
+export interface LuaHost {
+  hooks: AppHooks;
+  apps: LuaApps;
+  close(): void;
+}
+
+const LEVELS: Record<string, 'error' | 'warn' | 'info' | 'debug' | 'trace'> = { ERROR: 'error', WARN: 'warn', NOTE: 'info', INFO: 'info', DEBUG: 'debug', TRACE: 'trace' };
+
+export async function startLuaHost(options: LuaHostOptions): Promise<LuaHost> {
+  const log = options.log;
+  const vm = await createSandbox(
+    { timeLimitMs: options.timeLimitMs ?? LUA_TIME_LIMIT_MS, memoryBytes: options.memoryBytes ?? LUA_MEMORY_BYTES },
+    (line, where) => log.info({ at: where }, line),
+  );
+  let hooks: LuaAppHooks | undefined;
+  const runtime = installRuntime(vm, {
+    log: (level, message, where) => log[LEVELS[level] ?? 'info']({ at: where }, message),
+    invoke: (clientId, name, args) => {
+      const entry = hooks?.clients.get(clientId);
+      if (entry === undefined) throw new Error(`writeInvocation: client ${clientId} is gone`);
+      const callback = args.at(-1) instanceof LuaRef ? (args.pop() as LuaRef) : undefined;
+      const answer = (values: unknown[]) => {
+        if (callback === undefined) return;
+        try {
+          vm.call(callback, values);
+        } catch (err) {
+          apps.reportError(entry.app, `writeInvocation ${name} callback failed`, err);
+        } finally {
+          vm.release(callback);
+        }
+      };
+      entry.client.call(name, ...args).then((value) => answer([value]), (err: Error) => answer([null, err.message]));
+    },
+    close: (clientId, reason) => hooks?.clients.get(clientId)?.client.disconnect(reason ?? 'closed by the application'),
+  });
+
+  const monaFor = (app: LuaApp): Record<string, unknown> => {
+    const setTimer = vm.hostFunction((args) => {
+      const [fn, delay] = args[0] instanceof LuaRef ? args : args.slice(1);
+      if (!(fn instanceof LuaRef)) throw new Error('mona:setTimer(function, delay in ms) needs a function');
+      app.refs.push(fn);
+      let last = Date.now();
+      const fire = () => {
+        app.timers.delete(timer);
+        if (app.env === undefined) return;
+        const now = Date.now();
+        let next: unknown;
+        try {
+          [next] = vm.call(fn, [now - last]);
+        } catch (err) {
+          apps.reportError(app, 'timer failed (stopped)', err);
+          return;
+        }
+        last = now;
+        if (typeof next === 'number' && next > 0) arm(next);
+      };
+      let timer: NodeJS.Timeout;
+      const arm = (ms: number) => {
+        timer = setTimeout(fire, ms);
+        app.timers.add(timer);
+      };
+      // Without a delay the callback runs at once and its return value is the first delay (MonaServer2).
+      arm(typeof delay === 'number' && delay > 0 ? delay : 0);
+      return undefined;
+    });
+    app.refs.push(setTimer);
+    return { setTimer };
+  };
+
+  const apps = new LuaApps({ www: options.www, vm, runtime, log, monaFor });
+  hooks = new LuaAppHooks(vm, runtime, apps);
+  const manage = setInterval(() => {
+    for (const app of apps.apps.values()) {
+      if (app.env === undefined || app.failure !== undefined) continue;
+      try {
+        vm.call(runtime.ownEvent, [app.env, 'onManage']);
+      } catch (err) {
+        apps.reportError(app, 'onManage failed', err);
+      }
+    }
+  }, MANAGE_PERIOD_MS);
+  manage.unref();
+  return {
+    hooks,
+    apps,
+    close: () => {
+      clearInterval(manage);
+      apps.close();
+      vm.close();
+    },
+  };
+}
