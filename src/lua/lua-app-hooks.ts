@@ -79,6 +79,7 @@ export class LuaAppHooks implements AppHooks {
     }
     this.clients.set(client.id, entry);
     app.clients.add(entry);
+    if (app.clientsTable) this.vm.call(this.runtime.setField, [app.clientsTable, client.id, ref]);
     const fields = values?.[0];
     if (fields !== null && typeof fields === 'object' && !Array.isArray(fields)) return { accept: fields as Record<string, unknown> };
     return undefined;
@@ -90,6 +91,7 @@ export class LuaAppHooks implements AppHooks {
     this.clients.delete(client.id);
     // Dropped by a reload already: its app is gone.
     if (!entry.app.clients.delete(entry)) return;
+    if (entry.app.clientsTable) this.vm.call(this.runtime.setField, [entry.app.clientsTable, client.id, null]);
     try {
       this.apps.event(entry.app, 'onDisconnection', [entry.ref]);
     } catch (err) {

@@ -6,8 +6,8 @@ import type { LuaRef, LuaVm } from './lua-vm.js';
 
 const RUNTIME = `
 local host = ...
-local load, setmetatable, getmetatable, rawget, type, select, error, tostring, pcall =
-  load, setmetatable, getmetatable, rawget, type, select, error, tostring, pcall
+local load, setmetatable, rawget, rawequal, type, error, tostring, pairs =
+  load, setmetatable, rawget, rawequal, type, error, tostring, pairs
 local G = _G
 
 -- Logging globals, each line with the caller's file:line.
@@ -34,7 +34,25 @@ end })
 
 local runtime = {}
 
-function runtime.newEnv(parent, path, mona, data)
+-- The app's mona: host functions callable as mona.f(...) and mona:f(...) alike.
+local function newMona(api)
+  local mona = {}
+  for name, value in pairs(api) do
+    if type(value) == 'function' then
+      local f = value
+      mona[name] = function(first, ...)
+        if rawequal(first, mona) then return f(...) end
+        return f(first, ...)
+      end
+    else
+      mona[name] = value
+    end
+  end
+  return mona
+end
+
+function runtime.newEnv(parent, path, api, data)
+  local mona = newMona(api)
   local meta = { path = path, super = parent, mona = mona, data = data }
   setmetatable(meta, { __index = parent or G })
   local env = setmetatable({}, { __index = meta })
@@ -83,12 +101,17 @@ function runtime.rpc(client, name, ...)
   return false
 end
 
-function runtime.call(f, ...)
-  return f(...)
+function runtime.setField(t, key, value)
+  t[key] = value
+end
+
+-- The app's own data table (the script may have replaced it: env.data then is the one kept).
+function runtime.data(env)
+  return env.data
 end
 
 return runtime.newEnv, runtime.run, runtime.event, runtime.ownEvent, runtime.newClient,
-  runtime.clientEvent, runtime.rpc, runtime.call
+  runtime.clientEvent, runtime.rpc, runtime.setField, runtime.data
 `;
 
 /** The runtime's entry points, as registry refs. */
@@ -100,7 +123,8 @@ export interface LuaAppRuntime {
   newClient: LuaRef;
   clientEvent: LuaRef;
   rpc: LuaRef;
-  call: LuaRef;
+  setField: LuaRef;
+  data: LuaRef;
 }
 
 export interface RuntimeHost {
@@ -119,6 +143,6 @@ export function installRuntime(vm: LuaVm, host: RuntimeHost): LuaAppRuntime {
   const chunk = vm.load(RUNTIME, '=covey-runtime');
   const refs = vm.call(chunk, [hostTable]) as LuaRef[];
   vm.release(chunk);
-  const [newEnv, run, event, ownEvent, newClient, clientEvent, rpc, call] = refs;
-  return { newEnv: newEnv!, run: run!, event: event!, ownEvent: ownEvent!, newClient: newClient!, clientEvent: clientEvent!, rpc: rpc!, call: call! };
+  const [newEnv, run, event, ownEvent, newClient, clientEvent, rpc, setField, data] = refs;
+  return { newEnv: newEnv!, run: run!, event: event!, ownEvent: ownEvent!, newClient: newClient!, clientEvent: clientEvent!, rpc: rpc!, setField: setField!, data: data! };
 }

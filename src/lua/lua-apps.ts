@@ -14,6 +14,7 @@ import type { FlashClient } from '../flash/flash-client.js';
 import { statusInfo } from '../flash/status.js';
 import type { Logger } from '../util/log.js';
 import type { LuaAppRuntime } from './lua-app-runtime.js';
+import { dataFile, encodeData, loadData, saveAtomically } from './lua-data-store.js';
 import { LuaError, type LuaRef, type LuaVm } from './lua-vm.js';
 
 /** Folder depth searched under www/ (www/a/b/c/... ). */
@@ -42,6 +43,10 @@ export interface LuaApp {
   clients: Set<LuaClientEntry>;
   /** Host function refs made for this app (its mona table), released when it stops. */
   refs: LuaRef[];
+  /** mona.clients: the app's Lua client objects by id. */
+  clientsTable: LuaRef | undefined;
+  /** The bytes of `data` last saved (or loaded), so an unchanged table is not written again. */
+  savedData: Buffer | undefined;
 }
 
 export interface LuaAppsOptions {
@@ -91,7 +96,7 @@ export class LuaApps {
 
   close(): void {
     clearInterval(this.poller);
-    for (const path of this.sortedPaths().reverse()) this.stop(this.apps.get(path)!, 'server stopping', false);
+    for (const path of this.sortedPaths().reverse()) this.stop(this.apps.get(path)!, 'server stopping');
   }
 
   /** Folders under www/ with their main.lua, if any (path -> file or undefined). */
@@ -121,7 +126,7 @@ export class LuaApps {
   }
 
   private newApp(path: string, found: { file: string | undefined; stamp: string }): LuaApp {
-    return { path, file: found.file, stamp: found.stamp, env: undefined, failure: undefined, timers: new Set(), clients: new Set(), refs: [] };
+    return { path, file: found.file, stamp: found.stamp, env: undefined, failure: undefined, timers: new Set(), clients: new Set(), refs: [], clientsTable: undefined, savedData: undefined };
   }
 
   /** Paths parents first. */
@@ -139,9 +144,18 @@ export class LuaApps {
     const { vm, runtime } = this.options;
     const parent = this.parentOf(app.path);
     const mona = this.options.monaFor(app);
-    app.env = vm.callForRef(runtime.newEnv, [parent?.env, app.path, mona, {}]);
     app.failure = undefined;
-    if (app.file === undefined) return;
+    let data: Record<string, unknown> = {};
+    const file = dataFile(this.options.www, app.path);
+    try {
+      data = loadData(file);
+      app.savedData = encodeData(data);
+    } catch (err) {
+      // Never start on an empty table over data that exists: the next save would erase it.
+      app.failure = this.reportError(app, `cannot read ${file}`, err);
+    }
+    app.env = vm.callForRef(runtime.newEnv, [parent?.env, app.path, mona, data]);
+    if (app.file === undefined || app.failure !== undefined) return;
     // Named from www/'s own folder ("www/live/main.lua"): short enough that Lua never elides it.
     const chunkName = `@${relative(dirname(this.options.www), app.file)}`;
     try {
@@ -159,16 +173,36 @@ export class LuaApps {
     this.options.log.info({ app: `/${app.path}`, file: app.file }, 'Lua app started');
   }
 
-  /** Stops one app: onStop (when asked), its clients closed, its timers cleared. */
-  private stop(app: LuaApp, why: string, callOnStop: boolean): void {
+  /** Writes the app's `data` when it changed since the last save. */
+  saveData(app: LuaApp): void {
+    if (app.env === undefined || app.failure !== undefined) return;
+    try {
+      const [data] = this.options.vm.call(this.options.runtime.data, [app.env]);
+      const bytes = encodeData(data ?? {});
+      if (app.savedData !== undefined && bytes.equals(app.savedData)) return;
+      saveAtomically(dataFile(this.options.www, app.path), bytes);
+      app.savedData = bytes;
+    } catch (err) {
+      this.reportError(app, 'cannot save data', err);
+    }
+  }
+
+  /** Saves every app's data (each onManage tick, and at stop). */
+  saveAll(): void {
+    for (const app of this.apps.values()) this.saveData(app);
+  }
+
+  /** Stops one app: onStop (when asked), its data saved, its clients closed, its timers cleared. */
+  private stop(app: LuaApp, why: string): void {
     const { vm } = this.options;
-    if (callOnStop && app.env !== undefined && app.failure === undefined && app.file !== undefined) {
+    if (app.env !== undefined && app.failure === undefined && app.file !== undefined) {
       try {
         vm.call(this.options.runtime.ownEvent, [app.env, 'onStop', app.path]);
       } catch (err) {
         this.reportError(app, 'onStop failed', err);
       }
     }
+    this.saveData(app);
     for (const timer of app.timers) clearTimeout(timer);
     app.timers.clear();
     for (const entry of [...app.clients]) {
@@ -179,6 +213,7 @@ export class LuaApps {
     }
     for (const ref of app.refs) vm.release(ref);
     app.refs = [];
+    app.clientsTable = undefined;
     if (app.env !== undefined) vm.release(app.env);
     app.env = undefined;
   }
@@ -205,7 +240,7 @@ export class LuaApps {
     this.options.log.info({ app: `/${top}`, apps: branch.length }, `Lua app ${why}: reloading its branch`);
     // Parents first for onStop too (MonaServer2 stops the app, then its children).
     for (const path of branch) {
-      this.stop(this.apps.get(path)!, why === 'removed' ? 'removed' : 'reloaded', true);
+      this.stop(this.apps.get(path)!, why === 'removed' ? 'removed' : 'reloaded');
       this.apps.delete(path);
     }
     this.options.vm.call(this.collector);

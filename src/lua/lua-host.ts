@@ -9,6 +9,7 @@ import { installRuntime } from './lua-app-runtime.js';
 import { LuaApps, type LuaApp } from './lua-apps.js';
 import { createSandbox } from './lua-sandbox.js';
 import { LuaRef } from './lua-vm.js';
+import { monaFor, scriptConfig } from './lua-mona-api.js';
 
 /** A script's call may run this long (a callback blocks the server while it runs). */
 export const LUA_TIME_LIMIT_MS = 1000;
@@ -60,40 +61,9 @@ export async function startLuaHost(options: LuaHostOptions): Promise<LuaHost> {
     close: (clientId, reason) => hooks?.clients.get(clientId)?.client.disconnect(reason ?? 'closed by the application'),
   });
 
-  const monaFor = (app: LuaApp): Record<string, unknown> => {
-    const setTimer = vm.hostFunction((args) => {
-      const [fn, delay] = args[0] instanceof LuaRef ? args : args.slice(1);
-      if (!(fn instanceof LuaRef)) throw new Error('mona:setTimer(function, delay in ms) needs a function');
-      app.refs.push(fn);
-      let last = Date.now();
-      const fire = () => {
-        app.timers.delete(timer);
-        if (app.env === undefined) return;
-        const now = Date.now();
-        let next: unknown;
-        try {
-          [next] = vm.call(fn, [now - last]);
-        } catch (err) {
-          apps.reportError(app, 'timer failed (stopped)', err);
-          return;
-        }
-        last = now;
-        if (typeof next === 'number' && next > 0) arm(next);
-      };
-      let timer: NodeJS.Timeout;
-      const arm = (ms: number) => {
-        timer = setTimeout(fire, ms);
-        app.timers.add(timer);
-      };
-      // Without a delay the callback runs at once and its return value is the first delay (MonaServer2).
-      arm(typeof delay === 'number' && delay > 0 ? delay : 0);
-      return undefined;
-    });
-    app.refs.push(setTimer);
-    return { setTimer };
-  };
-
-  const apps = new LuaApps({ www: options.www, vm, runtime, log, monaFor });
+  const config = scriptConfig();
+  const monaHost = { vm, config, timerFailed: (app: LuaApp, err: unknown) => apps.reportError(app, 'timer failed (stopped)', err) };
+  const apps = new LuaApps({ www: options.www, vm, runtime, log, monaFor: (app) => monaFor(app, monaHost) });
   hooks = new LuaAppHooks(vm, runtime, apps);
   const manage = setInterval(() => {
     for (const app of apps.apps.values()) {
@@ -104,6 +74,8 @@ export async function startLuaHost(options: LuaHostOptions): Promise<LuaHost> {
         apps.reportError(app, 'onManage failed', err);
       }
     }
+    // data is saved here too: at most one period is lost to a crash.
+    apps.saveAll();
   }, MANAGE_PERIOD_MS);
   manage.unref();
   return {

@@ -37,8 +37,17 @@ export class LuaError extends Error {
 }
 
 /** A JS function Lua may call; it receives the Lua arguments converted and returns one value (or none). */
-/** `where(level)` is the calling Lua code's "file:line" (level 1: the caller of the function). */
-export type HostFunction = (args: unknown[], where: (level?: number) => string) => unknown;
+/** Several values returned to Lua at once (a host function's multiple results). */
+export class LuaValues {
+  constructor(readonly values: unknown[]) {}
+}
+
+/**
+ * A JS function Lua may call: the arguments converted (strings as UTF-8 text), `where(level)` the
+ * calling Lua code's "file:line" (level 1: the caller), `raw(i)` argument i's bytes (binary
+ * strings). It returns one value, none (undefined), or LuaValues.
+ */
+export type HostFunction = (args: unknown[], where: (level?: number) => string, raw: (index: number) => Buffer) => unknown;
 
 export interface LuaVmOptions {
   /** Bytes the state may allocate (its heap), enforced by the allocator. */
@@ -190,7 +199,7 @@ export class LuaVm {
         const where = this.string(L, -1);
         lua.lua_settop(L, -2);
         return where.replace(/: $/, '');
-      });
+      }, (i) => this.bytes(L, i + 1));
     } catch (err) {
       failure = err instanceof Error ? err.message : String(err);
     }
@@ -201,6 +210,10 @@ export class LuaVm {
       return 0;
     }
     if (result === undefined) return 0;
+    if (result instanceof LuaValues) {
+      for (const v of result.values) this.pushOn(L, v, 0);
+      return result.values.length;
+    }
     this.pushOn(L, result, 0);
     return 1;
   }
