@@ -1,0 +1,104 @@
+// What Lua apps cost: an empty hook call and an app event dispatch (in process), the Lua part of
+// an RPC and a whole RPC round trip over RTMP against the same call answered without a script,
+// and connections per second to an app with an onConnection script against one without, in the
+// same server and the same run (alternating rounds, so machine load hits both alike).
+//
+//   node --import tsx scripts/bench/lua-hooks.ts [--calls N] [--rpcs N] [--connections N]
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { createSandbox } from '../../src/lua/lua-sandbox.js';
+import { installRuntime } from '../../src/lua/lua-app-runtime.js';
+import { startServer } from '../../src/server.js';
+import { defaultConfig } from '../../src/server-config.js';
+import { silentLogger } from '../../src/util/log.js';
+import { RtmpClient } from '../../src/client/rtmp-client.js';
+
+const { values } = parseArgs({ options: { calls: { type: 'string', default: '200000' }, rpcs: { type: 'string', default: '3000' }, connections: { type: 'string', default: '400' } } });
+const CALLS = Number(values.calls);
+const RPCS = Number(values.rpcs);
+const CONNECTIONS = Number(values.connections);
+
+function perCallUs(n: number, run: () => void): number {
+  for (let i = 0; i < Math.min(n, 10_000); i++) run();
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) run();
+  return ((performance.now() - t0) * 1000) / n;
+}
+
+// 1. In process: an empty Lua function, and an app event through the runtime (environment lookup).
+const vm = await createSandbox({ timeLimitMs: 1000, memoryBytes: 64 << 20 }, () => {});
+const runtime = installRuntime(vm, { log: () => {}, invoke: () => {}, close: () => {} });
+const empty = vm.load('return function() end', '=bench');
+const [emptyFn] = vm.call(empty) as [Parameters<typeof vm.call>[0]];
+const env = vm.callForRef(runtime.newEnv, [undefined, 'bench', {}, {}]);
+vm.call(runtime.run, ['function onManage() end', '=bench-app', env]);
+const client = vm.callForRef(runtime.newClient, [{ id: 'c1', protocol: 'rtmp' }]);
+vm.call(vm.load('local c = ... function c:ping() return 1 end', '=bench-client'), [client]);
+const emptyUs = perCallUs(CALLS, () => vm.call(emptyFn));
+const eventUs = perCallUs(CALLS, () => vm.call(runtime.event, [env, 'onManage']));
+const rpcLuaUs = perCallUs(CALLS, () => vm.call(runtime.rpc, [client, 'ping', 42]));
+vm.close();
+
+// 2 and 3: a server over a www/ with a scripted app and a bare one.
+const www = mkdtempSync(join(tmpdir(), 'covey-lua-bench-'));
+mkdirSync(join(www, 'bare'));
+mkdirSync(join(www, 'scripted'));
+writeFileSync(join(www, 'scripted', 'main.lua'), `
+function onConnection(client, user)
+  client.user = user
+  function client:ping(n) return n end
+  return { welcome = user }
+end`);
+const config = defaultConfig();
+config.www = www;
+config.rtmfp.enabled = false;
+config.rtmp = { enabled: true, host: '127.0.0.1', port: 0 };
+const server = await startServer(config, silentLogger);
+const port = server.rtmp!.address.port;
+const url = (app: string) => `rtmp://127.0.0.1:${port}/${app}`;
+
+// RPC round trips: the scripted app's ping (_result from Lua) against a call the server answers
+// itself with a _result (getStreamLength), on the bare app: one message each way in both.
+async function rpcRoundTripUs(app: string): Promise<number> {
+  const c = await RtmpClient.connect(url(app), { connectArgs: ['bench'] });
+  const call = app === 'bare' ? () => c.call('getStreamLength', 'x') : () => c.call('ping', 1);
+  for (let i = 0; i < 200; i++) await call();
+  const t0 = performance.now();
+  for (let i = 0; i < RPCS; i++) await call();
+  const us = ((performance.now() - t0) * 1000) / RPCS;
+  c.close();
+  return us;
+}
+const rpc = { bare: [] as number[], scripted: [] as number[] };
+for (let round = 0; round < 3; round++) {
+  rpc.bare.push(await rpcRoundTripUs('bare'));
+  rpc.scripted.push(await rpcRoundTripUs('scripted'));
+}
+
+// Connections per second: connect (handshake, connect, _result) then close, one after another.
+async function connectionsPerSecond(app: string, n: number): Promise<number> {
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) (await RtmpClient.connect(url(app), { connectArgs: ['bench'] })).close();
+  return n / ((performance.now() - t0) / 1000);
+}
+await connectionsPerSecond('bare', 50);
+await connectionsPerSecond('scripted', 50);
+const ROUNDS = 10;
+const rate = { bare: [] as number[], scripted: [] as number[] };
+for (let round = 0; round < ROUNDS; round++) {
+  rate.bare.push(await connectionsPerSecond('bare', CONNECTIONS / ROUNDS));
+  rate.scripted.push(await connectionsPerSecond('scripted', CONNECTIONS / ROUNDS));
+}
+await server.close();
+rmSync(www, { recursive: true, force: true });
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const f = (x: number) => x.toFixed(2);
+console.log(`empty Lua function called from JS:        ${f(emptyUs)} us/call (target <= 5)`);
+console.log(`app event dispatch (env lookup + call):   ${f(eventUs)} us/call`);
+console.log(`client RPC in Lua (lookup + call + value): ${f(rpcLuaUs)} us/call`);
+console.log(`RPC round trip over RTMP, median of 3x${RPCS}: answered natively ${f(median(rpc.bare))} us, by Lua ${f(median(rpc.scripted))} us, added ${f(median(rpc.scripted) - median(rpc.bare))} us (target <= 20)`);
+const ratio = median(rate.scripted) / median(rate.bare);
+console.log(`RTMP connections/s, median of ${ROUNDS}x${CONNECTIONS / ROUNDS}: bare app ${median(rate.bare).toFixed(0)}, with onConnection ${median(rate.scripted).toFixed(0)} (${(ratio * 100).toFixed(0)}%, target >= 90%)`);
