@@ -48,7 +48,7 @@ export async function luaWorld(files: Record<string, string>, options: { www?: s
   const config = defaultConfig();
   config.www = www;
   config.rtmp = { enabled: true, host: '127.0.0.1', port: 0 };
-  config.rtmfp = { enabled: true, host: '127.0.0.1', port: 0, redirectTo: [] };
+  config.rtmfp = { ...config.rtmfp, enabled: true, host: '127.0.0.1', port: 0 };
   const server = await startServer(config, pino({ level: 'debug', base: undefined }, sink));
   const clients: NetConnection[] = [];
   return {
