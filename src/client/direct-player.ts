@@ -2,7 +2,7 @@
 // .play(name)`): a P2P session to the publisher by its peer ID, a stream flow of our own with
 // `play`, and the publisher's answers and media on flows it associates with ours.
 import { amfObjectProperties } from '../codec/amf-types.js';
-import { dataAsAmf0, decodeCommand, FlashMessageType, isCommandType, isDataType, MalformedMessageError } from '../codec/flash-command.js';
+import { argumentsWithoutCommandObject, dataAsAmf0, decodeCommand, FlashMessageType, isCommandType, isDataType, MalformedMessageError } from '../codec/flash-command.js';
 import { encodeTcMetadata } from '../codec/tc-metadata.js';
 import { parseTcMessage } from '../codec/tc-message.js';
 import { FlashFlowPriority } from '../rtmfp/flash-flow-priority.js';
@@ -124,7 +124,8 @@ export class DirectPlay {
         this.onFrame?.('data', m.timestamp, body);
       } else if (isCommandType(m.type)) {
         const command = decodeCommand(m.type, m.body);
-        if (command.name === 'onStatus') this.status(amfObjectProperties(command.args[0]) ?? {});
+        // librtmfp's publisher writes no null before the info object (see argumentsWithoutCommandObject).
+        if (command.name === 'onStatus') this.status(amfObjectProperties(argumentsWithoutCommandObject(command)[0]) ?? {});
       } else if (m.type === FlashMessageType.UserControl && m.body.length >= 6) {
         const event = m.body.readUInt16BE(0);
         this.userControl.push(event);

@@ -67,6 +67,18 @@ export function decodeCommand(type: number, payload: Buffer): CommandMessage {
   };
 }
 
+/**
+ * The arguments of a command that never has a command object (setPeerInfo, onStatus), whether or
+ * not its sender wrote the null that stands for one. Flash writes it; librtmfp leaves it out of
+ * every command it writes without its `amf3` flag (FlashWriter::writeInvocation), so its
+ * setPeerInfo is `"setPeerInfo", 0, "ip:port", ...` and its P2P publisher's statuses are
+ * `"onStatus", 0, {level, code, description}`: read after a null that is not there, the first
+ * address, or the status object, would be taken for the command object and lost.
+ */
+export function argumentsWithoutCommandObject(command: CommandMessage): unknown[] {
+  return command.commandObject === null ? command.args : [command.commandObject, ...command.args];
+}
+
 /** A data message's values: a handler name such as "@setDataFrame" or "onMetaData", then its arguments. */
 export function decodeData(type: number, payload: Buffer): unknown[] {
   return amfValues(type, payload);

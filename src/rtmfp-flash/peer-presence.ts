@@ -52,7 +52,7 @@ export class PeerPresence {
     if (this.log.isLevelEnabled('debug')) this.log.debug({ peerId: this.session.peerId, reported: this.reported.length }, 'peer registered for introductions');
   }
 
-  /** setPeerInfo's arguments (after its null command object). */
+  /** setPeerInfo's arguments: its addresses (the null Flash writes before them left out). */
   peerInfo(args: readonly unknown[]): void {
     const { addresses, ignored } = parsePeerInfo(args, this.registry?.maxReported ?? 0);
     this.reported = addresses;

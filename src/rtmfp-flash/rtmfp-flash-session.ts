@@ -2,7 +2,7 @@
 // stream they belong to (stream 0: its NetConnection), carry one RTMP-typed message each, and our
 // answers go on flows of our own that return-associate with the client's NetConnection flow, as
 // Flash Player, librtmfp and rtmfp-cpp expect.
-import { decodeCommand, decodeData, encodeCommand, FlashMessageType, isCommandType, isDataType, MalformedMessageError } from '../codec/flash-command.js';
+import { argumentsWithoutCommandObject, decodeCommand, decodeData, encodeCommand, FlashMessageType, isCommandType, isDataType, MalformedMessageError } from '../codec/flash-command.js';
 import { parseTcMetadata, encodeTcMetadata } from '../codec/tc-metadata.js';
 import { encodeTcMessage, parseTcMessage } from '../codec/tc-message.js';
 import { decodeSharedObjectMessage, isSharedObjectType } from '../codec/shared-object-message.js';
@@ -214,7 +214,7 @@ export class RtmfpFlashSession implements FlashTransport {
         if (this.log.isLevelEnabled('debug')) this.log.debug({ streamId, command: command.name, transactionId: command.transactionId, type }, 'command received');
         if (streamId === 0 && command.name === 'setPeerInfo') {
           // For the transport, not the application: no answer unless one is asked for (as rtmfp-cpp).
-          this.presence.peerInfo(command.args);
+          this.presence.peerInfo(argumentsWithoutCommandObject(command));
           if (command.transactionId > 0) this.sendCommand(0, this.objectEncoding, '_result', command.transactionId, null, null);
         } else this.client.handleCommand(streamId, command);
       }

@@ -11,6 +11,11 @@ import type { DirectPlayRequest, DirectSubscriber } from '../../src/client/direc
 import { FlvTagType } from '../../src/codec/flv.js';
 import { isVideoKeyframe, isVideoSequenceHeader } from '../../src/codec/video-tag.js';
 import { isAudioSequenceHeader } from '../../src/codec/audio-tag.js';
+import { connectFlashPeer } from '../support/rendezvous-peers.js';
+import { decodeCommand, FlashMessageType, isCommandType } from '../../src/codec/flash-command.js';
+import { encodeAmf0 } from '../../src/codec/amf0.js';
+import { encodeTcMetadata, parseTcMetadata } from '../../src/codec/tc-metadata.js';
+import { encodeTcMessage, parseTcMessage } from '../../src/codec/tc-message.js';
 
 let server: TestServer;
 
@@ -128,4 +133,52 @@ test('the stream ends on both sides whoever ends it: unpublish, the publisher go
   a.close();
   assert.match(await lost, /P2P session ended: closed by far end/);
   b.close();
+});
+
+test('a publisher that answers play as librtmfp does (onStatus with no null before the info object): the player starts and gets every frame', async () => {
+  // The publisher is an engine endpoint speaking librtmfp's wire (P2PSession::handlePlay):
+  // on the player's `play`, three flows with the player's metadata associated with its flow;
+  // on the first, StreamBegin, then "onStatus", 0, {level, code, description} twice (no null:
+  // librtmfp's FlashWriter::writeAMFState writes none), then |RtmpSampleAccess; media after.
+  const publisher = await connectFlashPeer(server.rtmfp.localAddress.port);
+  const media = fixtureTags().filter((t) => t.type !== FlvTagType.ScriptData);
+  const plays: string[] = [];
+  publisher.endpoint.onSession = (session) => {
+    session.onFlow = (flow) => {
+      const metadata = parseTcMetadata(flow.metadata);
+      if (metadata === undefined) return;
+      flow.onMessage = (message) => {
+        const m = parseTcMessage(message);
+        if (m === undefined || !isCommandType(m.type)) return;
+        const command = decodeCommand(m.type, m.body);
+        if (command.name !== 'play') return;
+        plays.push(String(command.args[0]));
+        const [data, audio, video] = [0, 1, 2].map(() => session.openFlow(encodeTcMetadata(metadata.streamId), { returnFlowId: flow.flowId }));
+        const streamBegin = Buffer.alloc(6);
+        streamBegin.writeUInt32BE(metadata.streamId, 2);
+        data!.write(encodeTcMessage(FlashMessageType.UserControl, 0, streamBegin));
+        for (const code of ['NetStream.Play.Reset', 'NetStream.Play.Start']) {
+          data!.write(encodeTcMessage(FlashMessageType.CommandAmf0, 0, encodeAmf0('onStatus', 0, { level: 'status', code, description: `${code} cam` })));
+        }
+        data!.write(encodeTcMessage(FlashMessageType.DataAmf0, 0, encodeAmf0('|RtmpSampleAccess', true, true)));
+        for (const t of media) (t.type === FlvTagType.Audio ? audio! : video!).write(encodeTcMessage(t.type, t.timestamp, t.data));
+      };
+    };
+  };
+  const b = await connect();
+  try {
+    const got = collector();
+    const play = await b.playDirect(publisher.endpoint.peerId.toString('hex'), 'cam', { onFrame: got.onFrame, timeoutMs: 5000 });
+    assert.deepEqual(plays, ['cam']);
+    assert.deepEqual(play.statuses.map((s) => [s.level, s.code]), [['status', 'NetStream.Play.Reset'], ['status', 'NetStream.Play.Start']]);
+    await until(() => got.frames.filter((f) => f.kind !== 'data').length >= media.length, 10_000, 'every frame at the player');
+    for (const kind of ['audio', 'video'] as const) {
+      const sent = media.filter((t) => KIND[t.type as keyof typeof KIND] === kind);
+      const received = got.frames.filter((f) => f.kind === kind);
+      assert.ok(received.length === sent.length && received.every((f, i) => f.ts === sent[i]!.timestamp && f.payload.equals(sent[i]!.data)), `${kind} frames in order, intact`);
+    }
+  } finally {
+    b.close();
+    publisher.close();
+  }
 });

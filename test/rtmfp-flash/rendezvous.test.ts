@@ -12,6 +12,8 @@ import { RtmfpEndpoint } from '../../src/rtmfp/endpoint.js';
 import { FlashCrypto } from '../../src/rtmfp/crypto/flash-crypto.js';
 import { AddressOrigin } from '../../src/rtmfp/address.js';
 import { FlashMessageType } from '../../src/codec/flash-command.js';
+import { encodeAmf0 } from '../../src/codec/amf0.js';
+import { encodeTcMessage } from '../../src/codec/tc-message.js';
 import type { Session } from '../../src/rtmfp/session.js';
 import type { FlashClient } from '../../src/flash/flash-client.js';
 
@@ -136,6 +138,31 @@ test('setPeerInfo: garbage entries are ignored, the session goes on, no _error; 
     assert.deepEqual(peers.lookup(b.endpoint.peerId)!.reported, [{ host: '127.0.0.5', port }], 'the latest report replaces the earlier');
   } finally {
     b.endpoint.close();
+  }
+});
+
+test('setPeerInfo as librtmfp writes it, with no null before the addresses: every address is kept, the first included, and redirects list them', async () => {
+  // librtmfp (RTMFPSession::sendPeerInfo) writes "setPeerInfo", 0, then its addresses: no null.
+  const b = await connectFlashPeer(serverPort(), { acceptSessions: false });
+  const c = await initiator({ initialRetransmitMs: 200, connectTimeoutMs: 5_000 });
+  try {
+    const port = b.port.localAddress().port;
+    b.nc.write(encodeTcMessage(FlashMessageType.CommandAmf0, 0, encodeAmf0('setPeerInfo', 0, `127.0.0.2:${port}`, `127.0.0.3:${port}`)));
+    // One report sets the whole list at once: the first look at it is the answer.
+    await until(() => (peers.lookup(b.endpoint.peerId)?.reported.length ?? 0) > 0, 3000, 'B\'s reported addresses');
+    assert.deepEqual(peers.lookup(b.endpoint.peerId)!.reported, [{ host: '127.0.0.2', port }, { host: '127.0.0.3', port }]);
+    const p = c.endpoint.connect({ fingerprint: b.endpoint.peerId }, [serverAddress()]);
+    p.catch(() => {});
+    const [redirect] = await until(() => c.port.redirects().length > 0 && c.port.redirects(), 5000, 'a redirect');
+    assert.deepEqual(redirect!.destinations, [
+      { host: '127.0.0.1', port, origin: AddressOrigin.OBSERVED },
+      { host: '127.0.0.2', port, origin: AddressOrigin.LOCAL },
+      { host: '127.0.0.3', port, origin: AddressOrigin.LOCAL },
+    ]);
+    assert.ok(!b.commands().some((m) => m.name === '_error'));
+  } finally {
+    b.endpoint.close();
+    c.endpoint.close();
   }
 });
 
