@@ -12,6 +12,12 @@
 // first; the other checks the group ID, that it is the one addressed and the key, then answers
 // with its own `01`. A peer is our neighbour once both `01`s are out and theirs checked out.
 // A refused `01` rejects the flow it came on, so its sender learns of the refusal.
+//
+// On the report flow after the handshake (§5.2, §5.4): peer-list reports `0A` (one when the
+// neighbour's `0E` comes, answered once, then one every 10 s to a neighbour in turn), whose peers
+// we contact while we have room for neighbours; `0C` asks us to drop the sender. A malformed
+// message there closes that peer's session. Media in the group is group-media.ts's, on flows of
+// its own associated with these.
 import { timingSafeEqual } from 'node:crypto';
 import { encodeGroupJoinById, GROUP_FLOW_METADATA, isGroupFlowMetadata, parseGroupMember } from '../codec/group-control.js';
 import type { SendFlow, WriteReceipt } from '../rtmfp/send-flow.js';
@@ -20,6 +26,9 @@ import type { Logger } from '../util/log.js';
 import { encodeGroupBegin, encodeGroupInit, groupKey, GROUP_PEER_FLOW_METADATA, GroupPeerMessage, parseGroupInit, type GroupInit } from './group-handshake.js';
 import { parseGroupspec, type Groupspec } from './group-spec.js';
 import { shortPeerId, type PeerConnection } from './peer-connection.js';
+import { encodeGroupReport, GROUP_REPORT, parseGroupReport } from './group-report.js';
+import { AddressOrigin } from '../rtmfp/address.js';
+import { isAskClose } from '../codec/group-media.js';
 import type { RtmfpClient } from './rtmfp-client.js';
 
 export interface JoinGroupOptions {
@@ -55,8 +64,29 @@ interface Member {
   /** Its `0E`/`0F` arrived. */
   began: boolean;
   neighbor: boolean;
+  /** We sent it a report (0A) it has not answered yet; one answer per report. */
+  reportSent: boolean;
+  reportPending: boolean;
   stopWatching: () => void;
 }
+
+/** What the group's media exchange (group-media.ts) hears of neighbours. */
+export interface NeighborListener {
+  connect(peerId: string): void;
+  disconnect(peerId: string, reason: string): void;
+}
+
+/** A neighbour's P2P session and the report flows both ways (media flows associate with them). */
+export interface NeighborLink {
+  peer: PeerConnection;
+  /** Our report flow to it: its media flows to us return-associate with this one. */
+  out: SendFlow;
+  /** Its report flow to us: our media flows to it associate with this one. */
+  in: IncomingFlow;
+}
+
+/** librtmfp sends a report every 10 s (NETGROUP_REPORT_DELAY) to one neighbour. */
+const REPORT_PERIOD_MS = 10_000;
 
 /** Report flows that came in before their `01`: taken by whichever of the client's groups it names. */
 const groupsOfClient = new WeakMap<RtmfpClient, Set<NetGroup>>();
@@ -92,14 +122,11 @@ export class NetGroup {
   private readonly peerTimeoutMs: number;
   private readonly joinFlow: SendFlow;
   private readonly cleanups: Array<() => void> = [];
-  /**
-   * Events about members held until join() has resolved and its caller could set the handlers.
-   * They do come earlier: the server introduces us as it takes the join, and a neighbour's
-   * handshake can finish before the acknowledgement of our join message arrives (seen across two
-   * NATs on a loaded machine: the neighbour 12 ms before the join's ack, and the event was lost).
-   * Flash's order is the same: NetGroup.Connect.Success, then NetGroup.Neighbor.Connect.
-   */
-  private early: Array<() => void> | undefined = [];
+  private readonly neighborListeners = new Set<NeighborListener>();
+  private readonly endListeners = new Set<(reason: string) => void>();
+  /** Peers heard of in reports (beyond those the server introduced). */
+  private readonly heard = new Set<string>();
+  private reportTurn = 0;
 
   private constructor(
     readonly client: RtmfpClient,
@@ -157,6 +184,41 @@ export class NetGroup {
     return [...this.members.values()].filter((m) => m.neighbor).map((m) => m.peer.peerId);
   }
 
+  /** @internal Hears of neighbours coming and going (the media exchange); answers a remover. */
+  addNeighborListener(listener: NeighborListener): () => void {
+    this.neighborListeners.add(listener);
+    return () => this.neighborListeners.delete(listener);
+  }
+
+  /** @internal Our report flow to a peer, neighbour yet or not (its media flows associate with it). */
+  reportFlowTo(peerId: string): SendFlow | undefined {
+    return this.members.get(peerId)?.out;
+  }
+
+  /** @internal Calls `listener` once when the membership ends; answers a remover. */
+  addEndListener(listener: (reason: string) => void): () => void {
+    if (this.closedReason !== undefined) {
+      listener(this.closedReason);
+      return () => {};
+    }
+    this.endListeners.add(listener);
+    return () => this.endListeners.delete(listener);
+  }
+
+  /** @internal A neighbour's session and report flows. */
+  neighborLink(peerId: string): NeighborLink | undefined {
+    const m = this.members.get(peerId);
+    return m?.neighbor && m.out && m.in ? { peer: m.peer, out: m.out, in: m.in } : undefined;
+  }
+
+  /** @internal Closes a peer's session over a protocol violation (a malformed group message): the member goes on. */
+  closePeer(peerId: string, reason: string): void {
+    const m = this.members.get(peerId);
+    this.log.warn({ peer: shortPeerId(peerId), reason }, 'peer session closed');
+    if (m) this.dropMember(m, reason);
+    (m?.peer ?? this.client.peers.get(peerId))?.close(reason);
+  }
+
   /** Whether the neighbour sent its ready message (`0E`). */
   hasBegun(peerId: string): boolean {
     return this.members.get(peerId)?.began ?? false;
@@ -208,6 +270,9 @@ export class NetGroup {
       });
       this.cleanups.push(this.client.addServerFlowHandler((flow) => this.takeIntroductionFlow(flow)));
       this.cleanups.push(this.client.addEndListener((reason) => this.end(`connection closed: ${reason}`, false)));
+      const reports = setInterval(() => this.reportTick(), REPORT_PERIOD_MS);
+      reports.unref();
+      this.cleanups.push(() => clearInterval(reports));
     });
   }
 
@@ -270,7 +335,7 @@ export class NetGroup {
       member = undefined;
     }
     if (member === undefined) {
-      const m: Member = { peer, out: undefined, in: undefined, began: false, neighbor: false, stopWatching: () => {} };
+      const m: Member = { peer, out: undefined, in: undefined, began: false, neighbor: false, reportSent: false, reportPending: false, stopWatching: () => {} };
       let watching = true;
       m.stopWatching = () => (watching = false);
       void peer.closed.then((reason) => {
@@ -324,10 +389,7 @@ export class NetGroup {
       return;
     }
     member.in = flow;
-    flow.onMessage = (message) => {
-      if (message[0] === GroupPeerMessage.BEGIN || message[0] === GroupPeerMessage.BEGIN_NEAREST) member.began = true;
-      // Reports, media announcements and the rest belong to the group's media exchange.
-    };
+    flow.onMessage = (message) => this.receiveReportFlowMessage(member, message);
     flow.onEnd = () => {
       if (this.members.get(peer.peerId) === member) this.dropMember(member, 'left the group');
     };
@@ -351,7 +413,67 @@ export class NetGroup {
     if (member.neighbor || member.out === undefined || member.in === undefined) return;
     member.neighbor = true;
     this.log.debug({ peer: shortPeerId(member.peer.peerId), neighbors: this.neighbors.length }, 'new neighbour');
+    if (member.began && !member.reportSent) this.sendReport(member, true);
     this.notify(() => this.onNeighborConnect?.(member.peer.peerId));
+    for (const l of [...this.neighborListeners]) l.connect(member.peer.peerId);
+  }
+
+  /** What a neighbour sends on its report flow after its `01`. */
+  private receiveReportFlowMessage(member: Member, message: Buffer): void {
+    if (this.members.get(member.peer.peerId) !== member) return;
+    const first = message[0];
+    if (first === GroupPeerMessage.BEGIN || first === GroupPeerMessage.BEGIN_NEAREST) {
+      member.began = true;
+      // librtmfp answers 0E with its first report (NetGroup.cpp:196-205) and sends its media
+      // announcements only once a report came: so do we.
+      if (member.neighbor && !member.reportSent) this.sendReport(member, true);
+    } else if (first === GROUP_REPORT) {
+      const report = parseGroupReport(message);
+      if (report === undefined) {
+        this.closePeer(member.peer.peerId, `malformed peer-list report (${message.length} bytes)`);
+        return;
+      }
+      if (member.reportPending) member.reportPending = false;
+      else if (member.neighbor) this.sendReport(member, false);
+      for (const p of report.peers) {
+        if (p.peerId === this.client.peerId || this.heard.has(p.peerId)) continue;
+        this.heard.add(p.peerId);
+        this.introduce(p.peerId);
+      }
+    } else if (isAskClose(message)) {
+      // Granted only when we have more neighbours than a group of our size calls for (log2(N) + 13, §5.4).
+      const known = new Set([...this.introduced, ...this.heard]).size + 1;
+      const target = Math.ceil(Math.log2(known)) + 13;
+      if (this.neighbors.length > target) this.dropMember(member, 'the peer asked us to disconnect (0C)');
+    } else if (first === GroupPeerMessage.DATA || first === GroupPeerMessage.INIT) {
+      // 02 precedes 0E; a second 01 changes nothing.
+    } else {
+      this.log.debug({ peer: shortPeerId(member.peer.peerId), first }, 'unknown message on a report flow ignored');
+    }
+  }
+
+  /** A peer-list report to a neighbour: where we see it, our server, and our other neighbours. */
+  private sendReport(member: Member, initiator: boolean): void {
+    if (member.out === undefined || !member.peer.isOpen) return;
+    const peers = [...this.members.values()]
+      .filter((m) => m !== member && m.neighbor)
+      .map((m) => ({ peerId: m.peer.peerId, secondsSinceHeard: 0, addresses: [{ ...m.peer.address, origin: AddressOrigin.OBSERVED }] }));
+    member.out.write(
+      encodeGroupReport({
+        recipientAddress: { ...member.peer.address, origin: AddressOrigin.OBSERVED },
+        senderAddresses: [{ ...this.client.session.address, origin: AddressOrigin.RELAY }],
+        peers,
+      }),
+    );
+    member.reportSent = true;
+    member.reportPending = initiator;
+  }
+
+  /** Every 10 s, a report to one neighbour in turn, so that news of members spreads. */
+  private reportTick(): void {
+    const neighbors = [...this.members.values()].filter((m) => m.neighbor);
+    if (neighbors.length === 0) return;
+    this.sendReport(neighbors[this.reportTurn++ % neighbors.length]!, true);
   }
 
   private refuse(member: Member, reason: string): void {
@@ -371,6 +493,7 @@ export class NetGroup {
     if (member.neighbor) {
       this.log.debug({ peer: shortPeerId(peerId), reason }, 'neighbour gone');
       this.notify(() => this.onNeighborDisconnect?.(peerId, reason));
+      for (const l of [...this.neighborListeners]) l.disconnect(peerId, reason);
     }
   }
 
@@ -390,6 +513,8 @@ export class NetGroup {
     for (const member of [...this.members.values()]) this.dropMember(member, reason);
     this.connecting.clear();
     this.log.debug({ reason }, 'group membership ended');
+    for (const l of [...this.endListeners]) l(reason);
+    this.endListeners.clear();
     this.onEnd?.(reason);
   }
 }

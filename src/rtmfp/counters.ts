@@ -3,6 +3,8 @@
 export class EngineCounters {
   packetsReceived = 0;
   packetsSent = 0;
+  /** UDP payload bytes handed to the socket (what a NetGroup test holds the server's share of media to). */
+  bytesSent = 0;
   /** Shorter than a session ID and one cipher block, or not a whole number of blocks. */
   badLength = 0;
   /** Session ID that names no session or handshake. */

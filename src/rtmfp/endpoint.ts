@@ -17,7 +17,7 @@ import {
 } from './handshake-chunks.js';
 import { isIPv4 } from 'node:net';
 import { addressKey, formatAddress, type Address } from './address.js';
-import { wholeDatagram, type Clock, type DatagramPort, type OutgoingDatagram, type TimerHandle } from './platform.js';
+import { datagramLength, wholeDatagram, type Clock, type DatagramPort, type OutgoingDatagram, type TimerHandle } from './platform.js';
 import { systemClock } from './node-platform.js';
 import { DEFAULT_TIMINGS, MAX_PACKET_LENGTH, Session, type SessionHost, type SessionTimings } from './session.js';
 import { EngineCounters } from './counters.js';
@@ -157,6 +157,7 @@ export class RtmfpEndpoint implements SessionHost {
    */
   readonly sealInPlace: boolean;
   private closed = false;
+  private closing = false;
   /**
    * Sessions waiting for packet assembly, run together in one immediate: a fan-out wakes
    * hundreds of sessions at once, and an immediate and a closure each cost more than the queue.
@@ -234,7 +235,9 @@ export class RtmfpEndpoint implements SessionHost {
   };
 
   sendDatagram(datagram: OutgoingDatagram, to: Address): void {
-    if (!this.closed) this.port.send(datagram, to);
+    if (this.closed) return;
+    this.counters.bytesSent += datagramLength(datagram);
+    this.port.send(datagram, to);
   }
 
   sessionClosed(session: Session): void {
@@ -679,7 +682,9 @@ export class RtmfpEndpoint implements SessionHost {
 
   /** Closes every session (telling each far end once, each closed for `reason`) and the port. */
   close(reason = 'endpoint closed'): void {
-    if (this.closed) return;
+    if (this.closed || this.closing) return;
+    // Aborting a session calls its owner, which may close this endpoint again (a client that owns it).
+    this.closing = true;
     for (const p of [...this.pendingById.values()]) this.failPending(p, new ConnectError(reason));
     for (const s of [...this.sessions.values()]) s.abort(reason);
     this.closed = true;

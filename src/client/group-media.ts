@@ -1,0 +1,971 @@
+// Live media inside a NetGroup (multicast): the publisher cuts each message into numbered fragments
+// and its neighbours pass them on, neighbour to neighbour; the server never sees a byte of it.
+// The wire is librtmfp's (research file netgroup.md §5.1-5.3; codecs in src/codec/group-media.ts):
+//
+//   per neighbour and stream, each side opens a flow 47 52 11 associated with the other's report
+//   flow (47 52 1C), carrying its stream announce `21` (name, stream key, window and periods),
+//   fragments maps `22`, push masks `23` and pulls `2B`; fragments `20`/`30`/`10`/`00` go on a flow
+//   47 52 12 associated with the other's 47 52 11 flow, so each side knows which stream they are.
+//
+// Push: a member asks neighbours for slices of the stream (fragment ID mod 8), one pusher per
+// slice; a fragment that comes first from another neighbour that was asked makes the slower one
+// drop that slice (librtmfp GroupMedia.cpp:161-194), and a pusher that has sent nothing for a
+// while is replaced. Every holder pushes what it gets to the neighbours that asked, at most
+// pushLimit + 1 of them per fragment. Pull: a fragment still missing a fetch period after a map
+// showed it exists is asked of a neighbour that holds it (`2B`), and of another after one more
+// fetch period. Fragments older than the window (plus the relay margin) are dropped.
+//
+// A player delivers messages in fragment order. It starts on a video keyframe, preceded by the
+// stream's latest metadata and codec headers; to make that possible for members that join late,
+// the publisher repeats metadata and headers before each keyframe (a Covey choice: how Flash
+// publishers handle late joiners is unknown), and players deliver a header only when it differs
+// from the one they delivered last. Malformed group messages close that peer's session only.
+import { randomBytes } from 'node:crypto';
+import { isAudioSequenceHeader } from '../codec/audio-tag.js';
+import { dataAsAmf0, FlashMessageType } from '../codec/flash-command.js';
+import {
+  encodeFragmentsMap,
+  encodeMediaFragment,
+  encodePull,
+  encodePushRequest,
+  encodeStreamEnd,
+  encodeStreamInfo,
+  GroupMediaMessage,
+  isMessageStart,
+  mapFirst,
+  mapHas,
+  parseFragmentsMap,
+  parseMediaFragment,
+  parsePull,
+  parsePushRequest,
+  parseStreamInfo,
+  splitMediaMessage,
+  type FragmentsMap,
+  type GroupStreamInfo,
+  type MediaFragment,
+} from '../codec/group-media.js';
+import { isVideoKeyframe, isVideoSequenceHeader } from '../codec/video-tag.js';
+import { FlashFlowPriority } from '../rtmfp/flash-flow-priority.js';
+import type { SendFlow } from '../rtmfp/send-flow.js';
+import type { IncomingFlow } from '../rtmfp/session.js';
+import type { Logger } from '../util/log.js';
+import type { NetGroup } from './net-group.js';
+import { shortPeerId, type PeerConnection } from './peer-connection.js';
+
+export type GroupFrameKind = 'audio' | 'video' | 'data';
+
+export interface GroupMediaOptions {
+  /** How long fragments are kept and offered to neighbours (ms; librtmfp's default 8,000). */
+  windowMs?: number;
+  /** How often a fragments map goes out (ms; default 100). */
+  availabilityUpdateMs?: number;
+  /** How long a missing fragment is left to pushes before it is pulled (ms; default 2,500). */
+  fetchPeriodMs?: number;
+  /** Neighbours each fragment is pushed to, less one (default 4, as librtmfp). */
+  pushLimit?: number;
+  /** Fragments maps to every neighbour at each update, not to one in turn (default false, as librtmfp). */
+  sendToAll?: boolean;
+}
+
+const FLOW_MEDIA_CONTROL = Buffer.from([0x47, 0x52, 0x11]);
+const FLOW_MEDIA_DATA = Buffer.from([0x47, 0x52, 0x12]);
+/** librtmfp's relayMargin: fragments are kept this much past the window, for neighbours behind. */
+const RELAY_MARGIN_MS = 2000;
+/** librtmfp pulls every 100 ms (NETGROUP_PULL_DELAY). */
+const PULL_PERIOD_MS = 100;
+/** Pending pulls at most (librtmfp's NETGROUP_PULL_LIMIT). */
+const MAX_PENDING_PULLS = 300;
+/**
+ * How often slices without a working pusher are offered to another neighbour. librtmfp adds one
+ * pusher every 2 s (NETGROUP_PUSH_DELAY), 16 s before all 8 slices are pushed; we check each slice
+ * every 250 ms, so that a new member is pushed the whole stream within a second.
+ */
+const PUSH_CHECK_MS = 250;
+/** A pusher that sent nothing of its slice for this long, while the stream went on, is replaced. */
+const PUSH_STALE_MS = 1000;
+/** Fragments held at most, whatever the window says (64 MB of 959-byte fragments). */
+const MAX_FRAGMENTS = 70_000;
+/** A neighbour whose media flow holds more than this unsent is not pushed to (it can pull). */
+const MAX_LINK_BACKLOG = 512 * 1024;
+/** A fragment ID this far past anything known is hostile, not early. */
+const MAX_ID_JUMP = 1_000_000;
+
+interface StoredFragment {
+  f: MediaFragment;
+  wire: Buffer;
+  from: string | undefined;
+}
+
+/** One neighbour, for one stream. */
+class Link {
+  /** Our 47 52 11 flow to it. */
+  control: SendFlow | undefined;
+  /** Its 47 52 11 flow to us (its announce came on it). */
+  in: IncomingFlow | undefined;
+  /** Our 47 52 12 flow to it, opened with the first fragment we send. */
+  media: SendFlow | undefined;
+  map: FragmentsMap | undefined;
+  /** Slices it asked us to push. */
+  pushOut = 0;
+  /** Slices we asked it to push. */
+  pushIn = 0;
+  /** The `last` of the map we sent it last. */
+  lastMapSent = 0;
+  announced = false;
+
+  constructor(readonly peer: PeerConnection) {}
+
+  get peerId(): string {
+    return this.peer.peerId;
+  }
+
+  has(id: number): boolean {
+    return this.map !== undefined && mapHas(this.map, id);
+  }
+
+  sendControl(message: Buffer): void {
+    if (this.control && this.peer.isOpen && this.control.state === 'open') this.control.write(message);
+  }
+
+  sendPushMask(mask: number): void {
+    if (mask === this.pushIn) return;
+    this.pushIn = mask;
+    this.sendControl(encodePushRequest(mask));
+  }
+
+  sendFragment(wire: Buffer): boolean {
+    if (this.in === undefined || !this.peer.isOpen) return false;
+    this.media ??= this.peer.openFlow(FLOW_MEDIA_DATA, { returnFlowId: this.in.flowId, priority: FlashFlowPriority.video });
+    if (this.media.state !== 'open' || this.media.bufferedBytes > MAX_LINK_BACKLOG) return false;
+    this.media.write(wire);
+    return true;
+  }
+
+  close(): void {
+    if (!this.peer.isOpen) return;
+    if (this.control?.state === 'open') this.control.close();
+    if (this.media?.state === 'open') this.media.close();
+  }
+}
+
+/** Counters a player or publisher reports. */
+export interface GroupMediaStats {
+  /** Fragments that came from neighbours (pushed or pulled), duplicates left out. */
+  fragmentsFromPeers: number;
+  fragmentsPushedToUs: number;
+  fragmentsPulled: number;
+  duplicateFragments: number;
+  pullsSent: number;
+  /** Fragments we sent to neighbours (pushed or pulled from us). */
+  fragmentsSent: number;
+  /** Fragments given up on (missing for longer than the window). */
+  fragmentsSkipped: number;
+  framesDelivered: number;
+}
+
+/** One stream of the group, as a publisher or a player holds it. */
+abstract class GroupStream {
+  readonly links = new Map<string, Link>();
+  readonly fragments = new Map<number, StoredFragment>();
+  /** Oldest fragment ID we may still hold; everything below is gone. */
+  low = 1;
+  /** Newest fragment we hold. */
+  newest = 0;
+  /** Newest fragment we know exists (from maps and fragments). */
+  newestKnown = 0;
+  /** When newestKnown grew: [time, id], oldest first (for the fetch period and the window). */
+  protected readonly knownAt: Array<[number, number]> = [];
+  endFragment: number | undefined;
+  readonly stats: GroupMediaStats = { fragmentsFromPeers: 0, fragmentsPushedToUs: 0, fragmentsPulled: 0, duplicateFragments: 0, pullsSent: 0, fragmentsSent: 0, fragmentsSkipped: 0, framesDelivered: 0 };
+  protected readonly timers: NodeJS.Timeout[] = [];
+  private mapTurn = 0;
+  closed = false;
+
+  constructor(
+    readonly host: GroupMediaHost,
+    readonly info: GroupStreamInfo,
+    readonly pushLimit: number,
+    readonly log: Logger,
+  ) {
+    this.every(info.availabilityUpdateMs, () => this.sendMaps());
+  }
+
+  get keyHex(): string {
+    return this.info.streamKey.toString('hex');
+  }
+
+  get neighbors(): number {
+    return [...this.links.values()].filter((l) => l.in !== undefined).length;
+  }
+
+  protected every(ms: number, task: () => void): void {
+    const t = setInterval(() => {
+      if (!this.closed) task();
+    }, ms);
+    t.unref();
+    this.timers.push(t);
+  }
+
+  /** A neighbour to exchange this stream with: our announce and map go out once its report flow is known. */
+  link(peer: PeerConnection): Link {
+    let link = this.links.get(peer.peerId);
+    if (link && link.peer !== peer) {
+      this.unlink(peer.peerId);
+      link = undefined;
+    }
+    if (link === undefined) {
+      link = new Link(peer);
+      this.links.set(peer.peerId, link);
+    }
+    this.announceTo(link);
+    return link;
+  }
+
+  announceTo(link: Link): void {
+    if (link.announced || this.closed) return;
+    const neighbor = this.host.group.neighborLink(link.peerId);
+    if (neighbor === undefined || !link.peer.isOpen) return;
+    link.control = link.peer.openFlow(FLOW_MEDIA_CONTROL, { returnFlowId: neighbor.in.flowId, priority: FlashFlowPriority.command });
+    link.announced = true;
+    link.sendControl(encodeStreamInfo(this.info));
+    this.sendMap(link);
+    if (this.endFragment !== undefined) link.sendControl(encodeStreamEnd(this.endFragment));
+  }
+
+  unlink(peerId: string): void {
+    const link = this.links.get(peerId);
+    if (link === undefined) return;
+    this.links.delete(peerId);
+    link.close();
+    this.linkGone(link);
+  }
+
+  protected linkGone(_link: Link): void {}
+
+  /** A message on a neighbour's 47 52 11 flow after its announce. */
+  receiveControl(link: Link, message: Buffer): void {
+    const type = message[0];
+    if (type === GroupMediaMessage.FRAGMENTS_MAP) {
+      const map = parseFragmentsMap(message);
+      if (map === undefined || map.last > this.newestKnown + MAX_ID_JUMP) return this.host.malformed(link.peerId, 'malformed fragments map');
+      // Maps only move forward (librtmfp ignores older ones too).
+      if (link.map === undefined || map.last >= link.map.last) link.map = map;
+      this.firstMap(link, map);
+      this.learn(map.last);
+    } else if (type === GroupMediaMessage.PUSH) {
+      const mask = parsePushRequest(message);
+      if (mask === undefined) return this.host.malformed(link.peerId, 'malformed push request');
+      link.pushOut = mask;
+    } else if (type === GroupMediaMessage.PULL) {
+      const id = parsePull(message);
+      if (id === undefined) return this.host.malformed(link.peerId, 'malformed pull');
+      const stored = this.fragments.get(id);
+      if (stored && link.sendFragment(stored.wire)) this.stats.fragmentsSent++;
+    } else if (type === GroupMediaMessage.STREAM_INFO) {
+      const info = parseStreamInfo(message);
+      if (info === undefined) return this.host.malformed(link.peerId, 'malformed stream announce');
+      if (info.kind === 'end') this.ended(info.lastFragment);
+      // A second announce of the same stream changes nothing.
+    } else {
+      this.host.malformed(link.peerId, `unknown message ${type?.toString(16).padStart(2, '0')} on a media control flow`);
+    }
+  }
+
+  /** The stream ends at `lastFragment`: tell every neighbour (not all hear it from the publisher). */
+  protected ended(lastFragment: number): void {
+    if (this.endFragment !== undefined) return;
+    this.endFragment = lastFragment;
+    this.learn(lastFragment);
+    for (const l of this.links.values()) if (l.announced) l.sendControl(encodeStreamEnd(lastFragment));
+  }
+
+  protected firstMap(_link: Link, _map: FragmentsMap): void {}
+
+  protected learn(id: number): void {
+    if (id <= this.newestKnown) return;
+    this.newestKnown = id;
+    this.knownAt.push([Date.now(), id]);
+  }
+
+  /** Adds a fragment (ours or a neighbour's) and pushes it on to neighbours that asked for its slice. */
+  protected store(f: MediaFragment, wire: Buffer, from: Link | undefined): boolean {
+    if (f.id < this.low || this.fragments.has(f.id)) return false;
+    this.fragments.set(f.id, { f, wire, from: from?.peerId });
+    if (f.id > this.newest) this.newest = f.id;
+    this.learn(f.id);
+    const bit = 1 << (f.id % 8);
+    let pushes = this.pushLimit + 1;
+    for (const l of this.links.values()) {
+      if (pushes === 0) break;
+      if (l === from || (l.pushOut & bit) === 0 || l.has(f.id)) continue;
+      if (l.sendFragment(wire)) {
+        this.stats.fragmentsSent++;
+        pushes--;
+      }
+    }
+    if (this.fragments.size > MAX_FRAGMENTS) this.dropBelow(this.newest - MAX_FRAGMENTS + 1);
+    return true;
+  }
+
+  /** Drops what fell out of the window (and relay margin). */
+  protected expire(): void {
+    const cutoff = Date.now() - this.info.windowMs - RELAY_MARGIN_MS;
+    let expiredId = 0;
+    let drop = 0;
+    while (drop < this.knownAt.length && this.knownAt[drop]![0] < cutoff) expiredId = this.knownAt[drop++]![1];
+    // Keep the newest of the expired marks: it dates the fragments after it.
+    if (drop > 1) this.knownAt.splice(0, drop - 1);
+    if (expiredId > 0) this.dropBelow(expiredId);
+  }
+
+  protected dropBelow(id: number): void {
+    if (id <= this.low) return;
+    for (let i = this.low; i < id; i++) this.fragments.delete(i);
+    this.low = id;
+  }
+
+  private sendMaps(): void {
+    this.expire();
+    const links = [...this.links.values()].filter((l) => l.announced);
+    if (links.length === 0 || this.newest === 0) return;
+    if (this.info.sendToAll) for (const l of links) this.sendMap(l);
+    else this.sendMap(links[this.mapTurn++ % links.length]!);
+  }
+
+  protected sendMap(link: Link): void {
+    if (this.newest === 0 || link.lastMapSent === this.newest) return;
+    link.lastMapSent = this.newest;
+    link.sendControl(encodeFragmentsMap(this.newest, this.low, (id) => this.fragments.has(id)));
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const t of this.timers) clearInterval(t);
+    for (const id of [...this.links.keys()]) this.unlink(id);
+  }
+
+  abstract receiveFragment(link: Link, f: MediaFragment, wire: Buffer): void;
+}
+
+/** Publishing a stream into the group. */
+export class GroupPublisher extends GroupStream {
+  private nextId = 1;
+  private metadata: Buffer | undefined;
+  private audioHeader: Buffer | undefined;
+  private videoHeader: Buffer | undefined;
+  /** Headers went out since the last keyframe (so the next keyframe needs no repeat). */
+  private headersSinceKeyframe = false;
+
+  /** Sends one frame into the group: audio and video tag bodies, data as AMF0. */
+  send(kind: GroupFrameKind, timestamp: number, payload: Buffer): void {
+    if (this.closed) return;
+    if (kind === 'data') {
+      if (isMetadata(payload)) {
+        this.metadata = payload;
+        this.headersSinceKeyframe = true;
+      }
+    } else if (kind === 'audio' && isAudioSequenceHeader(payload)) {
+      this.audioHeader = payload;
+      this.headersSinceKeyframe = true;
+    } else if (kind === 'video' && isVideoSequenceHeader(payload)) {
+      this.videoHeader = payload;
+      this.headersSinceKeyframe = true;
+    } else if (kind === 'video' && isVideoKeyframe(payload)) {
+      // Late members start here: metadata and headers again just before it (players drop repeats).
+      if (!this.headersSinceKeyframe) {
+        if (this.metadata) this.emit(FlashMessageType.DataAmf0, timestamp, this.metadata);
+        if (this.audioHeader) this.emit(FlashMessageType.Audio, timestamp, this.audioHeader);
+        if (this.videoHeader) this.emit(FlashMessageType.Video, timestamp, this.videoHeader);
+      }
+      this.headersSinceKeyframe = false;
+    }
+    const type = kind === 'audio' ? FlashMessageType.Audio : kind === 'video' ? FlashMessageType.Video : FlashMessageType.DataAmf0;
+    this.emit(type, timestamp, payload);
+  }
+
+  private emit(type: number, timestamp: number, payload: Buffer): void {
+    const pieces = splitMediaMessage(this.nextId, type, timestamp, payload);
+    this.nextId += pieces.length;
+    for (const f of pieces) this.store(f, encodeMediaFragment(f), undefined);
+  }
+
+  /** Fragments published so far. */
+  get lastFragment(): number {
+    return this.nextId - 1;
+  }
+
+  receiveFragment(): void {
+    // A publisher has every fragment of its stream; what neighbours send back is ignored.
+  }
+
+  /** Ends the stream: neighbours hear its last fragment, then our flows close. */
+  override close(): void {
+    if (this.closed) return;
+    this.ended(this.lastFragment);
+    this.host.removeStream(this);
+    super.close();
+  }
+}
+
+export interface GroupPlayOptions extends GroupMediaOptions {
+  onFrame?: (kind: GroupFrameKind, timestamp: number, payload: Buffer) => void;
+}
+
+/** Playing a stream from the group. */
+export class GroupPlayer {
+  onFrame?: GroupPlayOptions['onFrame'];
+  /** The first frame was delivered. */
+  onStart?: () => void;
+  /** The stream ended (the publisher's last fragment was delivered), or we stopped. Once. */
+  onEnd?: (reason: string) => void;
+  endedReason: string | undefined;
+  /** When the first frame was delivered (ms since the epoch). */
+  startedAt: number | undefined;
+  stream: GroupPlayStream | undefined;
+  private readonly emptyStats: GroupMediaStats = { fragmentsFromPeers: 0, fragmentsPushedToUs: 0, fragmentsPulled: 0, duplicateFragments: 0, pullsSent: 0, fragmentsSent: 0, fragmentsSkipped: 0, framesDelivered: 0 };
+
+  constructor(
+    readonly host: GroupMediaHost,
+    readonly name: string,
+    readonly options: GroupPlayOptions,
+  ) {
+    this.onFrame = options.onFrame;
+  }
+
+  get stats(): GroupMediaStats {
+    return this.stream?.stats ?? this.emptyStats;
+  }
+
+  /** Neighbours exchanging this stream with us. */
+  get neighbors(): number {
+    return this.stream?.neighbors ?? 0;
+  }
+
+  /** Stops playing; the group membership stays. */
+  close(): void {
+    this.ended('closed by the player');
+  }
+
+  /** @internal */
+  ended(reason: string): void {
+    if (this.endedReason !== undefined) return;
+    this.endedReason = reason;
+    this.host.removePlayer(this);
+    this.stream?.close();
+    this.onEnd?.(reason);
+  }
+}
+
+/** A stream a player receives: fragments in, messages out in order. */
+class GroupPlayStream extends GroupStream {
+  /** Where delivery starts looking (1 when we saw the stream from its first fragment). */
+  private floor: number | undefined;
+  private started = false;
+  /** Next fragment to deliver (once started) or to examine (before). */
+  private cursor = 0;
+  private waitingFor = 0;
+  private waitingSince = 0;
+  /** Headers seen before the start, delivered just ahead of the first keyframe. */
+  private pendingMetadata: Buffer | undefined;
+  private pendingAudioHeader: [number, Buffer] | undefined;
+  private pendingVideoHeader: [number, Buffer] | undefined;
+  private pendingMetadataTime = 0;
+  private lastMetadata: Buffer | undefined;
+  private lastAudioHeader: Buffer | undefined;
+  private lastVideoHeader: Buffer | undefined;
+  private sawVideo = false;
+  /** Fragment ID -> [peer, when] of pulls not answered yet. */
+  private readonly pending = new Map<number, { peerId: string; at: number; tried: Set<string> }>();
+  private pullCursor = 1;
+  /** Who pushes each slice to us, and the newest fragment of it they sent. */
+  private readonly pushers: Array<{ peerId: string | undefined; lastId: number; lastAt: number; trialAt: number }> = Array.from({ length: 8 }, () => ({ peerId: undefined, lastId: 0, lastAt: 0, trialAt: 0 }));
+
+  constructor(
+    host: GroupMediaHost,
+    info: GroupStreamInfo,
+    pushLimit: number,
+    log: Logger,
+    readonly player: GroupPlayer,
+  ) {
+    super(host, info, pushLimit, log);
+    this.every(PULL_PERIOD_MS, () => this.pull());
+    this.every(PUSH_CHECK_MS, () => this.checkPushers());
+  }
+
+  /** A neighbour announced the stream to us before it held any of it: we are here from its start. */
+  sawEmptyAnnounce = false;
+
+  /**
+   * The first map decides where we start: from fragment 1 when we were here before the stream
+   * began, otherwise (a late joiner) from what comes now on, on a keyframe.
+   */
+  protected override firstMap(_link: Link, map: FragmentsMap): void {
+    if (this.floor !== undefined) return;
+    const fromStart = this.sawEmptyAnnounce && mapHas(map, 1) && mapFirst(map) <= 1;
+    this.setFloor(fromStart ? 1 : map.last);
+  }
+
+  private setFloor(floor: number): void {
+    this.floor = floor;
+    this.cursor = floor;
+    this.pullCursor = floor;
+    if (floor > 1) this.dropBelow(floor);
+  }
+
+  protected override linkGone(link: Link): void {
+    for (const p of this.pushers) if (p.peerId === link.peerId) p.peerId = undefined;
+  }
+
+  receiveFragment(link: Link, f: MediaFragment, wire: Buffer): void {
+    if (f.id > this.newestKnown + MAX_ID_JUMP) return this.host.malformed(link.peerId, `fragment ${f.id} far past the stream`);
+    const pulled = this.pending.get(f.id);
+    if (pulled) {
+      this.pending.delete(f.id);
+    } else if ((link.pushIn & (1 << (f.id % 8))) !== 0) {
+      this.pushedBy(link, f.id);
+    }
+    // A fragment before any map: pushed to us as it was made; the stream starts here for us.
+    if (this.floor === undefined) this.setFloor(f.id <= 8 ? 1 : f.id);
+    if (!this.store(f, wire, link)) {
+      this.stats.duplicateFragments++;
+      return;
+    }
+    this.stats.fragmentsFromPeers++;
+    if (pulled) this.stats.fragmentsPulled++;
+    else this.stats.fragmentsPushedToUs++;
+    this.deliver();
+  }
+
+  /** librtmfp's rule: of two neighbours pushing one slice, the one whose fragment is newer stays. */
+  private pushedBy(link: Link, id: number): void {
+    const slice = id % 8;
+    const bit = 1 << slice;
+    const p = this.pushers[slice]!;
+    const now = Date.now();
+    if (p.peerId === undefined || !this.links.has(p.peerId)) {
+      p.peerId = link.peerId;
+    } else if (p.peerId !== link.peerId) {
+      if (id > p.lastId) {
+        const old = this.links.get(p.peerId);
+        old?.sendPushMask(old.pushIn & ~bit);
+        p.peerId = link.peerId;
+      } else {
+        link.sendPushMask(link.pushIn & ~bit);
+        return;
+      }
+    }
+    if (id > p.lastId) {
+      p.lastId = id;
+      p.lastAt = now;
+    }
+  }
+
+  /** Gives each slice with no working pusher to a neighbour that has the stream. */
+  private checkPushers(): void {
+    if (this.newestKnown === 0) return;
+    const now = Date.now();
+    const candidates = [...this.links.values()].filter((l) => l.in !== undefined && l.map !== undefined && l.peer.isOpen);
+    if (candidates.length === 0) return;
+    for (let slice = 0; slice < 8; slice++) {
+      const p = this.pushers[slice]!;
+      const bit = 1 << slice;
+      const current = p.peerId === undefined ? undefined : this.links.get(p.peerId);
+      const stale = current === undefined || (now - p.lastAt > PUSH_STALE_MS && this.newestKnown > p.lastId + 8);
+      if (!stale || now - p.trialAt < PUSH_STALE_MS) continue;
+      if (current && current.pushIn & bit) {
+        current.sendPushMask(current.pushIn & ~bit);
+        p.peerId = undefined;
+      }
+      // Another neighbour on trial: the newest holders first, at random among them.
+      const fresh = candidates.filter((l) => (l.pushIn & bit) === 0 && l !== current);
+      if (fresh.length === 0) {
+        // Everyone was asked already: start over with any of them.
+        for (const l of candidates) if (l.pushIn & bit) l.sendPushMask(l.pushIn & ~bit);
+        continue;
+      }
+      const newest = Math.max(...fresh.map((l) => l.map!.last));
+      const best = fresh.filter((l) => l.map!.last >= newest - 16);
+      const pick = best[Math.floor(Math.random() * best.length)]!;
+      pick.sendPushMask(pick.pushIn | bit);
+      p.trialAt = now;
+      // The trial holds the slice until someone pushes faster.
+      if (p.peerId === undefined) {
+        p.peerId = pick.peerId;
+        p.lastAt = now;
+        p.lastId = this.newestKnown;
+      }
+    }
+  }
+
+  /** Asks for fragments a fetch period overdue, and again elsewhere after another fetch period. */
+  private pull(): void {
+    if (this.floor === undefined || this.links.size === 0) return;
+    const now = Date.now();
+    const fetch = this.info.fetchPeriodMs;
+    let due = 0;
+    for (const [at, id] of this.knownAt) {
+      if (at > now - fetch) break;
+      due = id;
+    }
+    for (const [id, p] of this.pending) {
+      if (id < this.low || this.fragments.has(id)) {
+        this.pending.delete(id);
+        continue;
+      }
+      if (now - p.at < fetch) continue;
+      const other = this.holder(id, p.tried);
+      if (other === undefined) continue;
+      other.sendControl(encodePull(id));
+      this.stats.pullsSent++;
+      p.tried.add(other.peerId);
+      p.peerId = other.peerId;
+      p.at = now;
+    }
+    if (this.pullCursor < this.low) this.pullCursor = this.low;
+    for (let id = this.pullCursor; id <= due && this.pending.size < MAX_PENDING_PULLS; id++) {
+      if (this.fragments.has(id) || this.pending.has(id)) {
+        if (id === this.pullCursor) this.pullCursor++;
+        continue;
+      }
+      const link = this.holder(id, new Set());
+      if (link === undefined) continue;
+      link.sendControl(encodePull(id));
+      this.stats.pullsSent++;
+      this.pending.set(id, { peerId: link.peerId, at: now, tried: new Set([link.peerId]) });
+      if (id === this.pullCursor) this.pullCursor++;
+    }
+    this.deliver();
+  }
+
+  /** A neighbour whose map shows fragment `id`, not one of `tried`, chosen at random. */
+  private holder(id: number, tried: Set<string>): Link | undefined {
+    const holders = [...this.links.values()].filter((l) => l.in !== undefined && l.peer.isOpen && !tried.has(l.peerId) && l.has(id));
+    return holders.length === 0 ? undefined : holders[Math.floor(Math.random() * holders.length)];
+  }
+
+  protected override ended(lastFragment: number): void {
+    super.ended(lastFragment);
+    this.deliver();
+  }
+
+  /** The message starting at `id`, if all its pieces are here: [type, time, payload, pieces]. */
+  private message(id: number): { type: number; time: number; payload: Buffer; pieces: number } | undefined | 'corrupt' {
+    const first = this.fragments.get(id);
+    if (first === undefined) return undefined;
+    const f = first.f;
+    if (f.marker === GroupMediaMessage.MEDIA_DATA) return { type: f.type, time: f.time, payload: f.payload, pieces: 1 };
+    const parts = [f.payload];
+    for (let i = 1; i <= f.remaining; i++) {
+      const piece = this.fragments.get(id + i);
+      if (piece === undefined) return undefined;
+      const expected = i === f.remaining ? GroupMediaMessage.MEDIA_END : GroupMediaMessage.MEDIA_NEXT;
+      if (piece.f.marker !== expected || piece.f.remaining !== f.remaining - i) {
+        // A piece that does not fit its message: whoever sent it lied.
+        if (piece.from) this.host.malformed(piece.from, `fragment ${id + i} does not continue message ${id}`);
+        return 'corrupt';
+      }
+      parts.push(piece.f.payload);
+    }
+    return { type: f.type, time: f.time, payload: Buffer.concat(parts), pieces: f.remaining + 1 };
+  }
+
+  /** Delivers every complete message in order; before the start, looks for a keyframe to start on. */
+  private deliver(): void {
+    if (this.closed || this.floor === undefined) return;
+    const now = Date.now();
+    for (;;) {
+      if (this.cursor < this.low) this.cursor = this.low;
+      if (this.endFragment !== undefined && this.cursor > this.endFragment) {
+        this.player.ended('the publisher ended the stream');
+        return;
+      }
+      const stored = this.fragments.get(this.cursor);
+      if (stored === undefined) {
+        if (this.cursor > this.newest) return;
+        this.hole(now);
+        return;
+      }
+      if (!isMessageStart(stored.f)) {
+        // A piece of a message whose start we never had (we joined mid-message, or gave up on it).
+        this.cursor++;
+        this.stats.fragmentsSkipped++;
+        continue;
+      }
+      const m = this.message(this.cursor);
+      if (m === 'corrupt') {
+        for (let i = 0; i <= stored.f.remaining; i++) this.fragments.delete(this.cursor + i);
+        return;
+      }
+      if (m === undefined) {
+        this.hole(now);
+        return;
+      }
+      this.waitingFor = 0;
+      const at = this.cursor;
+      this.cursor += m.pieces;
+      this.consume(m.type, m.time, m.payload, at);
+      if (this.closed) return;
+    }
+  }
+
+  /** Waits for the fragment at the cursor (or a piece after it); past the window, gives up on it. */
+  private hole(now: number): void {
+    let missing = this.cursor;
+    while (this.fragments.has(missing)) missing++;
+    if (this.waitingFor !== missing) {
+      this.waitingFor = missing;
+      this.waitingSince = now;
+      return;
+    }
+    if (now - this.waitingSince < this.info.windowMs) return;
+    // Lost for good: resume at the next message start we hold.
+    let next = missing + 1;
+    while (next <= this.newest && !(this.fragments.get(next) && isMessageStart(this.fragments.get(next)!.f))) next++;
+    this.stats.fragmentsSkipped += next - this.cursor;
+    this.log.info({ from: this.cursor, to: next - 1 }, 'fragments missing for longer than the window: skipped');
+    this.cursor = next;
+    this.waitingFor = 0;
+    this.started = this.started && this.sawVideo ? false : this.started; // video resumes on a keyframe
+    this.deliver();
+  }
+
+  private consume(type: number, time: number, payload: Buffer, _id: number): void {
+    const kind: GroupFrameKind | undefined = type === FlashMessageType.Audio ? 'audio' : type === FlashMessageType.Video ? 'video' : type === FlashMessageType.DataAmf0 || type === FlashMessageType.DataAmf3 ? 'data' : undefined;
+    if (kind === undefined) return; // commands (librtmfp's UnpublishNotify, closeStream): the 21 end says as much
+    const body = kind === 'data' ? dataAsAmf0(type, payload) : payload;
+    if (kind === 'video') this.sawVideo = true;
+    if (!this.started) {
+      if (kind === 'data' && isMetadata(body)) {
+        this.pendingMetadata = body;
+        this.pendingMetadataTime = time;
+      } else if (kind === 'audio' && isAudioSequenceHeader(body)) this.pendingAudioHeader = [time, body];
+      else if (kind === 'video' && isVideoSequenceHeader(body)) this.pendingVideoHeader = [time, body];
+      else if ((kind === 'video' && isVideoKeyframe(body)) || (kind === 'audio' && !this.sawVideo && this.pendingVideoHeader === undefined && this.pendingAudioHeader !== undefined)) {
+        this.started = true;
+        if (this.pendingMetadata) this.emit('data', this.pendingMetadataTime, this.pendingMetadata);
+        if (this.pendingVideoHeader) this.emit('video', ...this.pendingVideoHeader);
+        if (this.pendingAudioHeader) this.emit('audio', ...this.pendingAudioHeader);
+        this.emit(kind, time, body);
+      }
+      return;
+    }
+    this.emit(kind, time, body);
+  }
+
+  /** Delivers a frame, leaving out a header identical to the last one delivered (the publisher's repeats). */
+  private emit(kind: GroupFrameKind, time: number, body: Buffer): void {
+    if (kind === 'data' && isMetadata(body)) {
+      if (this.lastMetadata?.equals(body)) return;
+      this.lastMetadata = body;
+    } else if (kind === 'audio' && isAudioSequenceHeader(body)) {
+      if (this.lastAudioHeader?.equals(body)) return;
+      this.lastAudioHeader = body;
+    } else if (kind === 'video' && isVideoSequenceHeader(body)) {
+      if (this.lastVideoHeader?.equals(body)) return;
+      this.lastVideoHeader = body;
+    }
+    this.stats.framesDelivered++;
+    const player = this.player;
+    if (player.startedAt === undefined) {
+      player.startedAt = Date.now();
+      player.onStart?.();
+    }
+    player.onFrame?.(kind, time, body);
+  }
+
+  override close(): void {
+    if (this.closed) return;
+    this.host.removeStream(this);
+    super.close();
+    this.player.ended('closed');
+  }
+}
+
+/** True for AMF0 data starting with the string "onMetaData". */
+function isMetadata(payload: Buffer): boolean {
+  return payload.length > 13 && payload[0] === 2 && payload.readUInt16BE(1) === 10 && payload.toString('latin1', 3, 13) === 'onMetaData';
+}
+
+/**
+ * The media side of one NetGroup membership: its streams by key, the media flows neighbours open
+ * to us, and neighbours coming and going. One per NetGroup, made with its first publisher or player.
+ */
+export class GroupMediaHost {
+  private readonly streams = new Map<string, GroupStream>();
+  private readonly players = new Set<GroupPlayer>();
+  private readonly removers: Array<() => void> = [];
+  /** Our 47 52 11 flows, by peer ID and flow ID (IDs are per session) -> the stream and link they serve. */
+  private readonly controlFlows = new Map<string, { stream: GroupStream; link: Link }>();
+  readonly log: Logger;
+
+  constructor(readonly group: NetGroup) {
+    this.log = group.client.log.child({ groupMedia: group.spec.groupIdHex.slice(0, 16) });
+    this.removers.push(
+      group.addNeighborListener({
+        connect: (peerId) => this.neighborConnected(peerId),
+        disconnect: (peerId) => {
+          for (const s of this.streams.values()) s.unlink(peerId);
+        },
+      }),
+      group.client.peers.addFlowHandler((peer, flow) => this.offer(peer, flow)),
+    );
+    this.removers.push(group.addEndListener(() => this.close()));
+  }
+
+  publish(name: string, options: GroupMediaOptions): GroupPublisher {
+    for (const s of this.streams.values()) if (s instanceof GroupPublisher && s.info.name === name) throw new Error(`already publishing ${name} in this group`);
+    const info = streamInfo(name, randomBytes(32), options);
+    const publisher = new GroupPublisher(this, info, options.pushLimit ?? 4, this.log.child({ publish: name }));
+    this.streams.set(publisher.keyHex, publisher);
+    for (const peerId of this.group.neighbors) this.linkTo(publisher, peerId);
+    this.log.info({ stream: name, neighbors: this.group.neighbors.length }, 'publishing into the group');
+    return publisher;
+  }
+
+  play(name: string, options: GroupPlayOptions): GroupPlayer {
+    const player = new GroupPlayer(this, name, options);
+    this.players.add(player);
+    return player;
+  }
+
+  /** @internal */
+  removePlayer(player: GroupPlayer): void {
+    this.players.delete(player);
+  }
+
+  /** @internal */
+  removeStream(stream: GroupStream): void {
+    if (this.streams.get(stream.keyHex) === stream) this.streams.delete(stream.keyHex);
+    for (const [id, c] of this.controlFlows) if (c.stream === stream) this.controlFlows.delete(id);
+  }
+
+  /** @internal A peer broke the group media protocol: its session goes, we stay. */
+  malformed(peerId: string, reason: string): void {
+    this.group.closePeer(peerId, `malformed group message: ${reason}`);
+  }
+
+  private linkTo(stream: GroupStream, peerId: string): void {
+    const neighbor = this.group.neighborLink(peerId);
+    if (neighbor === undefined) return;
+    const link = stream.link(neighbor.peer);
+    if (link.control) this.controlFlows.set(`${link.peerId}/${link.control.flowId}`, { stream, link });
+  }
+
+  private neighborConnected(peerId: string): void {
+    for (const s of this.streams.values()) this.linkTo(s, peerId);
+  }
+
+  /** Media flows from neighbours: 47 52 11 (associated with our report flow) and 47 52 12 (with our 47 52 11). */
+  private offer(peer: PeerConnection, flow: IncomingFlow): boolean {
+    if (flow.metadata.equals(FLOW_MEDIA_CONTROL)) {
+      // Matched on our report flow, neighbour yet or not: its announce may overtake the end of the handshake.
+      const ours = this.group.reportFlowTo(peer.peerId);
+      if (ours === undefined || flow.returnFlowId !== ours.flowId) return false;
+      let bound: { stream: GroupStream; link: Link } | undefined;
+      flow.onMessage = (message) => {
+        if (bound) {
+          if (!bound.stream.closed) bound.stream.receiveControl(bound.link, message);
+          return;
+        }
+        const info = parseStreamInfo(message);
+        if (info === undefined || info.kind !== 'announce') {
+          this.malformed(peer.peerId, 'a media control flow that does not begin with a stream announce');
+          return;
+        }
+        const stream = this.streamFor(info);
+        if (stream === undefined) {
+          // Not a stream we play or publish: refused, as librtmfp closes its flow.
+          flow.reject();
+          return;
+        }
+        const link = stream.link(peer);
+        link.in = flow;
+        // A neighbour with fragments sends its map in the same breath as its announce (same packet):
+        // none by the next turn means it held nothing yet, so the stream has not begun.
+        setImmediate(() => {
+          if (link.map === undefined && stream instanceof GroupPlayStream) stream.sawEmptyAnnounce = true;
+        });
+        if (link.control) this.controlFlows.set(`${link.peerId}/${link.control.flowId}`, { stream, link });
+        bound = { stream, link };
+      };
+      flow.onEnd = () => {
+        if (bound && bound.link.in === flow) bound.stream.unlink(peer.peerId);
+      };
+      return true;
+    }
+    if (flow.metadata.equals(FLOW_MEDIA_DATA)) {
+      const c = flow.returnFlowId === undefined ? undefined : this.controlFlows.get(`${peer.peerId}/${flow.returnFlowId}`);
+      if (c === undefined || c.link.peer !== peer) return false;
+      flow.onMessage = (message) => {
+        if (c.stream.closed) return;
+        const f = parseMediaFragment(message);
+        if (f === undefined) {
+          this.malformed(peer.peerId, `malformed media fragment (${message.length} bytes)`);
+          return;
+        }
+        c.stream.receiveFragment(c.link, f, message);
+      };
+      return true;
+    }
+    return false;
+  }
+
+  /** The stream an announce names: one we have, or a new one a player of ours waits for. */
+  private streamFor(info: GroupStreamInfo): GroupStream | undefined {
+    const existing = this.streams.get(info.streamKey.toString('hex'));
+    if (existing) return existing;
+    const player = [...this.players].find((p) => p.name === info.name && p.stream === undefined);
+    if (player === undefined) return undefined;
+    const stream = new GroupPlayStream(this, info, player.options.pushLimit ?? 4, this.log.child({ play: info.name }), player);
+    player.stream = stream;
+    this.streams.set(stream.keyHex, stream);
+    this.log.info({ stream: info.name, window: info.windowMs, fetch: info.fetchPeriodMs }, 'stream found in the group');
+    // Tell our other neighbours of it, as librtmfp does, so that it spreads.
+    for (const peerId of this.group.neighbors) this.linkTo(stream, peerId);
+    return stream;
+  }
+
+  private close(): void {
+    for (const r of this.removers.splice(0)) r();
+    for (const p of [...this.players]) p.ended('left the group');
+    for (const s of [...this.streams.values()]) s.close();
+  }
+}
+
+function streamInfo(name: string, streamKey: Buffer, o: GroupMediaOptions): GroupStreamInfo {
+  return {
+    name,
+    streamKey,
+    windowMs: o.windowMs ?? 8000,
+    availabilityUpdateMs: o.availabilityUpdateMs ?? 100,
+    fetchPeriodMs: o.fetchPeriodMs ?? 2500,
+    sendToAll: o.sendToAll ?? false,
+  };
+}
+
+const hosts = new WeakMap<NetGroup, GroupMediaHost>();
+
+function hostOf(group: NetGroup): GroupMediaHost {
+  if (group.closedReason !== undefined) throw new Error(`not in the group any more: ${group.closedReason}`);
+  let host = hosts.get(group);
+  if (host === undefined) {
+    host = new GroupMediaHost(group);
+    hosts.set(group, host);
+  }
+  return host;
+}
+
+/** Publishes `name` into the group: its neighbours carry it to every member that plays it. */
+export function publishToGroup(group: NetGroup, name: string, options: GroupMediaOptions = {}): GroupPublisher {
+  if (name === '') throw new Error('a group stream needs a name');
+  return hostOf(group).publish(name, options);
+}
+
+/** Plays `name` from the group, as soon as a neighbour announces it. */
+export function playFromGroup(group: NetGroup, name: string, options: GroupPlayOptions = {}): GroupPlayer {
+  if (name === '') throw new Error('a group stream needs a name');
+  return hostOf(group).play(name, options);
+}
+
+export { shortPeerId };

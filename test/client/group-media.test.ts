@@ -1,0 +1,189 @@
+// Live media inside a NetGroup between Covey clients over real UDP on 127.0.0.1 (each client its
+// own socket and peer ID), through a real Covey server that only introduces them: every member
+// plays every frame in order, intact, while the server sends next to nothing; a late member
+// starts on a keyframe; a member that vanishes does not stall the others; a peer that sends
+// malformed group messages loses its session, not the member.
+import { test, before, after } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { startTestServer, until, type TestServer } from '../support/test-server.js';
+import { fixtureTags, type Got } from '../support/media.js';
+import { RtmfpClient } from '../../src/client/rtmfp-client.js';
+import { NetGroup } from '../../src/client/net-group.js';
+import { playFromGroup, publishToGroup, type GroupPlayer, type GroupPublisher } from '../../src/client/group-media.js';
+import { FlvTagType, type FlvTag } from '../../src/codec/flv.js';
+import { isVideoKeyframe, isVideoSequenceHeader } from '../../src/codec/video-tag.js';
+import { isAudioSequenceHeader } from '../../src/codec/audio-tag.js';
+import { decodeAmf0 } from '../../src/codec/amf0.js';
+
+const GROUPSPEC = 'G:027f02010101030a0e6d756c746963617374011b00';
+const KIND = { [FlvTagType.Audio]: 'audio', [FlvTagType.Video]: 'video', [FlvTagType.ScriptData]: 'data' } as const;
+
+let server: TestServer;
+before(async () => {
+  server = await startTestServer({ flash: { groups: { maxMembersPerGroup: 64, joinsPerSecondPerClient: 100 } } });
+});
+after(() => server.close());
+
+/** The fixture `loops` times over, each loop 2 s after the last (metadata and headers once, at the start). */
+function stream(loops: number): FlvTag[] {
+  const fixture = fixtureTags();
+  const span = 2000;
+  return [...fixture, ...Array.from({ length: loops - 1 }, (_, i) => i + 1).flatMap((loop) => fixture.filter((t) => t.type !== FlvTagType.ScriptData && !isVideoSequenceHeader(t.data) && !(t.type === FlvTagType.Audio && isAudioSequenceHeader(t.data))).map((t) => ({ ...t, timestamp: t.timestamp + loop * span })))];
+}
+
+/** Sends tags at the pace of their timestamps. */
+async function publishPaced(publisher: GroupPublisher, tags: readonly FlvTag[], beforeTag?: (t: FlvTag, i: number) => void): Promise<void> {
+  const t0 = Date.now();
+  for (const [i, t] of tags.entries()) {
+    const wait = t.timestamp - (Date.now() - t0);
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    beforeTag?.(t, i);
+    publisher.send(KIND[t.type as keyof typeof KIND], t.timestamp, t.data);
+  }
+}
+
+interface Member {
+  client: RtmfpClient;
+  group: NetGroup;
+  player?: GroupPlayer;
+  frames: Got[];
+}
+
+const clients: RtmfpClient[] = [];
+async function member(play: boolean, options: { maxNeighbors?: number } = {}): Promise<Member> {
+  const client = await RtmfpClient.connect(server.rtmfpUrl('live'));
+  clients.push(client);
+  const group = await NetGroup.join(client, GROUPSPEC, { maxNeighbors: options.maxNeighbors });
+  const m: Member = { client, group, frames: [] };
+  if (play) m.player = playFromGroup(group, 'cam', { onFrame: (kind, ts, payload) => m.frames.push({ kind, ts, payload: Buffer.from(payload) }) });
+  return m;
+}
+function closeAll(): void {
+  for (const c of clients.splice(0)) c.close();
+}
+
+/** What a player must have delivered: every tag, in order, same kind, time and bytes. */
+function assertPlayedAll(m: Member, tags: readonly FlvTag[], who: string): void {
+  assert.equal(m.frames.length, tags.length, `${who}: ${m.frames.length} frames of ${tags.length}`);
+  for (const [i, t] of tags.entries()) {
+    const f = m.frames[i]!;
+    if (f.kind !== KIND[t.type as keyof typeof KIND] || f.ts !== t.timestamp || !f.payload.equals(t.data)) assert.fail(`${who}: frame ${i} differs (${f.kind} ${f.ts} vs ${KIND[t.type as keyof typeof KIND]} ${t.timestamp})`);
+  }
+}
+
+async function meshOf(n: number, maxNeighbors?: number): Promise<{ publisher: Member; members: Member[] }> {
+  const publisher = await member(false, { maxNeighbors });
+  const members: Member[] = [];
+  for (let i = 0; i < n; i++) members.push(await member(true, { maxNeighbors }));
+  const want = Math.min(n, maxNeighbors ?? n);
+  await until(() => [publisher, ...members].every((m) => m.group.neighbors.length >= Math.min(want, 1) && m.group.neighbors.length >= want - 1), 30_000, `neighbours for ${n + 1} members`);
+  return { publisher, members };
+}
+
+test('a publisher and 20 members: every member plays every frame in order, intact; the server sends under 1% of the media delivered', async () => {
+  try {
+    const { publisher, members } = await meshOf(20);
+    const tags = stream(3);
+    const pub = publishToGroup(publisher.group, 'cam');
+    const serverBytesBefore = server.rtmfp.counters.bytesSent;
+    await publishPaced(pub, tags);
+    await until(() => members.every((m) => m.frames.length >= tags.length), 30_000, 'every frame at every member');
+    const serverBytes = server.rtmfp.counters.bytesSent - serverBytesBefore;
+    const delivered = members.reduce((n, m) => n + m.frames.reduce((k, f) => k + f.payload.length, 0), 0);
+    for (const [i, m] of members.entries()) assertPlayedAll(m, tags, `member ${i}`);
+    assert.ok(serverBytes < delivered / 100, `the server sent ${serverBytes} bytes while ${delivered} bytes of media were delivered`);
+    const fromPeers = members.reduce((n, m) => n + m.player!.stats.fragmentsFromPeers, 0);
+    assert.ok(fromPeers >= members.length * pub.lastFragment, 'every fragment came from a peer');
+    // Members passed fragments on: the publisher did not send every member everything itself.
+    const relayed = members.reduce((n, m) => n + m.player!.stats.fragmentsSent, 0);
+    assert.ok(relayed > 0, 'members relay fragments to each other');
+    pub.close();
+    await until(() => members.every((m) => m.player!.endedReason !== undefined), 10_000, 'the end reaches every member');
+    assert.ok(members.every((m) => m.player!.endedReason === 'the publisher ended the stream'));
+  } finally {
+    closeAll();
+  }
+});
+
+test('a member joining late starts on metadata, the codec headers and a keyframe, then plays on intact', async () => {
+  try {
+    const { publisher, members } = await meshOf(4);
+    const tags = stream(3);
+    const pub = publishToGroup(publisher.group, 'cam');
+    let late: Member | undefined;
+    const joining = new Promise<void>((resolve, reject) => {
+      void publishPaced(pub, tags, (t) => {
+        if (late === undefined && t.timestamp >= 2300) {
+          late = {} as Member;
+          member(true).then((m) => {
+            late = m;
+            resolve();
+          }, reject);
+        }
+      }).catch(reject);
+    });
+    await joining;
+    await until(() => members.every((m) => m.frames.length >= tags.length), 30_000, 'the early members play everything');
+    const got = late!.frames;
+    await until(() => got.length > 0 && got.at(-1)!.ts === tags.at(-1)!.timestamp, 15_000, 'the late member reaches the end');
+    assert.equal(got[0]!.kind, 'data');
+    assert.equal(decodeAmf0(got[0]!.payload)[0], 'onMetaData');
+    assert.ok(got[1]!.kind === 'video' && isVideoSequenceHeader(got[1]!.payload), 'the video header second');
+    assert.ok(got[2]!.kind === 'audio' && isAudioSequenceHeader(got[2]!.payload), 'the audio header third');
+    const first = got[3]!;
+    assert.ok(first.kind === 'video' && isVideoKeyframe(first.payload), 'video starts on a keyframe');
+    assert.ok(first.ts >= 2300, `started live (at ${first.ts} ms), not from the beginning`);
+    // The headers carry the keyframe's time; what follows is the source, from that keyframe on.
+    assert.ok(got.slice(0, 3).every((f) => f.ts === first.ts));
+    const k = tags.findIndex((t) => t.type === FlvTagType.Video && t.timestamp === first.ts && isVideoKeyframe(t.data));
+    assertPlayedAll({ ...late!, frames: got.slice(3) }, tags.slice(k), 'late member');
+  } finally {
+    closeAll();
+  }
+});
+
+test('a member that vanishes mid-stream does not stall the others: its slices and pulls go to other neighbours', async () => {
+  try {
+    const { publisher, members } = await meshOf(6);
+    const tags = stream(4);
+    const pub = publishToGroup(publisher.group, 'cam');
+    const [victim, ...rest] = members;
+    let killed = false;
+    await publishPaced(pub, tags, (t) => {
+      // Its socket closes without a word: neighbours see it only as silence.
+      if (t.timestamp >= 2000 && !killed) {
+        killed = true;
+        // It was passing fragments on by then.
+        assert.ok(victim!.player!.stats.fragmentsFromPeers > 0);
+        victim!.client.endpoint.close();
+      }
+    });
+    await until(() => rest.every((m) => m.frames.length >= tags.length), 30_000, 'every frame at every remaining member');
+    for (const [i, m] of rest.entries()) assertPlayedAll(m, tags, `member ${i + 1}`);
+  } finally {
+    closeAll();
+  }
+});
+
+test('a neighbour sending a malformed group message loses its session with us; we stay in the group and play on', async () => {
+  try {
+    const { publisher, members } = await meshOf(3);
+    const [a, b, c] = members as [Member, Member, Member];
+    // B speaks garbage to A on a media control flow, associated with A's report flow as it should be.
+    const link = b.group.neighborLink(a.client.peerId)!;
+    const flow = link.peer.openFlow(Buffer.from([0x47, 0x52, 0x11]), { returnFlowId: link.in.flowId });
+    flow.write(Buffer.from([0x21, 0xff, 0xff]));
+    await until(() => !a.group.neighbors.includes(b.client.peerId), 5000, 'A drops B');
+    await until(() => a.client.peers.get(b.client.peerId) === undefined, 5000, "A closes B's session");
+    assert.equal(a.group.closedReason, undefined);
+    assert.ok(a.group.neighbors.includes(publisher.client.peerId) && a.group.neighbors.includes(c.client.peerId));
+    const tags = stream(2);
+    const pub = publishToGroup(publisher.group, 'cam');
+    await publishPaced(pub, tags);
+    await until(() => a.frames.length >= tags.length && c.frames.length >= tags.length, 20_000, 'A and C play');
+    assertPlayedAll(a, tags, 'A');
+    assertPlayedAll(c, tags, 'C');
+  } finally {
+    closeAll();
+  }
+});
