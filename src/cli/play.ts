@@ -10,6 +10,7 @@ import { Progress } from './progress.js';
 import { checkStreamUrl } from './argument-checks.js';
 import { parsePeerId } from '../client/peer-sessions.js';
 import { exitWithError, UsageError } from './exit.js';
+import { groupspecFromArgument } from '../client/group-stream-protocol.js';
 
 const TAG_TYPES: Record<StreamFrameKind, number> = { audio: FlvTagType.Audio, video: FlvTagType.Video, data: FlvTagType.ScriptData };
 
@@ -27,6 +28,10 @@ export interface PlayOptions {
   quiet?: boolean;
   /** Play directly from the peer of this ID (RTMFP), the server only introducing. */
   peer?: string;
+  /** Play from this NetGroup (a groupspec, or a name to build one from), peers carrying the media. */
+  group?: string;
+  /** With group: fall back to the server's stream when no frame came from peers within this many seconds. */
+  p2pWait?: number;
 }
 
 export async function recordStream(url: string, options: PlayOptions): Promise<void> {
@@ -38,6 +43,15 @@ export async function recordStream(url: string, options: PlayOptions): Promise<v
       parsePeerId(options.peer);
     } catch (err) {
       throw new UsageError(`--peer: ${(err as Error).message}`);
+    }
+  }
+  if (options.group !== undefined) {
+    if (options.peer !== undefined) throw new UsageError('--group and --peer cannot be used together');
+    if (protocol.playFromGroup === undefined) throw new UsageError(`--group needs an rtmfp:// URL (group members meet through an RTMFP server), got ${url}`);
+    try {
+      groupspecFromArgument(options.group);
+    } catch (err) {
+      throw new UsageError(`--group: ${(err as Error).message}`);
     }
   }
   const out: NodeJS.WritableStream = options.output === '-' ? process.stdout : createWriteStream(options.output);
@@ -71,10 +85,15 @@ export async function recordStream(url: string, options: PlayOptions): Promise<v
     if (options.duration !== undefined && mediaMs >= options.duration * 1000) finish('duration reached');
   };
 
+  const groupSession =
+    options.group === undefined
+      ? undefined
+      : await protocol.playFromGroup!(url, options.group, onFrame, { fallbackMs: (options.p2pWait ?? 8) * 1000, onInfo: (line) => console.error(`covey play: ${line}`) });
   const session =
-    options.peer === undefined
+    groupSession ??
+    (options.peer === undefined
       ? await protocol.play(url, onFrame)
-      : await protocol.playFromPeer!(url, options.peer, onFrame, (peerId) => console.error(`covey play: peer ID ${peerId}`), options.wait * 1000);
+      : await protocol.playFromPeer!(url, options.peer, onFrame, (peerId) => console.error(`covey play: peer ID ${peerId}`), options.wait * 1000));
   session.onEnd = (reason) => finish(reason);
   const waitTimer = setTimeout(() => {
     if (base === undefined) finish(new Error(`no media within ${options.wait} s: is the stream published? (${url})`));
@@ -89,6 +108,10 @@ export async function recordStream(url: string, options: PlayOptions): Promise<v
   await session.close();
   if (!options.quiet && bytes > 0) progress.update(mediaMs, bytes);
   progress.done();
+  if (groupSession) {
+    const c = groupSession.counts;
+    console.error(`covey play: ${c.fragmentsFromPeers} fragments from peers (${c.pushed} pushed, ${c.pulled} pulled), ${c.framesFromServer} frames from the server${c.fellBack ? ' (fell back to the server)' : ''}`);
+  }
   if (out !== process.stdout) await new Promise<void>((resolve) => (out as WriteStream).end(() => resolve()));
   if (fileError) throw new Error(`cannot write ${options.output}: ${fileError.message}`);
   if (outcome instanceof Error) throw outcome;
@@ -102,17 +125,21 @@ export function registerPlay(program: Command): void {
     .requiredOption('-o, --output <file>', 'FLV file to write, or - for stdout')
     .option('--duration <seconds>', 'stop after this much media time')
     .option('--peer <peerId>', 'play directly from the peer that publishes the stream (rtmfp:// only; the server only introduces): its peer ID, as covey publish --p2p prints it')
+    .option('--group <groupspec|name>', 'play from a NetGroup (rtmfp:// only): its members carry the stream peer to peer; a groupspec (G:...) or a group name to build one from, as covey publish --group prints it')
+    .option('--p2p-wait <seconds>', 'with --group: play from the server when no frame came from peers within this time', '8')
     .option('--wait <seconds>', 'fail when no media comes within this time', '10')
     .option('-q, --quiet', 'no progress lines')
-    .action(async (url: string, flags: { output: string; duration?: string; wait: string; quiet?: boolean; peer?: string }) => {
+    .action(async (url: string, flags: { output: string; duration?: string; wait: string; quiet?: boolean; peer?: string; group?: string; p2pWait: string }) => {
       const duration = flags.duration === undefined ? undefined : Number(flags.duration);
       const wait = Number(flags.wait);
+      const p2pWait = Number(flags.p2pWait);
+      if (!(p2pWait > 0)) exitWithError('play', new UsageError(`--p2p-wait must be a positive number of seconds, got ${flags.p2pWait}`));
       if (duration !== undefined && !(duration > 0)) {
         exitWithError('play', new UsageError(`--duration must be a positive number of seconds, got ${flags.duration}`));
       }
       if (!(wait > 0)) exitWithError('play', new UsageError(`--wait must be a positive number of seconds, got ${flags.wait}`));
       try {
-        await recordStream(url, { output: flags.output, duration, wait, quiet: flags.quiet, peer: flags.peer });
+        await recordStream(url, { output: flags.output, duration, wait: flags.group !== undefined ? Math.max(wait, p2pWait + 5) : wait, quiet: flags.quiet, peer: flags.peer, group: flags.group, p2pWait });
       } catch (err) {
         exitWithError('play', err);
       }

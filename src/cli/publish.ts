@@ -8,6 +8,7 @@ import '../client/stream-protocols.js';
 import { Progress } from './progress.js';
 import { checkFlvFile, checkStreamUrl } from './argument-checks.js';
 import { exitWithError, UsageError } from './exit.js';
+import { groupspecFromArgument } from '../client/group-stream-protocol.js';
 
 /** The publisher waits while more than this is waiting to be sent (a slow link). */
 const MAX_BUFFERED = 4 * 1024 * 1024;
@@ -18,14 +19,26 @@ function kindOf(type: number): StreamFrameKind | undefined {
   return type === FlvTagType.Audio ? 'audio' : type === FlvTagType.Video ? 'video' : type === FlvTagType.ScriptData ? 'data' : undefined;
 }
 
-export async function publishFile(file: string, url: string, options: { loop?: boolean; quiet?: boolean; p2p?: boolean }): Promise<void> {
+export async function publishFile(file: string, url: string, options: { loop?: boolean; quiet?: boolean; p2p?: boolean; group?: string }): Promise<void> {
   checkStreamUrl(url);
   await checkFlvFile(file);
   const protocol = streamProtocolFor(url);
   if (options.p2p && protocol.publishDirect === undefined) throw new UsageError(`--p2p needs an rtmfp:// URL (peers meet through an RTMFP server), got ${url}`);
-  const session: PublishSession = options.p2p
-    ? await protocol.publishDirect!(url, (peerId) => console.error(`covey publish: peer ID ${peerId} (players: covey play --peer ${peerId} ${url})`))
-    : await protocol.publish(url);
+  if (options.group !== undefined) {
+    if (options.p2p) throw new UsageError('--group and --p2p cannot be used together');
+    if (protocol.publishToGroup === undefined) throw new UsageError(`--group needs an rtmfp:// URL (group members meet through an RTMFP server), got ${url}`);
+    try {
+      groupspecFromArgument(options.group);
+    } catch (err) {
+      throw new UsageError(`--group: ${(err as Error).message}`);
+    }
+  }
+  const session: PublishSession =
+    options.group !== undefined
+      ? await protocol.publishToGroup!(url, options.group, (line) => console.error(`covey publish: ${line}`))
+      : options.p2p
+        ? await protocol.publishDirect!(url, (peerId) => console.error(`covey publish: peer ID ${peerId} (players: covey play --peer ${peerId} ${url})`))
+        : await protocol.publish(url);
   let ended: string | undefined;
   let closing = false;
   session.onEnd = (reason) => {
@@ -113,8 +126,9 @@ export function registerPublish(program: Command): void {
     .argument('<url>', 'rtmfp://host[:port]/app/stream (UDP) or rtmp://host[:port]/app/stream (TCP); port 1935 by default')
     .option('--loop', 'start over at the end of the file, until interrupted')
     .option('--p2p', 'publish with direct connections (rtmfp:// only): players reach this process by its peer ID, printed on stderr, and get the media from it directly; the server only introduces them')
+    .option('--group <groupspec|name>', 'publish into a NetGroup (rtmfp:// only) whose members carry the stream peer to peer, and to the server as usual (for members with no P2P neighbour); a groupspec (G:...) or a group name to build one from')
     .option('-q, --quiet', 'no progress lines')
-    .action(async (file: string, url: string, flags: { loop?: boolean; quiet?: boolean; p2p?: boolean }) => {
+    .action(async (file: string, url: string, flags: { loop?: boolean; quiet?: boolean; p2p?: boolean; group?: string }) => {
       try {
         await publishFile(file, url, flags);
       } catch (err) {

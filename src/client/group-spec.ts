@@ -84,3 +84,17 @@ export function parseGroupspec(text: string): Groupspec {
     groupIdHex: groupId.toString('hex'),
   };
 }
+
+/**
+ * The groupspec Covey builds from a group name: version 2, the options librtmfp's README example
+ * carries (01, 03, 0C and 1B, whose meanings are not documented) and the name as option 0E. Every
+ * Covey peer given the same name builds the same text, so they meet in the same group.
+ */
+export function groupspecForName(name: string): Groupspec {
+  const bytes = Buffer.from(name, 'utf8');
+  if (bytes.length === 0 || bytes.length > 255) throw new GroupspecError(`a group name has 1 to 255 bytes, got ${bytes.length}`);
+  const length = bytes.length + 1;
+  const vlu = length > 0x7f ? Buffer.from([0x80 | (length >> 7), length & 0x7f]) : Buffer.from([length]);
+  const hex = Buffer.concat([Buffer.from('027f0201010103010c', 'hex'), vlu, Buffer.from([OPTION_NAME]), bytes, Buffer.from('011b00', 'hex')]).toString('hex');
+  return parseGroupspec(`G:${hex}`);
+}

@@ -38,6 +38,13 @@ export interface StreamProtocol {
   publishDirect?(url: string, onPeerId: (peerId: string) => void): Promise<PublishSession>;
   /** Protocols with peers only: plays the stream directly from the peer that publishes it. */
   playFromPeer?(url: string, peerId: string, onFrame: PlaySession['onFrame'], onPeerId: (peerId: string) => void, timeoutMs?: number): Promise<PlaySession>;
+  /**
+   * Protocols with peers only: publishes the stream into a NetGroup (groupspec, or a name to build
+   * one from), and to the server as usual. `onInfo` hears one-line notices.
+   */
+  publishToGroup?(url: string, groupspec: string, onInfo: (line: string) => void): Promise<PublishSession>;
+  /** Protocols with peers only: plays the stream from a NetGroup, from the server if no peer carries it in time. */
+  playFromGroup?(url: string, groupspec: string, onFrame: PlaySession['onFrame'], options?: { fallbackMs?: number; onInfo?: (line: string) => void }): Promise<PlaySession & { readonly counts: { fragmentsFromPeers: number; pushed: number; pulled: number; framesFromServer: number; fellBack: boolean } }>;
 }
 
 const protocols = new Map<string, StreamProtocol>();

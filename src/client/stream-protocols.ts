@@ -2,6 +2,7 @@
 import { registerStreamProtocol } from './stream-client.js';
 import { netStreamProtocol } from './net-stream-protocol.js';
 import { directStreamProtocol } from './direct-stream-protocol.js';
+import { groupStreamProtocol } from './group-stream-protocol.js';
 import { RtmpClient } from './rtmp-client.js';
 import { RtmfpClient } from './rtmfp-client.js';
 import { parseRtmfpUrl, parseRtmpUrl } from './rtmp-url.js';
@@ -11,4 +12,6 @@ registerStreamProtocol('rtmfp', {
   ...netStreamProtocol('rtmfp', parseRtmfpUrl, (url) => RtmfpClient.connect(url)),
   // RTMFP clients are peers too: direct P2P NetStreams, the server only introducing.
   ...directStreamProtocol(parseRtmfpUrl, (url) => RtmfpClient.connect(url)),
+  // And NetGroup members: multicast through the group.
+  ...groupStreamProtocol(parseRtmfpUrl, (url) => RtmfpClient.connect(url)),
 });

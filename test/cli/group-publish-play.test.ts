@@ -1,0 +1,106 @@
+// `covey publish --group` and `covey play --group` as a user runs them: processes meet in a
+// NetGroup through a live server and the media goes member to member; a player that no peer
+// serves falls back to the server's stream and says so; wrong combinations are refused.
+import { test, before, after } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startTestServer, until, type TestServer } from '../support/test-server.js';
+import { FlvParser } from '../../src/codec/flv.js';
+import { isVideoKeyframe, isVideoSequenceHeader } from '../../src/codec/video-tag.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const covey = ['--import', 'tsx', 'src/cli/main.ts'];
+const fixture = 'test/fixtures/sample-h264-aac.flv';
+let server: TestServer;
+let dir: string;
+
+before(async () => {
+  server = await startTestServer();
+  dir = mkdtempSync(join(tmpdir(), 'covey-group-cli-'));
+});
+after(async () => {
+  await server.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+interface Run {
+  child: ChildProcess;
+  stderr: () => string;
+  exited: Promise<{ code: number | null; stderr: string }>;
+}
+
+function startCovey(args: string[]): Run {
+  const child = spawn(process.execPath, [...covey, ...args], { cwd: root });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stdout!.resume();
+  const exited = new Promise<{ code: number | null; stderr: string }>((resolve) => child.on('exit', (code) => resolve({ code, stderr })));
+  return { child, stderr: () => stderr, exited };
+}
+
+function videoOf(file: string) {
+  return new FlvParser().push(readFileSync(file)).filter((t) => t.type === 9);
+}
+
+test('covey play --group records what covey publish --group sends, from peers: fragments counted, none from the server', async () => {
+  const url = server.rtmfpUrl('live/party');
+  const publisher = startCovey(['publish', '--group', 'party', '--loop', '-q', fixture, url]);
+  try {
+    await until(() => publisher.stderr().includes('covey publish: publishing party into group'), 20_000, "the publisher's group line");
+    assert.match(publisher.stderr(), /players: covey play \S+ --group G:027f0201010103010c060e7061727479011b00/);
+    const files = [join(dir, 'a.flv'), join(dir, 'b.flv')];
+    const players = files.map((f) => startCovey(['play', url, '--group', 'party', '-o', f, '--duration', '3']));
+    const results = await Promise.all(players.map((p) => p.exited));
+    for (const [i, r] of results.entries()) {
+      assert.equal(r.code, 0, r.stderr);
+      const counts = /covey play: (\d+) fragments from peers \((\d+) pushed, (\d+) pulled\), (\d+) frames from the server\n/.exec(r.stderr);
+      assert.ok(counts, r.stderr);
+      assert.ok(Number(counts[1]) > 50, `player ${i}: ${counts[1]} fragments from peers`);
+      assert.equal(counts[4], '0', 'nothing from the server');
+      const video = videoOf(files[i]!);
+      assert.ok(isVideoSequenceHeader(video[0]!.data) && isVideoKeyframe(video[1]!.data), 'the recording starts on the header and a keyframe');
+      assert.ok(video.at(-1)!.timestamp >= 2900, `3 s recorded (${video.at(-1)!.timestamp} ms)`);
+    }
+  } finally {
+    publisher.child.kill('SIGINT');
+    await publisher.exited;
+  }
+});
+
+test('covey play --group falls back to the server stream when no peer carries it in time, and says so', async () => {
+  const url = server.rtmfpUrl('live/solo');
+  // Published to the server only: the group has no one with the stream.
+  const publisher = startCovey(['publish', '--loop', '-q', fixture, url]);
+  try {
+    await until(() => server.flash.apps.get('live')?.publication('solo'), 20_000, 'the publication');
+    const file = join(dir, 'solo.flv');
+    const player = startCovey(['play', url, '--group', 'nobody-here', '--p2p-wait', '1', '-o', file, '--duration', '2']);
+    const r = await player.exited;
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /covey play: no frame from the group within 1 s \(0 P2P neighbours: UDP between peers blocked, or a symmetric NAT\?\); playing solo from the server/);
+    const counts = /covey play: 0 fragments from peers \(0 pushed, 0 pulled\), (\d+) frames from the server \(fell back to the server\)/.exec(r.stderr);
+    assert.ok(counts && Number(counts[1]) > 20, r.stderr);
+    assert.ok(videoOf(file).length > 20);
+  } finally {
+    publisher.child.kill('SIGINT');
+    await publisher.exited;
+  }
+});
+
+test('--group refuses rtmp:// URLs, --peer/--p2p beside it and bad groupspecs, with exit code 2', async () => {
+  const cases = [
+    [['play', 'rtmp://127.0.0.1/live/x', '--group', 'g', '-o', '-'], /--group needs an rtmfp:\/\/ URL/],
+    [['play', server.rtmfpUrl('live/x'), '--group', 'g', '--peer', 'ab'.repeat(32), '-o', '-'], /--group and --peer cannot be used together/],
+    [['play', server.rtmfpUrl('live/x'), '--group', 'G:7f02', '-o', '-'], /--group: .*groupspec/],
+    [['publish', '--group', 'g', '--p2p', fixture, server.rtmfpUrl('live/x')], /--group and --p2p cannot be used together/],
+  ] as const;
+  for (const [args, message] of cases) {
+    const r = await startCovey([...args]).exited;
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, message);
+  }
+});
