@@ -125,7 +125,7 @@ export function registerPlay(program: Command): void {
     .requiredOption('-o, --output <file>', 'FLV file to write, or - for stdout')
     .option('--duration <seconds>', 'stop after this much media time')
     .option('--peer <peerId>', 'play directly from the peer that publishes the stream (rtmfp:// only; the server only introduces): its peer ID, as covey publish --p2p prints it')
-    .option('--group <groupspec|name>', 'play from a NetGroup (rtmfp:// only): its members carry the stream peer to peer; a groupspec (G:...) or a group name to build one from, as covey publish --group prints it')
+    .option('--group <spec>', 'play from a NetGroup (rtmfp:// only): its members carry the stream peer to peer; a groupspec (G:...) or a group name to build one from, as covey publish --group prints it')
     .option('--p2p-wait <seconds>', 'with --group: play from the server when no frame came from peers within this time', '8')
     .option('--wait <seconds>', 'fail when no media comes within this time', '10')
     .option('-q, --quiet', 'no progress lines')

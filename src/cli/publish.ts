@@ -126,7 +126,7 @@ export function registerPublish(program: Command): void {
     .argument('<url>', 'rtmfp://host[:port]/app/stream (UDP) or rtmp://host[:port]/app/stream (TCP); port 1935 by default')
     .option('--loop', 'start over at the end of the file, until interrupted')
     .option('--p2p', 'publish with direct connections (rtmfp:// only): players reach this process by its peer ID, printed on stderr, and get the media from it directly; the server only introduces them')
-    .option('--group <groupspec|name>', 'publish into a NetGroup (rtmfp:// only) whose members carry the stream peer to peer, and to the server as usual (for members with no P2P neighbour); a groupspec (G:...) or a group name to build one from')
+    .option('--group <spec>', 'publish into a NetGroup (rtmfp:// only) whose members carry the stream peer to peer, and to the server as usual (for members with no P2P neighbour); a groupspec (G:...) or a group name to build one from')
     .option('-q, --quiet', 'no progress lines')
     .action(async (file: string, url: string, flags: { loop?: boolean; quiet?: boolean; p2p?: boolean; group?: string }) => {
       try {

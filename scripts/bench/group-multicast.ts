@@ -1,0 +1,194 @@
+// One 1 Mbit/s live stream to N NetGroup members (peers carry it; the server only introduces)
+// side by side with the same stream to N plain RTMFP subscribers of the server, in one run on
+// loopback: server egress per member, delivery ratio (frames delivered within the 8 s window),
+// time from a frame's publication to its arrival at the last member (median, p99), and how long
+// a member that joins mid-stream waits for its first frame.
+//
+//   node --import tsx scripts/bench/group-multicast.ts [--members 20] [--seconds 20]
+//
+// Everything runs in this process (server, publisher, members: each member its own UDP socket),
+// so on a 2-core machine N is bounded by CPU, not by the protocol. The stream is synthetic: 25
+// video frames a second of 4,500 bytes (a keyframe every second) and 50 AAC frames of 250 bytes.
+import { parseArgs } from 'node:util';
+import { randomBytes } from 'node:crypto';
+import { FlashServer } from '../../src/flash/flash-server.js';
+import { startRtmfpService } from '../../src/rtmfp-flash/rtmfp-service.js';
+import { silentLogger } from '../../src/util/log.js';
+import { RtmfpClient } from '../../src/client/rtmfp-client.js';
+import { NetGroup } from '../../src/client/net-group.js';
+import { playFromGroup, publishToGroup } from '../../src/client/group-media.js';
+import { groupspecForName } from '../../src/client/group-spec.js';
+import { FlashMessageType } from '../../src/codec/flash-command.js';
+import { encodeAmf0 } from '../../src/codec/amf0.js';
+
+const { values } = parseArgs({ options: { members: { type: 'string', default: '20' }, seconds: { type: 'string', default: '20' } } });
+const N = Number(values.members);
+const SECONDS = Number(values.seconds);
+const WINDOW_MS = 8000;
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+type Kind = 'audio' | 'video' | 'data';
+interface Frame { kind: Kind; ts: number; payload: Buffer; index: number }
+
+/** The synthetic stream: metadata, headers, then 40 ms video / 20 ms audio; frame index in bytes 5-8. */
+function makeFrames(seconds: number): Frame[] {
+  const frames: Frame[] = [];
+  let index = 0;
+  const tagged = (head: number[], size: number) => {
+    const b = Buffer.concat([Buffer.from(head), randomBytes(size - head.length)]);
+    b.writeUInt32BE(index, 5);
+    return b;
+  };
+  frames.push({ kind: 'data', ts: 0, payload: Buffer.concat([encodeAmf0('onMetaData'), encodeAmf0({ width: 640, height: 360, framerate: 25 })]), index: index++ });
+  frames.push({ kind: 'video', ts: 0, payload: Buffer.from([0x17, 0, 0, 0, 0, 1, 0x64, 0, 0x1f, 0xff, 0xe1, 0, 4, 0x67, 0x64, 0, 0x1f]), index: index++ });
+  frames.push({ kind: 'audio', ts: 0, payload: Buffer.from([0xaf, 0x00, 0x12, 0x10]), index: index++ });
+  for (let t = 0; t < seconds * 1000; t += 20) {
+    if (t % 40 === 0) {
+      frames.push({ kind: 'video', ts: t, payload: tagged(t % 1000 === 0 ? [0x17, 1, 0, 0, 0] : [0x27, 1, 0, 0, 0], 4500), index });
+      index++;
+    }
+    frames.push({ kind: 'audio', ts: t, payload: tagged([0xaf, 0x01, 0, 0, 0], 250), index });
+    index++;
+  }
+  return frames;
+}
+
+const mediaIndex = (f: { kind: Kind; payload: Buffer }) => (f.kind !== 'data' && f.payload.length >= 9 && f.payload[1] === 1 ? f.payload.readUInt32BE(5) : -1);
+
+interface Result { serverBytes: number; delivered: number; expected: number; latencies: number[]; joinerWaitMs: number; mediaBytes: number }
+
+async function runGroup(url: string, frames: Frame[]): Promise<Result> {
+  const spec = groupspecForName(`bench-${Date.now()}`);
+  const clients: RtmfpClient[] = [];
+  const join = async () => {
+    const c = await RtmfpClient.connect(url);
+    clients.push(c);
+    return { c, g: await NetGroup.join(c, spec) };
+  };
+  const pub = await join();
+  const arrivals: Array<Map<number, number>> = [];
+  for (let i = 0; i < N; i++) {
+    const m = await join();
+    const got = new Map<number, number>();
+    arrivals.push(got);
+    playFromGroup(m.g, 'bench', { onFrame: (kind, _ts, payload) => { const k = mediaIndex({ kind, payload }); if (k >= 0 && !got.has(k)) got.set(k, Date.now()); } });
+  }
+  // The publisher's neighbours settle (a full mesh up to 32 members), or 60 s pass.
+  const t0 = Date.now();
+  while (Date.now() - t0 < 60_000 && pub.g.neighbors.length < Math.min(N, 20)) await sleep(200);
+  await sleep(2000);
+  const publisher = publishToGroup(pub.g, 'bench');
+  const published = new Map<number, number>();
+  const before = serverBytes();
+  let joinerWait = NaN;
+  const start = Date.now();
+  let joined = false;
+  for (const f of frames) {
+    const wait = f.ts - (Date.now() - start);
+    if (wait > 0) await sleep(wait);
+    if (!joined && f.ts >= (SECONDS * 1000) / 2) {
+      joined = true;
+      void join().then((m) => {
+        const asked = Date.now();
+        const p = playFromGroup(m.g, 'bench');
+        p.onStart = () => (joinerWait = Date.now() - asked);
+      });
+    }
+    published.set(f.index, Date.now());
+    publisher.send(f.kind, f.ts, f.payload);
+  }
+  await sleep(WINDOW_MS);
+  const result = summarize(arrivals, published, serverBytes() - before, joinerWait, frames);
+  publisher.close();
+  for (const c of clients) c.close();
+  await sleep(500);
+  return result;
+}
+
+async function runPlain(url: string, frames: Frame[]): Promise<Result> {
+  const clients: RtmfpClient[] = [];
+  const pubClient = await RtmfpClient.connect(url);
+  clients.push(pubClient);
+  const stream = await pubClient.publish('plain');
+  const arrivals: Array<Map<number, number>> = [];
+  for (let i = 0; i < N; i++) {
+    const c = await RtmfpClient.connect(url);
+    clients.push(c);
+    const got = new Map<number, number>();
+    arrivals.push(got);
+    await c.play('plain', { onFrame: (kind, _ts, payload) => { const k = mediaIndex({ kind, payload }); if (k >= 0 && !got.has(k)) got.set(k, Date.now()); } });
+  }
+  await sleep(1000);
+  const published = new Map<number, number>();
+  const before = serverBytes();
+  let joinerWait = NaN;
+  let joined = false;
+  const start = Date.now();
+  const setDataFrame = encodeAmf0('@setDataFrame');
+  for (const f of frames) {
+    const wait = f.ts - (Date.now() - start);
+    if (wait > 0) await sleep(wait);
+    if (!joined && f.ts >= (SECONDS * 1000) / 2) {
+      joined = true;
+      void RtmfpClient.connect(url).then(async (c) => {
+        clients.push(c);
+        const asked = Date.now();
+        await c.play('plain', { onFrame: () => { if (Number.isNaN(joinerWait)) joinerWait = Date.now() - asked; } });
+      });
+    }
+    published.set(f.index, Date.now());
+    if (f.kind === 'audio') stream.send(FlashMessageType.Audio, f.ts, f.payload);
+    else if (f.kind === 'video') stream.send(FlashMessageType.Video, f.ts, f.payload);
+    else stream.send(FlashMessageType.DataAmf0, f.ts, [setDataFrame, f.payload]);
+  }
+  await sleep(WINDOW_MS);
+  const result = summarize(arrivals, published, serverBytes() - before, joinerWait, frames);
+  for (const c of clients) c.close();
+  await sleep(500);
+  return result;
+}
+
+let serverBytes: () => number = () => 0;
+
+function summarize(arrivals: Array<Map<number, number>>, published: Map<number, number>, bytes: number, joinerWaitMs: number, frames: Frame[]): Result {
+  const media = frames.filter((f) => mediaIndex(f) >= 0);
+  let delivered = 0;
+  const latencies: number[] = [];
+  for (const f of media) {
+    const at = published.get(f.index)!;
+    let last = 0;
+    let all = true;
+    for (const got of arrivals) {
+      const t = got.get(f.index);
+      if (t !== undefined && t - at <= WINDOW_MS) delivered++;
+      else all = false;
+      if (t !== undefined) last = Math.max(last, t);
+    }
+    if (all) latencies.push(last - at);
+  }
+  latencies.sort((a, b) => a - b);
+  return { serverBytes: bytes, delivered, expected: media.length * arrivals.length, latencies, joinerWaitMs, mediaBytes: media.reduce((n, f) => n + f.payload.length, 0) };
+}
+
+const pct = (xs: number[], p: number) => (xs.length === 0 ? NaN : xs[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]!);
+
+const flash = new FlashServer({ log: silentLogger, groups: { maxGroupsPerClient: 100, maxMembersPerGroup: 100_000, joinsPerSecond: 1e6, joinsPerSecondPerClient: 1e6 } });
+const endpoint = await startRtmfpService({ host: '127.0.0.1', port: 0, flash, log: silentLogger });
+serverBytes = () => endpoint.counters.bytesSent;
+const url = `rtmfp://127.0.0.1:${endpoint.localAddress.port}/live`;
+const frames = makeFrames(SECONDS);
+console.log(`one ${((frames.filter((f) => mediaIndex(f) >= 0).reduce((n, f) => n + f.payload.length, 0) * 8) / SECONDS / 1e6).toFixed(2)} Mbit/s stream, ${SECONDS} s, to ${N} members, a joiner at ${SECONDS / 2} s`);
+const group = await runGroup(url, frames);
+const plain = await runPlain(url, frames);
+for (const [name, r] of [['NetGroup (P2P)', group], ['plain RTMFP', plain]] as const) {
+  console.log(
+    `${name.padEnd(15)} server egress ${(r.serverBytes / N / 1024).toFixed(1).padStart(8)} KiB/member` +
+      ` (${((r.serverBytes / N / r.mediaBytes) * 100).toFixed(2)}% of the media)` +
+      `  delivered ${((r.delivered / r.expected) * 100).toFixed(2)}%` +
+      `  to last member: median ${pct(r.latencies, 50)} ms, p99 ${pct(r.latencies, 99)} ms` +
+      `  joiner's first frame after ${Number.isNaN(r.joinerWaitMs) ? 'never' : `${r.joinerWaitMs} ms`}`,
+  );
+}
+console.log(`group server egress / plain: ${((group.serverBytes / plain.serverBytes) * 100).toFixed(3)}%`);
+endpoint.close();
+process.exit(0);
