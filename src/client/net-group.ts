@@ -127,6 +127,8 @@ export class NetGroup {
   /** Peers heard of in reports (beyond those the server introduced). */
   private readonly heard = new Set<string>();
   private reportTurn = 0;
+  /** Events about members held until join() has resolved and its caller could set the handlers (see main's note). */
+  private early: Array<() => void> | undefined = [];
 
   private constructor(
     readonly client: RtmfpClient,
