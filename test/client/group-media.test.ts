@@ -170,7 +170,7 @@ test('a neighbour sending a malformed group message loses its session with us; w
     const { publisher, members } = await meshOf(3);
     const [a, b, c] = members as [Member, Member, Member];
     // B speaks garbage to A on a media control flow, associated with A's report flow as it should be.
-    const link = b.group.neighborLink(a.client.peerId)!;
+    const link = await until(() => a.group.neighbors.includes(b.client.peerId) && b.group.neighborLink(a.client.peerId), 15_000, 'A and B neighbours');
     const flow = link.peer.openFlow(Buffer.from([0x47, 0x52, 0x11]), { returnFlowId: link.in.flowId });
     flow.write(Buffer.from([0x21, 0xff, 0xff]));
     await until(() => !a.group.neighbors.includes(b.client.peerId), 5000, 'A drops B');
