@@ -79,8 +79,8 @@ export async function publishFile(file: string, url: string, options: { loop?: b
           // Real time: wait until the wall clock reaches the tag's time.
           const wait = ts - (Date.now() - started);
           if (wait > 0) await sleep(wait);
-          while (session.bufferedBytes > MAX_BUFFERED && !ended) await sleep(10);
-          if (ended) break;
+          while (session.bufferedBytes > MAX_BUFFERED && !ended && !interrupted) await sleep(10);
+          if (ended || interrupted) break;
           session.send(kind, ts, tag.data);
           bytes += tag.data.length;
           frames++;

@@ -26,7 +26,7 @@ export function directStreamProtocol(parseUrl: (url: string) => RtmpUrl, connect
       try {
         publisher = client.publishDirect(url.stream);
       } catch (err) {
-        client.close();
+        await client.close();
         throw err;
       }
       // Only now: a player that reads the ID at once must find the stream published.
@@ -42,7 +42,7 @@ export function directStreamProtocol(parseUrl: (url: string) => RtmpUrl, connect
           while (publisher.bufferedBytes > 0 && client.closedReason === undefined && Date.now() - since < CLOSE_DRAIN_MAX_MS) await sleep(10);
           publisher.close();
           await sleep(100);
-          client.close();
+          await client.close();
         },
       };
       client.onEnd = (reason) => session.onEnd?.(reason);
@@ -57,14 +57,14 @@ export function directStreamProtocol(parseUrl: (url: string) => RtmpUrl, connect
         onFrame,
         async close() {
           play?.close();
-          client.close();
+          await client.close();
         },
       };
       let play: Awaited<ReturnType<RtmfpClient['playDirect']>> | undefined;
       try {
         play = await client.playDirect(peerId, url.stream, { timeoutMs, onFrame: (kind, ts, payload) => session.onFrame?.(kind, ts, payload) });
       } catch (err) {
-        client.close();
+        await client.close();
         throw err;
       }
       play.onEnd = (reason) => session.onEnd?.(reason);

@@ -25,7 +25,12 @@ export interface NetChannel {
   readonly bufferedBytes: number;
   /** A NetStream was deleted: whatever the channel keeps for it can go. */
   streamDeleted(streamId: number): void;
-  close(reason: string): void;
+  /**
+   * Ends the connection and resolves once the far end has been told (RTMFP: our close request
+   * acknowledged; RTMP: the socket ended), or after a bound when it does not answer, so that a
+   * process may exit without leaving the server a session to time out.
+   */
+  close(reason: string): Promise<void>;
 }
 
 /** The server answered with _error (connect refused, call failed) or an error-level status. */
@@ -183,8 +188,13 @@ export class NetConnection implements SharedObjectHost {
     this.channel.send(streamId, type, 0, payload);
   }
 
-  close(): void {
-    this.channel.close('client closed');
+  /**
+   * Closes the connection. Await it before the process exits: the close has to reach the
+   * server, or it keeps the session (and counts a player, and sends it media) until it times
+   * out. Resolves within about a second even when the server is gone.
+   */
+  close(): Promise<void> {
+    return this.channel.close('client closed');
   }
 
   /** @internal */

@@ -62,13 +62,13 @@ export function netStreamProtocol(scheme: string, parseUrl: (url: string) => Rtm
             while (client.bufferedBytes > 0 && client.closedReason === undefined && Date.now() - since < CLOSE_DRAIN_MAX_MS) await sleep(10);
             stream.close();
             await sleep(100);
-            client.close();
+            await client.close();
           },
         };
         client.onEnd = (reason) => session.onEnd?.(reason);
         return session;
       } catch (err) {
-        client.close();
+        await client.close();
         throw readable(err);
       }
     },
@@ -79,7 +79,7 @@ export function netStreamProtocol(scheme: string, parseUrl: (url: string) => Rtm
       const session: PlaySession = {
         onFrame,
         async close() {
-          client.close();
+          await client.close();
         },
       };
       try {
@@ -93,7 +93,7 @@ export function netStreamProtocol(scheme: string, parseUrl: (url: string) => Rtm
         };
         return session;
       } catch (err) {
-        client.close();
+        await client.close();
         throw readable(err);
       }
     },

@@ -46,7 +46,11 @@ interface StreamFlows {
   video?: SendFlow;
 }
 
-/** Time to wait for the server to acknowledge our close before dropping the socket anyway. */
+/**
+ * Time to wait for the server to acknowledge our close before dropping the socket anyway: a
+ * loopback or LAN server answers in a millisecond, a distant one in a round trip; a dead one
+ * never, and the process exiting must not wait on it.
+ */
 const CLOSE_LINGER_MS = 1_000;
 
 export class RtmfpClient extends NetConnection {
@@ -64,6 +68,9 @@ export class RtmfpClient extends NetConnection {
   private readonly serverFlowHandlers: Array<(flow: IncomingFlow) => boolean> = [];
   private readonly endListeners: Array<(reason: string) => void> = [];
   private ended = false;
+  /** Resolves when the session with the server has ended (closed by either side, or lost). */
+  private readonly sessionEnded: Promise<void>;
+  private closing: Promise<void> | undefined;
 
   private constructor(endpoint: RtmfpEndpoint, session: Session, ownsEndpoint: boolean, log: Logger) {
     super();
@@ -75,7 +82,10 @@ export class RtmfpClient extends NetConnection {
     if (ownsEndpoint) this.peers.acceptIncoming();
     this.control = session.openFlow(encodeTcMetadata(0), { priority: FlashFlowPriority.command });
     session.onFlow = (flow) => this.acceptFlow(flow);
+    let sessionEnded!: () => void;
+    this.sessionEnded = new Promise((resolve) => (sessionEnded = resolve));
     session.onClose = (reason) => {
+      sessionEnded();
       this.notifyEnd(reason);
       this.peers.closeAll(`connection to the server closed: ${reason}`);
       if (this.ownsEndpoint) endpoint.close();
@@ -119,7 +129,7 @@ export class RtmfpClient extends NetConnection {
     try {
       await client.sendConnect(url, options);
     } catch (err) {
-      client.closeSession('connect failed');
+      await client.closeSession('connect failed');
       throw err;
     }
     client.sendPeerInfo(localPeerAddresses(options.localAddresses ?? 'auto', endpoint.localAddress.port, isIP(address) === 6 ? 'both' : 4, address));
@@ -236,12 +246,28 @@ export class RtmfpClient extends NetConnection {
     for (const listener of this.endListeners.splice(0)) listener(reason);
   }
 
-  private closeSession(reason: string): void {
-    if (this.session.state !== 'open') return;
+  /**
+   * Sends our close request and waits for the server's acknowledgement, at most CLOSE_LINGER_MS;
+   * past that the session ends with one last close request, unanswered. Our endpoint, when we
+   * own it, closes after either (its socket sends what is queued first).
+   */
+  private closeSession(reason: string): Promise<void> {
+    if (this.closing !== undefined) return this.closing;
+    if (this.session.state !== 'open') {
+      this.closing = this.sessionEnded;
+      return this.closing;
+    }
     this.notifyEnd(reason);
     this.peers.closeAll(reason);
     this.session.close(reason);
-    if (this.ownsEndpoint) setTimeout(() => this.endpoint.close(), CLOSE_LINGER_MS).unref();
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_LINGER_MS)));
+    this.closing = Promise.race([this.sessionEnded, bound]).then(() => {
+      clearTimeout(timer);
+      if (this.session.state !== 'closed') this.session.abort(`${reason} (the server did not acknowledge within ${CLOSE_LINGER_MS} ms)`);
+      if (this.ownsEndpoint) this.endpoint.close();
+    });
+    return this.closing;
   }
 
   private acceptFlow(flow: IncomingFlow): void {

@@ -23,6 +23,9 @@ export interface RtmpClientOptions extends ConnectOptions {
   limits?: Partial<RtmpConnectionLimits>;
 }
 
+/** The longest close() waits for the server to end its side of the TCP connection. */
+const CLOSE_BOUND_MS = 1_000;
+
 export class RtmpClient extends NetConnection {
   readonly connection: RtmpConnection;
 
@@ -46,7 +49,21 @@ export class RtmpClient extends NetConnection {
       },
       streamDeleted() {},
       close(reason) {
-        connection.close(reason);
+        // Ends the socket after what is queued (a publisher's last frames), then waits for the
+        // server to close its side, at most CLOSE_BOUND_MS: a dead server must not hold an exit.
+        if (socket.destroyed) return Promise.resolve();
+        const closed = new Promise<void>((resolve) => {
+          const timer = setTimeout(() => {
+            socket.destroy();
+            resolve();
+          }, CLOSE_BOUND_MS);
+          socket.once('close', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+        connection.close(reason, 'normal', true);
+        return closed;
       },
     };
     connection.onMessage = (m: RtmpMessage) => this.receive(m.streamId, m.type, m.timestamp, m.payload);
