@@ -86,11 +86,17 @@ test('introductions are rate-limited per source address and per target; each lim
     try {
       for (let i = 0; i < 10; i++) await s1.send(ihelloFor(target), serverAddress(server));
       await until(() => server.rtmfp.counters.introductionsRateLimitedSource === 7, 3000, '7 IHellos refused for their source');
+      // The counters move when the server sends; the redirects arrive at s1 a moment later
+      // (under load, after the assertion: it read 0 of 3 once).
+      await until(() => s1.redirects().length >= 3, 3000, 'the redirects of the burst');
+      await sleep(100);
       assert.equal(s1.redirects().length, 3, 'the burst of one source address');
       // Other addresses have buckets of their own, but the target has only 2 introductions left.
       for (let i = 0; i < 3; i++) await s2.send(ihelloFor(target), serverAddress(server));
       for (let i = 0; i < 3; i++) await s4.send(ihelloFor(target), serverAddress(server));
       await until(() => server.rtmfp.counters.introductionsRateLimitedTarget === 4, 3000, '4 IHellos refused for their target');
+      await until(() => s2.redirects().length + s4.redirects().length >= 2, 3000, 'the redirects of the target\'s last 2 introductions');
+      await sleep(100);
       assert.equal(s2.redirects().length, 2);
       assert.equal(s4.redirects().length, 0);
       await until(() => forwards.count === 5, 3000, 'the target\'s 5 forwarded IHellos');
@@ -116,6 +122,8 @@ test('floods leave bounded state: source addresses past the table size are refus
     try {
       for (const s of sources) await s.send(ihelloFor(target), serverAddress(server));
       await until(() => server.rtmfp.counters.introductions + server.rtmfp.counters.introductionsRateLimitedSource === 8, 3000, 'all 8 IHellos handled');
+      await until(() => sources.reduce((n, s) => n + s.redirects().length, 0) >= 4, 3000, 'the redirects of the 4 answered');
+      await sleep(100);
       assert.deepEqual(sources.map((s) => s.redirects().length), [1, 1, 1, 1, 0, 0, 0, 0], 'the first 4 addresses answered, later ones refused while those buckets are in use');
       assert.equal(introducer.perSource.size, 4);
 
