@@ -3,7 +3,7 @@
 // keep a session until it times out, count a player that left, or send it media. Each test runs
 // the command as a user would, against a live server, and looks for the server's log line of
 // that session's end within 1 s of the process's exit.
-import { test, before, after } from 'node:test';
+import { test, before, after, afterEach } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,9 +20,18 @@ const CLOSE_SEEN_MS = 1000;
 let server: TestServer;
 let dir: string;
 
+/** Every process a test starts, killed when it ends (a failed test must not leave a --loop publisher). */
+const children = new Set<ChildProcess>();
+/** A process starting under tsx on a loaded machine can take many seconds to connect. */
+const START_MS = 40_000;
+
 before(async () => {
   server = await startTestServer();
   dir = mkdtempSync(join(tmpdir(), 'covey-exits-'));
+});
+afterEach(() => {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  children.clear();
 });
 after(async () => {
   await server.close();
@@ -36,6 +45,7 @@ interface Run {
 
 function covey(args: string[]): Run {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: root });
+  children.add(child);
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   child.stdout!.resume();
@@ -47,7 +57,7 @@ function covey(args: string[]): Run {
 
 /** The session number of the next RTMFP session to open after `seen` log lines. */
 async function nextRtmfpSession(seen: number): Promise<number> {
-  const line = await server.waitLog((l) => l.msg === 'RTMFP session opened' && server.logs.indexOf(l) >= seen, 15_000);
+  const line = await server.waitLog((l) => l.msg === 'RTMFP session opened' && server.logs.indexOf(l) >= seen, START_MS);
   return line.session as number;
 }
 
@@ -66,7 +76,7 @@ test('covey publish over RTMFP closes its session when the file ends, and a play
   const mark = server.logs.length;
   const play = covey(['play', server.rtmfpUrl('live/ends'), '-o', '-', '-q']);
   const playSession = await nextRtmfpSession(mark);
-  await server.waitLog((l) => l.msg === 'play started' && l.session === playSession, 15_000);
+  await server.waitLog((l) => l.msg === 'play started' && l.session === playSession, START_MS);
   const mark2 = server.logs.length;
   const pub = covey(['publish', fixture, server.rtmfpUrl('live/ends'), '-q']);
   const pubSession = await nextRtmfpSession(mark2);
@@ -82,12 +92,12 @@ test('covey play over RTMFP closes its session on SIGINT and SIGTERM, and the pu
   const mark = server.logs.length;
   const pub = covey(['publish', fixture, server.rtmfpUrl('live/sig'), '--loop', '-q']);
   const pubSession = await nextRtmfpSession(mark);
-  await server.waitLog((l) => l.msg === 'publish started' && l.stream === 'sig' && server.logs.indexOf(l) >= mark, 15_000);
+  await server.waitLog((l) => l.msg === 'publish started' && l.stream === 'sig' && server.logs.indexOf(l) >= mark, START_MS);
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     const seen = server.logs.length;
     const play = covey(['play', server.rtmfpUrl('live/sig'), '-o', join(dir, `sig-${signal}.flv`), '-q']);
     const session = await nextRtmfpSession(seen);
-    await server.waitLog((l) => l.msg === 'play started' && l.session === session, 15_000);
+    await server.waitLog((l) => l.msg === 'play started' && l.session === session, START_MS);
     await new Promise((r) => setTimeout(r, 300));
     play.child.kill(signal);
     const played = await play.done;
@@ -106,7 +116,7 @@ test('covey play over RTMFP closes its session on SIGINT and SIGTERM, and the pu
 test('covey play over RTMFP closes its session when --duration is reached and when no media comes within --wait', async () => {
   const mark = server.logs.length;
   const pub = covey(['publish', fixture, server.rtmfpUrl('live/dur'), '--loop', '-q']);
-  await server.waitLog((l) => l.msg === 'publish started' && l.stream === 'dur' && server.logs.indexOf(l) >= mark, 15_000);
+  await server.waitLog((l) => l.msg === 'publish started' && l.stream === 'dur' && server.logs.indexOf(l) >= mark, START_MS);
   const seen = server.logs.length;
   const play = covey(['play', server.rtmfpUrl('live/dur'), '-o', join(dir, 'dur.flv'), '--duration', '1', '-q']);
   const session = await nextRtmfpSession(seen);
@@ -141,7 +151,7 @@ test('covey publish over RTMFP closes its session when its file turns out cut sh
 test('covey play over RTMP ends its TCP connection on SIGINT; the server logs it at once', async () => {
   const seen = server.logs.length;
   const play = covey(['play', server.url('live/rtmpsig'), '-o', '-', '-q']);
-  await server.waitLog((l) => l.msg === 'play started' && l.stream === 'rtmpsig' && server.logs.indexOf(l) >= seen, 15_000);
+  await server.waitLog((l) => l.msg === 'play started' && l.stream === 'rtmpsig' && server.logs.indexOf(l) >= seen, START_MS);
   play.child.kill('SIGINT');
   const played = await play.done;
   assert.equal(played.code, 0, played.stderr);
@@ -155,7 +165,7 @@ test('covey play exits within about a second of SIGINT when the server has gone 
   try {
     const seen = server.logs.length;
     const play = covey(['play', `rtmfp://127.0.0.1:${port}/live/silent`, '-o', '-', '-q']);
-    await server.waitLog((l) => l.msg === 'play started' && l.stream === 'silent' && server.logs.indexOf(l) >= seen, 15_000);
+    await server.waitLog((l) => l.msg === 'play started' && l.stream === 'silent' && server.logs.indexOf(l) >= seen, START_MS);
     shim.policy = { loss: 1 };
     const signalled = Date.now();
     play.child.kill('SIGINT');
@@ -163,7 +173,7 @@ test('covey play exits within about a second of SIGINT when the server has gone 
     assert.equal(played.code, 0, played.stderr);
     const took = played.exitedAt - signalled;
     // The close waits 1 s for an acknowledgement that cannot come; node's exit adds a little.
-    assert.ok(took < 3000, `exit took ${took} ms`);
+    assert.ok(took < 5000, `exit took ${took} ms`);
     assert.ok(took >= 900, `exit took ${took} ms: it did not wait for the acknowledgement at all`);
   } finally {
     shim.close();

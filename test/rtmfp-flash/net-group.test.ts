@@ -208,15 +208,19 @@ describe('NetGroup at the server', () => {
       accept(x);
     };
     const a = await member(s);
+    const floodStarted = performance.now();
     const flood = Array.from({ length: 300 }, () => a.join(encodeGroupJoinById(randomBytes(32))));
     // Repeats of one group and garbage as well.
     const again = randomBytes(32);
     flood.push(a.join(encodeGroupJoinById(again)), a.join(encodeGroupJoinById(again)), a.join(Buffer.from([0x01, 0x21, 0x15, 0x00])), a.join(Buffer.from('hello')));
     const groups = s.flash.groups;
     await until(() => flood.filter((p) => p.rejected).length + groups.counters.joins === flood.length, 10_000, 'every join decided');
-    // The default per-client rate (10 a second, as a burst) decides before the group count (16).
-    assert.ok(groups.counters.joins <= 12, `joins ${groups.counters.joins}`);
-    assert.ok(groups.groupCount <= 12);
+    // The default per-client rate (a burst of 10, then 10 a second) decides before the group
+    // count (16): on a loaded machine the flood takes longer to arrive and the bucket refills
+    // meanwhile (14 joins were seen once), so the bound counts the time it took.
+    const allowed = 10 + Math.ceil((10 * (performance.now() - floodStarted)) / 1000);
+    assert.ok(groups.counters.joins <= Math.min(16, allowed), `joins ${groups.counters.joins}, at most ${allowed}`);
+    assert.ok(groups.groupCount <= Math.min(16, allowed));
     const session = opened.find((x) => x.peerId === a.peerId)!;
     // The refused flows are no longer open at the server: the NetConnection flow and the joined ones.
     assert.ok(session.activeRecvFlowCount <= 1 + groups.counters.joins, `open flows ${session.activeRecvFlowCount}`);

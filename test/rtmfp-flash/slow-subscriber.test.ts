@@ -62,11 +62,12 @@ test('a subscriber whose link dies for 4 s: the others get every frame, its late
     await sleep(1500);
 
     // The healthy subscriber: everything, on time. (Audio and video come from the publisher on
-    // flows of their own, so audio at 0 may reach the server before the first keyframe, and a
-    // player starts on that keyframe: frames at 0 are not counted.)
-    const after0 = (list: Arrival[], kind: FrameKind) => list.filter((a) => a.kind === kind && a.ts > 0).length;
-    assert.equal(after0(got.healthy, 'video'), sentVideo - 1, 'every video frame');
-    assert.equal(after0(got.healthy, 'audio'), sentAudio - 1, 'every audio frame');
+    // flows of their own, so the first audio frames may reach the server before the first
+    // keyframe, 6 KB in several fragments, and a player starts on that keyframe: on a loaded
+    // machine the audio at 25 ms once came first. Frames before 200 ms are not counted.)
+    const from200 = (list: Arrival[], kind: FrameKind) => list.filter((a) => a.kind === kind && a.ts >= 200).length;
+    assert.equal(from200(got.healthy, 'video'), sentVideo - 200 / 40, 'every video frame');
+    assert.equal(from200(got.healthy, 'audio'), sentAudio - 200 / 25, 'every audio frame');
     const healthyLag = Math.max(...got.healthy.map((a) => a.at - a.ts));
     assert.ok(healthyLag < 1000, `the healthy subscriber was never held up (worst lag ${healthyLag} ms)`);
 
