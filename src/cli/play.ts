@@ -89,6 +89,11 @@ export async function recordStream(url: string, options: PlayOptions): Promise<v
     options.group === undefined
       ? undefined
       : await protocol.playFromGroup!(url, options.group, onFrame, { fallbackMs: (options.p2pWait ?? 8) * 1000, onInfo: (line) => console.error(`covey play: ${line}`) });
+  // From before the connect: an interrupt while connecting or starting ends the play cleanly too
+  // (a SIGINT between the server's Play.Start and our handler killed the process without a close).
+  const onSignal = () => finish('interrupted');
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   const session =
     groupSession ??
     (options.peer === undefined
@@ -98,9 +103,6 @@ export async function recordStream(url: string, options: PlayOptions): Promise<v
   const waitTimer = setTimeout(() => {
     if (base === undefined) finish(new Error(`no media within ${options.wait} s: is the stream published? (${url})`));
   }, options.wait * 1000);
-  const onSignal = () => finish('interrupted');
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
   const outcome = await finished;
   clearTimeout(waitTimer);
   process.off('SIGINT', onSignal);
