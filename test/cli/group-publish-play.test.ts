@@ -3,17 +3,14 @@
 // serves falls back to the server's stream and says so; wrong combinations are refused.
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { startCovey } from '../support/covey-cli.js';
 import { startTestServer, until, type TestServer } from '../support/test-server.js';
 import { FlvParser } from '../../src/codec/flv.js';
 import { isVideoKeyframe, isVideoSequenceHeader } from '../../src/codec/video-tag.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const covey = ['--import', 'tsx', 'src/cli/main.ts'];
 const fixture = 'test/fixtures/sample-h264-aac.flv';
 let server: TestServer;
 let dir: string;
@@ -26,21 +23,6 @@ after(async () => {
   await server.close();
   rmSync(dir, { recursive: true, force: true });
 });
-
-interface Run {
-  child: ChildProcess;
-  stderr: () => string;
-  exited: Promise<{ code: number | null; stderr: string }>;
-}
-
-function startCovey(args: string[]): Run {
-  const child = spawn(process.execPath, [...covey, ...args], { cwd: root });
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  child.stdout!.resume();
-  const exited = new Promise<{ code: number | null; stderr: string }>((resolve) => child.on('exit', (code) => resolve({ code, stderr })));
-  return { child, stderr: () => stderr, exited };
-}
 
 function videoOf(file: string) {
   return new FlvParser().push(readFileSync(file)).filter((t) => t.type === 9);

@@ -2,17 +2,14 @@
 // live server by the peer ID the publisher prints, and the media goes between them directly.
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { startCovey, type CoveyRun } from '../support/covey-cli.js';
 import { startTestServer, until, type TestServer } from '../support/test-server.js';
 import { FlvParser } from '../../src/codec/flv.js';
 import { isVideoKeyframe, isVideoSequenceHeader } from '../../src/codec/video-tag.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const covey = ['--import', 'tsx', 'src/cli/main.ts'];
 const fixture = 'test/fixtures/sample-h264-aac.flv';
 let server: TestServer;
 let dir: string;
@@ -26,23 +23,8 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-interface Run {
-  child: ChildProcess;
-  stderr: () => string;
-  exited: Promise<{ code: number | null; stderr: string }>;
-}
-
-function startCovey(args: string[]): Run {
-  const child = spawn(process.execPath, [...covey, ...args], { cwd: root });
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  child.stdout!.resume();
-  const exited = new Promise<{ code: number | null; stderr: string }>((resolve) => child.on('exit', (code) => resolve({ code, stderr })));
-  return { child, stderr: () => stderr, exited };
-}
-
 /** The peer ID a covey command printed: one line `covey CMD: peer ID <64 hex digits>...`. */
-async function printedPeerId(run: Run, command: string): Promise<string> {
+async function printedPeerId(run: CoveyRun, command: string): Promise<string> {
   const line = await until(() => run.stderr().split('\n').find((l) => l.startsWith(`covey ${command}: peer ID `)), 20_000, `${command}'s peer ID line`);
   return /^covey \w+: peer ID ([0-9a-f]{64})(?: \(|$)/.exec(line)![1]!;
 }

@@ -3,8 +3,7 @@
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
+import { captureLogs } from './test-server.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { defaultConfig } from '../../src/server-config.js';
 import { RtmpClient } from '../../src/client/rtmp-client.js';
@@ -34,22 +33,13 @@ export async function luaWorld(files: Record<string, string>, options: { www?: s
     utimesSync(file, t, t);
   };
   for (const [rel, code] of Object.entries(files)) write(rel, code);
-  const logs: Array<Record<string, unknown>> = [];
-  let partial = '';
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      partial += chunk.toString();
-      const lines = partial.split('\n');
-      partial = lines.pop()!;
-      for (const line of lines) if (line) logs.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
+  // Debug: the Lua host logs what scripts do (their print, load errors, reloads) at that level.
+  const { log, logs } = captureLogs('debug');
   const config = defaultConfig();
   config.www = www;
   config.rtmp = { enabled: true, host: '127.0.0.1', port: 0 };
   config.rtmfp = { ...config.rtmfp, enabled: true, host: '127.0.0.1', port: 0 };
-  const server = await startServer(config, pino({ level: 'debug', base: undefined }, sink));
+  const server = await startServer(config, log);
   const clients: NetConnection[] = [];
   return {
     www,

@@ -2,7 +2,7 @@
 // listener (TCP) and RTMFP endpoint (UDP), and a logger whose JSON lines the test can search
 // (close reasons, say).
 import { Writable } from 'node:stream';
-import { pino } from 'pino';
+import { pino, type LevelWithSilent } from 'pino';
 import { FlashServer, type FlashServerOptions } from '../../src/flash/flash-server.js';
 import type { AppHooks } from '../../src/flash/app-hooks.js';
 import type { FlashClient } from '../../src/flash/flash-client.js';
@@ -36,7 +36,8 @@ export interface LogCapture {
   waitLog: (match: (line: Record<string, unknown>) => boolean, ms?: number) => Promise<Record<string, unknown>>;
 }
 
-export function captureLogs(): LogCapture {
+/** @param level the logger's level: by default info, or debug when TEST_LOG is set. */
+export function captureLogs(level: LevelWithSilent = process.env.TEST_LOG ? 'debug' : 'info'): LogCapture {
   const logs: Array<Record<string, unknown>> = [];
   let partial = '';
   const sink = new Writable({
@@ -48,7 +49,7 @@ export function captureLogs(): LogCapture {
       done();
     },
   });
-  const log = pino({ level: process.env.TEST_LOG ? 'debug' : 'info', base: undefined }, sink);
+  const log = pino({ level, base: undefined }, sink);
   return {
     log,
     logs,
