@@ -4,6 +4,7 @@
 import type { FlashClient } from './flash-client.js';
 import type { GroupMembership } from './group-registry.js';
 import type { NetGroup } from './net-group.js';
+import type { Publication } from './publication.js';
 import type { StreamName } from './stream-name.js';
 
 export type Refusal = string | undefined | void;
@@ -22,6 +23,8 @@ export interface AppHooks {
    */
   onCall?(client: FlashClient, method: string, args: unknown[]): unknown;
   onPublish?(client: FlashClient, name: StreamName): Refusal;
+  /** Publishing started (after onPublish accepted): the application may set publication.observer. */
+  onPublished?(client: FlashClient, publication: Publication): void;
   onUnpublish?(client: FlashClient, name: StreamName): void;
   onPlay?(client: FlashClient, name: StreamName): Refusal;
   /**

@@ -470,6 +470,11 @@ export class FlashClient implements SharedObjectUser {
     }
     if (type !== 'live') this.log.info({ stream: name.key, type }, 'recording is not supported; publishing live');
     stream.publication = publication;
+    try {
+      this.app!.hooks.onPublished?.(this, publication);
+    } catch (err) {
+      this.log.error({ err }, 'onPublished hook failed');
+    }
     this.streamStatus(streamId, statusInfo('status', 'NetStream.Publish.Start', `${name.key} is now published.`, { details: name.key }));
   }
 

@@ -25,6 +25,11 @@ export class Publication {
   readonly startedAt = Date.now();
   /** The frames since the last keyframe, replayed to players joining mid-stream. */
   readonly gopCache: GopCache;
+  /**
+   * Sees every frame before the players (an application that asked for packets: a Lua script
+   * defining publication:onAudio and the like). Unset otherwise, so a publication costs nothing more.
+   */
+  observer: ((frame: MediaFrame) => void) | undefined;
 
   constructor(
     readonly name: StreamName,
@@ -89,6 +94,7 @@ export class Publication {
     this.frames++;
     this.bytes += frame.payload.length;
     if (frame.kind !== 'data') this.lastTimestamp = frame.timestamp;
+    if (this.observer !== undefined) this.observer(frame);
     for (const subscription of this.subscriptions) subscription.deliver(frame);
   }
 }

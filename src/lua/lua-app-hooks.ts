@@ -10,10 +10,11 @@ import { CallRefused, type AppHooks, type ConnectDecision, type Refusal } from '
 import type { FlashClient } from '../flash/flash-client.js';
 import type { GroupMembership } from '../flash/group-registry.js';
 import type { NetGroup } from '../flash/net-group.js';
+import type { Publication } from '../flash/publication.js';
 import type { StreamName } from '../flash/stream-name.js';
 import type { LuaApps, LuaClientEntry } from './lua-apps.js';
 import type { LuaAppRuntime } from './lua-app-runtime.js';
-import type { LuaVm } from './lua-vm.js';
+import type { LuaRef, LuaVm } from './lua-vm.js';
 
 /** What a client is told: the script's message without the "file:line: " that error() put in front. */
 export function clientMessage(message: string): string {
@@ -39,6 +40,8 @@ function connectPath(app: string, instance: string, tcUrl: string | undefined): 
 export class LuaAppHooks implements AppHooks {
   /** Clients accepted by a Lua app, by client id. */
   readonly clients = new Map<string, LuaClientEntry>();
+  /** The Lua publication objects of live publications, by client id and stream name. */
+  private readonly publications = new Map<string, LuaRef>();
 
   constructor(
     private readonly vm: LuaVm,
@@ -115,11 +118,48 @@ export class LuaAppHooks implements AppHooks {
   }
 
   onPublish(client: FlashClient, name: StreamName): Refusal {
-    return this.refusable(client, 'onPublish', [{ name: name.key }], `publish of ${name.key} refused by the application`);
+    const entry = this.live(client);
+    if (entry === undefined) return undefined;
+    // The publication object the script sees in onPublish, onUnpublish and the packet callbacks.
+    const publication = this.vm.ref({ name: name.key });
+    const refusal = this.refusable(client, 'onPublish', [publication], `publish of ${name.key} refused by the application`);
+    if (refusal !== undefined) {
+      this.vm.release(publication);
+      return refusal;
+    }
+    const key = `${client.id} ${name.key}`;
+    const old = this.publications.get(key);
+    if (old) this.vm.release(old);
+    this.publications.set(key, publication);
+    return undefined;
+  }
+
+  onPublished(client: FlashClient, publication: Publication): void {
+    const entry = this.live(client);
+    const ref = this.publications.get(`${client.id} ${publication.name.key}`);
+    if (entry === undefined || ref === undefined) return;
+    const [audio, video, data] = this.vm.call(this.runtime.packetCallbacks, [ref]);
+    if (!audio && !video && !data) return;
+    const wanted = { audio, video, data };
+    const names = { audio: 'onAudio', video: 'onVideo', data: 'onData' } as const;
+    publication.observer = (frame) => {
+      if (!wanted[frame.kind] || !entry.app.clients.has(entry)) return;
+      try {
+        this.vm.call(this.runtime.clientEvent, [ref, names[frame.kind], frame.timestamp, frame.payload]);
+      } catch (err) {
+        // One report, then no more calls for this publication: a failing callback per packet would flood the log.
+        this.apps.reportError(entry.app, `publication:${names[frame.kind]} failed (callbacks stopped for ${publication.name.key})`, err);
+        publication.observer = undefined;
+      }
+    };
   }
 
   onUnpublish(client: FlashClient, name: StreamName): void {
-    this.notify(client, 'onUnpublish', [{ name: name.key }]);
+    const key = `${client.id} ${name.key}`;
+    const publication = this.publications.get(key);
+    this.publications.delete(key);
+    this.notify(client, 'onUnpublish', [publication ?? { name: name.key }]);
+    if (publication) this.vm.release(publication);
   }
 
   onPlay(client: FlashClient, name: StreamName): Refusal {

@@ -101,6 +101,12 @@ function runtime.rpc(client, name, ...)
   return false
 end
 
+-- Which per-packet callbacks a publication object defines (so packets cost a Lua call only when asked).
+function runtime.packetCallbacks(publication)
+  return type(rawget(publication, 'onAudio')) == 'function', type(rawget(publication, 'onVideo')) == 'function',
+    type(rawget(publication, 'onData')) == 'function'
+end
+
 function runtime.setField(t, key, value)
   t[key] = value
 end
@@ -111,7 +117,7 @@ function runtime.data(env)
 end
 
 return runtime.newEnv, runtime.run, runtime.event, runtime.ownEvent, runtime.newClient,
-  runtime.clientEvent, runtime.rpc, runtime.setField, runtime.data
+  runtime.clientEvent, runtime.rpc, runtime.setField, runtime.data, runtime.packetCallbacks
 `;
 
 /** The runtime's entry points, as registry refs. */
@@ -125,6 +131,7 @@ export interface LuaAppRuntime {
   rpc: LuaRef;
   setField: LuaRef;
   data: LuaRef;
+  packetCallbacks: LuaRef;
 }
 
 export interface RuntimeHost {
@@ -143,6 +150,6 @@ export function installRuntime(vm: LuaVm, host: RuntimeHost): LuaAppRuntime {
   const chunk = vm.load(RUNTIME, '=covey-runtime');
   const refs = vm.call(chunk, [hostTable]) as LuaRef[];
   vm.release(chunk);
-  const [newEnv, run, event, ownEvent, newClient, clientEvent, rpc, setField, data] = refs;
-  return { newEnv: newEnv!, run: run!, event: event!, ownEvent: ownEvent!, newClient: newClient!, clientEvent: clientEvent!, rpc: rpc!, setField: setField!, data: data! };
+  const [newEnv, run, event, ownEvent, newClient, clientEvent, rpc, setField, data, packetCallbacks] = refs;
+  return { newEnv: newEnv!, run: run!, event: event!, ownEvent: ownEvent!, newClient: newClient!, clientEvent: clientEvent!, rpc: rpc!, setField: setField!, data: data!, packetCallbacks: packetCallbacks! };
 }

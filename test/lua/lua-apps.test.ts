@@ -211,3 +211,43 @@ test('hot reload: a changed app restarts (onStop, its clients closed with AppShu
     await w.close();
   }
 });
+
+for (const proto of ['rtmp', 'rtmfp'] as const) {
+  test(`${proto}: publication:onVideo/onAudio get each packet only when the script defined them`, async () => {
+    const w = await luaWorld({ 'live/main.lua': `
+      seen = { video = 0, audio = 0, bytes = 0, unpublished = '' }
+      function onConnection(client)
+        function client:onPublish(publication)
+          if publication.name ~= 'watched' then return end
+          function publication:onVideo(time, packet) seen.video = seen.video + 1 seen.bytes = seen.bytes + #packet seen.last = time end
+          function publication:onAudio(time, packet) seen.audio = seen.audio + 1 end
+        end
+        function client:onUnpublish(publication) seen.unpublished = seen.unpublished .. publication.name .. ' ' end
+        function client:seen() return seen end
+      end` });
+    try {
+      const c = await w[proto]('live');
+      const watched = await c.publish('watched');
+      const plain = await c.publish('plain');
+      const app = w.server.flash.apps.get('live')!;
+      assert.equal(app.publication('plain')?.observer, undefined);
+      assert.notEqual(app.publication('watched')?.observer, undefined);
+      const frame = Buffer.from([0x17, 1, 0, 0, 0, 0xde, 0xad, 0xbe, 0xef]);
+      for (let i = 0; i < 5; i++) {
+        watched.sendVideo(40 * i, frame);
+        plain.sendVideo(40 * i, frame);
+      }
+      watched.sendAudio(0, Buffer.from([0xaf, 1, 0x21]));
+      const seen = await until(async () => {
+        const s = (await c.call('seen')) as Record<string, number>;
+        return s.video === 5 && s.audio === 1 ? s : undefined;
+      }, 5000, 'five video packets and one audio');
+      assert.equal(seen!.bytes, 5 * frame.length);
+      assert.equal(seen!.last, 160);
+      watched.sendCommand('publish', false);
+      await until(async () => ((await c.call('seen')) as Record<string, string>).unpublished === 'watched ' || undefined, 5000, 'onUnpublish');
+    } finally {
+      await w.close();
+    }
+  });
+}
