@@ -29,7 +29,14 @@ if (files.length === 0) {
 }
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=120000', ...files],
+  [
+    '--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=120000',
+    // spec: one readable line a test, the failures again at the end; then one line per skip
+    // and failure with its reason (scripts/test-summary.mjs), so the last lines of a CI log say it all.
+    '--test-reporter=spec', '--test-reporter-destination=stdout',
+    '--test-reporter=./scripts/test-summary.mjs', '--test-reporter-destination=stdout',
+    ...files,
+  ],
   { cwd: root, stdio: 'inherit' },
 );
 process.exit(result.status ?? 1);
