@@ -24,6 +24,8 @@ const fixture = 'test/fixtures/sample-h264-aac.flv';
 /** librtmfp README's groupspec, and the same with another group name (so another group ID). */
 const GROUPSPEC_CONE = 'G:027f0201010103010c050e74657374011b00';
 const GROUPSPEC_SYMMETRIC = 'G:027f0201010103010c050e74657375011b00';
+/** A third group, for the media test (members of the others may still be leaving). */
+const GROUPSPEC_MEDIA = 'G:027f0201010103010c050e74657376011b00';
 const STARTUP_MS = 30_000;
 
 let world: NatWorld;
@@ -73,6 +75,7 @@ async function printedPeerId(run: Run, command: string): Promise<string> {
 function delta(after: WanCounters, before: WanCounters) {
   return {
     serverPackets: after.server.packets - before.server.packets,
+    serverToNatBBytes: after.serverToNatB.bytes - before.serverToNatB.bytes,
     betweenNatsPackets: after.betweenNats.packets - before.betweenNats.packets,
     betweenNatsBytes: after.betweenNats.bytes - before.betweenNats.bytes,
   };
@@ -169,6 +172,37 @@ test('two NetGroup members behind different NATs are introduced and become neigh
   assert.ok(delta(world.counters(), before).betweenNatsPackets >= 4, 'the group handshake crossed from NAT to NAT');
   for (const run of [a, b]) assert.deepEqual(jsonLines(run.stdout()).filter((l) => l.unreachable || l.refused), []);
   await Promise.all([stop(a), stop(b)]);
+});
+
+test('group media across two NATs: covey play --group behind natB records what covey publish --group sends from behind natA, the fragments going between the NATs', skip, async () => {
+  const streamUrl = url('live/natcam');
+  // The publisher also publishes to the server (for members without a neighbour): what matters
+  // is what reaches natB, and from where.
+  const publisher = covey(world.ns.hostA, ['publish', '--group', GROUPSPEC_MEDIA, '--loop', '-q', fixture, streamUrl]);
+  try {
+    await waitFor(() => publisher.stderr().includes('into group'), "the publisher's group line", publisher.stderr);
+    const file = join(dir, 'group.flv');
+    const before = world.counters();
+    const player = covey(world.ns.hostB, ['play', streamUrl, '--group', GROUPSPEC_MEDIA, '-o', file, '--duration', '3', '-q']);
+    const played = await player.exited;
+    const moved = delta(world.counters(), before);
+    assert.equal(played.code, 0, played.stderr);
+    const counts = /covey play: (\d+) fragments from peers \((\d+) pushed, (\d+) pulled\), (\d+) frames from the server\n/.exec(played.stderr);
+    assert.ok(counts, played.stderr);
+    assert.ok(Number(counts[1]) > 50, `${counts[1]} fragments from peers`);
+    assert.equal(counts[4], '0', 'no frame from the server');
+
+    const tags = new FlvParser({ strictPreviousTagSize: true }).push(readFileSync(file));
+    const video = tags.filter((t) => t.type === 9);
+    assert.ok(video.at(-1)!.timestamp >= 2900, `3 s recorded (${video.at(-1)?.timestamp} ms)`);
+    const mediaBytes = tags.reduce((n, t) => n + t.data.length, 0);
+    // Every byte of media crossed from natA to natB directly; the server sent natB only the
+    // connect, the group join, the introductions and acknowledgements.
+    assert.ok(moved.betweenNatsBytes > mediaBytes, `${moved.betweenNatsBytes} bytes went between the NATs for ${mediaBytes} bytes of media`);
+    assert.ok(moved.serverToNatBBytes < mediaBytes / 20, `the server sent natB ${moved.serverToNatBBytes} bytes for ${mediaBytes} bytes of media`);
+  } finally {
+    await stop(publisher);
+  }
 });
 
 test('behind a symmetric NAT the direct session cannot open: covey play --peer fails in one line naming the peer and the likely cause, within --wait', skip, async () => {

@@ -62,6 +62,8 @@ export interface WanCounters {
   server: CounterValue;
   /** Everything routed between the two NATs (what did not go through the server). */
   betweenNats: CounterValue;
+  /** What the server sent to natB's public address (to whoever is behind it). */
+  serverToNatB: CounterValue;
 }
 
 function run(args: string[], input?: string): void {
@@ -173,8 +175,9 @@ export class NatWorld {
 table inet covey_count {
   counter server {}
   counter between_nats {}
+  counter server_to_natb {}
   chain input { type filter hook input priority filter; udp dport ${this.serverPort} counter name server; }
-  chain output { type filter hook output priority filter; udp sport ${this.serverPort} counter name server; }
+  chain output { type filter hook output priority filter; udp sport ${this.serverPort} counter name server; ip daddr ${NAT_ADDRESSES.natB} udp sport ${this.serverPort} counter name server_to_natb; }
   chain forward { type filter hook forward priority filter; counter name between_nats; }
 }
 `,
@@ -196,7 +199,7 @@ table inet covey_count {
     for (const item of (JSON.parse(r.stdout) as { nftables: Array<{ counter?: { name: string; packets: number; bytes: number } }> }).nftables) {
       if (item.counter) found[item.counter.name] = { packets: item.counter.packets, bytes: item.counter.bytes };
     }
-    return { server: found.server!, betweenNats: found.between_nats! };
+    return { server: found.server!, betweenNats: found.between_nats!, serverToNatB: found.server_to_natb! };
   }
 
   /** Starts `node --import tsx <args>` from the repository root inside namespace `ns`; killed by destroy(). */
