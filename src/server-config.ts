@@ -58,6 +58,24 @@ export interface ServerConfig {
     /** Joins a second, all connections together (and its burst). */
     joinsPerSecond: number;
   };
+  /**
+   * Remote shared objects: where persistent ones are saved, and their bounds (the values and
+   * their reasons are the model's: DEFAULT_SHARED_OBJECT_LIMITS in src/flash/shared-object-limits.ts).
+   */
+  sharedObjects: {
+    /** Folder persistent objects are saved under (one msgpack file each); '' keeps them in memory only. */
+    dataDir: string;
+    /** How long a change waits for others before its object is written, ms (a burst costs one write). */
+    writeDelayMs: number;
+    maxObjectsPerApp: number;
+    maxUsersPerObject: number;
+    maxSlotsPerObject: number;
+    maxSlotBytes: number;
+    maxObjectBytes: number;
+    maxEventsPerMessage: number;
+    maxEventsPerSecondPerClient: number;
+    resyncDepth: number;
+  };
   /** RTMFP introductions (peer to peer rendezvous) and the keepalive periods told to clients. */
   rendezvous: {
     /** Client to server keepalive period told after connect, ms (at least 5000). */
@@ -92,6 +110,11 @@ export function defaultConfig(): ServerConfig {
     // The reasons for these values are beside their definitions (DEFAULT_KEEPALIVE in
     // src/rtmfp-flash/peer-presence.ts, DEFAULT_PER_SOURCE and DEFAULT_PER_TARGET in
     // src/rtmfp/introducer.ts, DEFAULT_MAX_REPORTED_ADDRESSES in src/rtmfp/peer-registry.ts).
+    sharedObjects: {
+      dataDir: '', writeDelayMs: 100,
+      maxObjectsPerApp: 1_000, maxUsersPerObject: 5_000, maxSlotsPerObject: 10_000, maxSlotBytes: 64 * 1024,
+      maxObjectBytes: 4 * 1024 * 1024, maxEventsPerMessage: 256, maxEventsPerSecondPerClient: 1_000, resyncDepth: 1_000,
+    },
     rendezvous: {
       keepaliveServerMs: 15_000, keepalivePeerMs: 10_000, maxReportedAddresses: 8,
       perSourcePerSecond: 50, perSourceBurst: 100, perTargetPerSecond: 50, perTargetBurst: 100,

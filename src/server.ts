@@ -11,6 +11,7 @@ import { nativeAccelUnavailable } from './rtmfp/native-accel.js';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { FlashServer } from './flash/flash-server.js';
+import { FileSharedObjectStore } from './flash/shared-object-store.js';
 import { startRtmpService } from './rtmp-flash/rtmp-service.js';
 import type { RtmpListener } from './rtmp/rtmp-listener.js';
 import { startLuaHost, type LuaHost } from './lua/lua-host.js';
@@ -67,12 +68,24 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     closers.push(() => lua!.close());
   }
   const luaHooks = lua?.hooks;
-  const flash = new FlashServer({ log: log.child({ layer: 'flash' }), groups: config.groups, appExists, gopCacheBytes: config.media.gopCacheBytes, hooks: luaHooks && (() => luaHooks) });
+  const { dataDir, writeDelayMs, ...sharedObjectLimits } = config.sharedObjects;
+  let store: FileSharedObjectStore | undefined;
+  if (dataDir !== '') {
+    try {
+      store = new FileSharedObjectStore({ dir: dataDir, log: log.child({ part: 'shared-objects' }), writeDelayMs });
+    } catch (err) {
+      throw new Error(`cannot use ${dataDir} for shared objects: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    log.info({ dataDir }, 'persistent shared objects are saved under the data folder');
+  } else log.info('persistent shared objects are kept in memory only (--shared-object-dir saves them)');
+  const flash = new FlashServer({ log: log.child({ layer: 'flash' }), groups: config.groups, appExists, gopCacheBytes: config.media.gopCacheBytes, hooks: luaHooks && (() => luaHooks), sharedObjects: sharedObjectLimits, sharedObjectStore: store });
   const server: RunningServer = {
     flash,
     lua,
     close: async () => {
       for (const c of closers.reverse()) await c();
+      // Changes still waiting for their write are written before we go.
+      await store?.flush();
     },
   };
 

@@ -122,6 +122,13 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 /** The largest value each NetGroup bound takes (beyond them a bound is no bound). */
 const GROUP_LIMIT_MAX: ServerConfig['groups'] = { maxGroupsPerClient: 1000, maxMembersPerGroup: 10_000_000, joinsPerSecondPerClient: 100_000, joinsPerSecond: 1_000_000 };
 
+/** The largest value each shared-object bound takes. */
+const SHARED_OBJECT_MAX: Omit<ServerConfig['sharedObjects'], 'dataDir'> = {
+  writeDelayMs: 60_000, maxObjectsPerApp: 1_000_000, maxUsersPerObject: 1_000_000, maxSlotsPerObject: 1_000_000,
+  maxSlotBytes: 16 * 1024 * 1024, maxObjectBytes: 256 * 1024 * 1024, maxEventsPerMessage: 100_000,
+  maxEventsPerSecondPerClient: 10_000_000, resyncDepth: 0xffffffff,
+};
+
 /** Merges a parsed config-file object into `config`, rejecting unknown keys (typos matter). */
 export function applyConfigObject(config: ServerConfig, obj: unknown, source: Source): void {
   if (!isRecord(obj)) throw new ConfigError(`${source}: expected a JSON object at the top level`);
@@ -169,6 +176,18 @@ export function applyConfigObject(config: ServerConfig, obj: unknown, source: So
         }
         break;
       }
+      case 'sharedObjects': {
+        if (!isRecord(value)) fail(key, value, source, 'an object');
+        for (const [k, v] of Object.entries(value)) {
+          if (k === 'dataDir') config.sharedObjects.dataDir = typeof v === 'string' ? v : fail('sharedObjects.dataDir', v, source, 'a folder path, or "" for none');
+          else if (k === 'writeDelayMs') config.sharedObjects.writeDelayMs = checkMs('sharedObjects.writeDelayMs', v, source, SHARED_OBJECT_MAX.writeDelayMs);
+          else if (Object.hasOwn(SHARED_OBJECT_MAX, k)) {
+            const limit = k as keyof typeof SHARED_OBJECT_MAX;
+            config.sharedObjects[limit] = checkCount(`sharedObjects.${k}`, v, source, SHARED_OBJECT_MAX[limit]);
+          } else throw new ConfigError(`unknown config key sharedObjects.${k} (in ${source}); known: dataDir, ${Object.keys(SHARED_OBJECT_MAX).join(', ')}`);
+        }
+        break;
+      }
       case 'rendezvous': {
         if (!isRecord(value)) fail(key, value, source, 'an object');
         for (const [k, v] of Object.entries(value)) {
@@ -178,7 +197,7 @@ export function applyConfigObject(config: ServerConfig, obj: unknown, source: So
         break;
       }
       default:
-        throw new ConfigError(`unknown config key ${key} (in ${source}); known: www, rtmfp, rtmp, log, media, groups, rendezvous`);
+        throw new ConfigError(`unknown config key ${key} (in ${source}); known: www, rtmfp, rtmp, log, media, groups, sharedObjects, rendezvous`);
     }
   }
 }
@@ -221,6 +240,7 @@ export interface ServeFlags {
   pingAfterMs?: string;
   pingIntervalMs?: string;
   deadAfterPings?: string;
+  sharedObjectDir?: string;
 }
 
 /** Builds the effective configuration: defaults, then the config file, then flags. */
@@ -250,6 +270,8 @@ export function resolveConfig(flags: ServeFlags, cwd = process.cwd()): ServerCon
   if (flags.pingAfterMs !== undefined) config.rtmfp.pingAfterMs = checkLiveness('pingAfterMs', flags.pingAfterMs, '--ping-after-ms');
   if (flags.pingIntervalMs !== undefined) config.rtmfp.pingIntervalMs = checkLiveness('pingIntervalMs', flags.pingIntervalMs, '--ping-interval-ms');
   if (flags.deadAfterPings !== undefined) config.rtmfp.deadAfterPings = checkLiveness('deadAfterPings', flags.deadAfterPings, '--dead-after-pings');
+  if (flags.sharedObjectDir !== undefined) config.sharedObjects.dataDir = checkString('sharedObjects.dataDir', flags.sharedObjectDir, '--shared-object-dir');
+  if (config.sharedObjects.dataDir !== '') config.sharedObjects.dataDir = resolve(cwd, config.sharedObjects.dataDir);
   if (flags.logLevel !== undefined) config.log.level = checkOneOf('log.level', flags.logLevel, '--log-level', LOG_LEVELS);
   if (flags.logFormat !== undefined) config.log.format = checkOneOf('log.format', flags.logFormat, '--log-format', ['pretty', 'json'] as const);
   if (!config.rtmfp.enabled && !config.rtmp.enabled) {

@@ -24,6 +24,7 @@ export function registerServe(program: Command): void {
     .option('--group-max-members <n>', 'members of one NetGroup; further joins are refused (default: 50000)')
     .option('--group-join-rate <n>', 'NetGroup joins a second, all clients together; more are refused (default: 2000)')
     .option('--group-join-rate-per-client <n>', 'NetGroup joins a second from one connection; more are refused (default: 10)')
+    .option('--shared-object-dir <dir>', 'save persistent remote shared objects under this folder (made if missing; crash-safe writes); without it they live in memory only, while used')
     .option('--redirect-to <ip:port,...>', 'send connecting RTMFP clients to these other servers in turn (a redirector); peers connected here are still introduced')
     .option('--keepalive-server-ms <ms>', 'keepalive period told to RTMFP clients for their session with us, at least 5000 (default: 15000)')
     .option('--keepalive-peer-ms <ms>', 'keepalive period told to RTMFP clients for their P2P sessions, at least 5000 (default: 10000)')
@@ -40,10 +41,18 @@ Config file (JSON; every key optional; flags override it; "www" is relative to t
     "media": { "mergeMs": 100, "gopCacheBytes": 4194304 },
     "groups": { "maxGroupsPerClient": 16, "maxMembersPerGroup": 50000,
                 "joinsPerSecond": 2000, "joinsPerSecondPerClient": 10 },
+    "sharedObjects": { "dataDir": "", "writeDelayMs": 100, "maxObjectsPerApp": 1000,
+                       "maxUsersPerObject": 5000, "maxSlotsPerObject": 10000,
+                       "maxSlotBytes": 65536, "maxObjectBytes": 4194304,
+                       "maxEventsPerMessage": 256, "maxEventsPerSecondPerClient": 1000,
+                       "resyncDepth": 1000 },
     "rendezvous": { "keepaliveServerMs": 15000, "keepalivePeerMs": 10000,
                     "maxReportedAddresses": 8,
                     "perSourcePerSecond": 50, "perSourceBurst": 100,
                     "perTargetPerSecond": 50, "perTargetBurst": 100 } }
+  sharedObjects.dataDir: as --shared-object-dir (relative to the working folder); "" keeps
+  persistent shared objects in memory only. Going over a shared-object bound answers only that
+  client with a status (NoWriteAccess, NoReadAccess or ObjectCreationFailed).
   rtmfp.redirectTo: ["ip:port", ...], as --redirect-to.
   rtmfp liveness: a client silent for pingAfterMs + deadAfterPings x pingIntervalMs (8 s) is
   dropped, and the log says so at that moment; one that answers pings is kept however quiet.
