@@ -135,8 +135,8 @@ test('the start-up log names the app root and its apps; an empty one is warned a
   const apps = shipped.lines.find((l) => l.apps !== undefined);
   assert.ok(apps, shipped.stderr);
   assert.equal(apps.www, join(root, 'www'));
-  assert.deepEqual(apps.apps, ['chat', 'live']);
-  assert.equal(apps.msg, 'serving apps chat, live');
+  assert.deepEqual(apps.apps, ['chat', 'live', 'room']);
+  assert.equal(apps.msg, 'serving apps chat, live, room');
 
   const dir = mkdtempSync(join(tmpdir(), 'covey-www-'));
   try {
@@ -158,7 +158,7 @@ test('started from another folder, covey serve uses that folder\'s www/ when it 
     assert.ok(own.ready, `it starts (it used to refuse: no ./www there): ${own.stderr}`);
     const apps = own.lines.find((l) => l.apps !== undefined)!;
     assert.equal(apps.www, join(root, 'www'));
-    assert.deepEqual(apps.apps, ['chat', 'live']);
+    assert.deepEqual(apps.apps, ['chat', 'live', 'room']);
 
     mkdirSync(join(elsewhere, 'www', 'mine'), { recursive: true });
     const local = await serveLogs([], elsewhere);

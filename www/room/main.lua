@@ -1,0 +1,11 @@
+-- The "room" demo app: clients share two remote shared objects; no code of its own (the root
+-- app's onConnection, inherited, logs arrivals and departures).
+--   "counter" (persistent): one slot per user name holding that user's clicks; the count shown
+--     is the sum, so two users clicking at once never lose a click (each writes only its slot).
+--   "presence" (transient): one slot per user here, set on arrival, deleted on leaving; the
+--     object vanishes with its last user.
+-- Try it: covey serve --shared-object-dir data, then in two terminals
+--   node --import tsx scripts/demo/room.ts rtmp://127.0.0.1/room --name alice --stay
+--   node --import tsx scripts/demo/room.ts rtmfp://127.0.0.1/room --name bob --stay
+-- and press Enter to click. (A user that dies without leaving stays listed until it comes back:
+-- cleaning that up needs server-side code: a Lua API for shared objects, not there yet.)
