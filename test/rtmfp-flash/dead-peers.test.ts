@@ -4,7 +4,9 @@
 // killed with SIGKILL frees its name and its players hear UnpublishNotify; a killed `covey play`
 // is dropped and sent nothing more; a client that only answers pings is kept; a peer that
 // vanishes before connecting is logged as dead, not as late. Each session's end is logged once,
-// when it happens, with why.
+// when it happens, with why. One test runs a server at the default timings (dead after 8 s of
+// silence) to show what a user gets with no options: the seconds from the kill to UnpublishNotify
+// are measured by scripts/bench/dead-publisher.ts.
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -19,6 +21,8 @@ import { FlashCrypto } from '../../src/rtmfp/crypto/flash-crypto.js';
 import { NodeDatagramPort } from '../../src/rtmfp/node-platform.js';
 import type { NetStream } from '../../src/client/net-connection.js';
 import { captureLogs, until, type LogCapture } from '../support/test-server.js';
+import { startCovey } from '../support/covey-cli.js';
+import { DEFAULT_TIMINGS, deadAfterMs } from '../../src/rtmfp/session.js';
 import { FIXTURE } from '../support/media.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -91,6 +95,52 @@ test('a covey publish killed with SIGKILL frees its name: its RTMFP and RTMP pla
   } finally {
     rtmfpPlayer.close();
     rtmpPlayer.close();
+  }
+});
+
+test('at the default timings, with no options: a covey publish killed with SIGKILL is found dead after 8 s of silence, its players (a covey play among them) get UnpublishNotify, and a quiet client connected all along is kept', async (t) => {
+  const logs = captureLogs();
+  const own = await startServer(resolveConfig({ host: '127.0.0.1', rtmfpPort: '0', rtmpPort: '0' }, root), logs.log);
+  const url = (path: string) => `rtmfp://127.0.0.1:${own.rtmfp!.localAddress.port}/${path}`;
+  const name = 'killed-at-defaults';
+  const quiet = await RtmfpClient.connect(url('live'));
+  const quietSince = Date.now();
+  const rtmfpPlayer = await RtmfpClient.connect(url('live'));
+  const rtmpPlayer = await RtmpClient.connect(`rtmp://127.0.0.1:${own.rtmp!.address.port}/live`);
+  const publisher = startCovey(['publish', '--loop', '-q', FIXTURE, url(`live/${name}`)]);
+  children.push(publisher.child);
+  const player = startCovey(['play', url(`live/${name}`), '-o', '-', '-q']);
+  children.push(player.child);
+  try {
+    const players = [await rtmfpPlayer.play(name), await rtmpPlayer.play(name)];
+    const started = await logs.waitLog((l) => l.msg === 'publish started' && l.stream === name, 40_000);
+    const app = own.flash.apps.get('live')!;
+    await until(() => players.every((p) => p.receivedBytes > 0) && app.subscriptionCount(name) === 3, 40_000, 'media at both in-process players, and covey play subscribed');
+    const killedAt = Date.now();
+    await killHard(publisher.child);
+
+    await until(() => players.every(unpublished), 40_000, 'UnpublishNotify at the RTMFP and RTMP players');
+    t.diagnostic(`UnpublishNotify ${Date.now() - killedAt} ms after SIGKILL (default timings: dead after ${deadAfterMs(DEFAULT_TIMINGS)} ms of silence)`);
+    const played = await player.exited;
+    assert.equal(played.code, 0, `covey play ends normally at UnpublishNotify: ${played.stderr}`);
+    const lines = logs.logs.filter((l) => l.msg === 'RTMFP session closed' && l.peer === started.peer);
+    assert.equal(lines.length, 1, `one line for the publisher's session end: ${JSON.stringify(lines)}`);
+    const silence = /^dead: 5 keepalive pings unanswered, nothing heard for (\d+) ms$/.exec(String(lines[0]!.reason));
+    assert.ok(silence, `the default 5 pings: ${String(lines[0]!.reason)}`);
+    assert.ok(Number(silence[1]) >= 8000, `dead after the default 3 s + 5 x 1 s of silence, not sooner: ${silence[1]} ms`);
+
+    // The quiet client sent nothing of its own all this time, longer than a silent one lasts:
+    // its pings and its answers to the server's keep it.
+    assert.ok(Date.now() - quietSince > deadAfterMs(DEFAULT_TIMINGS), 'quiet for longer than the 8 s bound');
+    const session = [...own.rtmfp!.allSessions()].find((s) => s.peerId === quiet.peerId);
+    assert.equal(session?.state, 'open', 'the quiet client\'s session is open at the server');
+    assert.ok(!logs.logs.some((l) => l.msg === 'RTMFP session closed' && l.peerId === quiet.peerId), 'no end logged for it');
+    await quiet.publish(name); // the freed name, through the session that sat quiet
+  } finally {
+    quiet.close();
+    rtmfpPlayer.close();
+    rtmpPlayer.close();
+    await own.close();
   }
 });
 
