@@ -1,9 +1,7 @@
 // `covey play URL -o out.flv | -o - [--duration S]`: records a live stream into an FLV file (or
 // stdout), timestamps starting at zero, until the publisher stops, the duration is reached or
-// the user interrupts.
+// the user interrupts. What the file holds, and when there is none, is flv-recording.ts's.
 import type { Command } from 'commander';
-import { createWriteStream, type WriteStream } from 'node:fs';
-import { encodeFlvHeader, encodeFlvTag, FlvTagType } from '../codec/flv.js';
 import { streamProtocolFor, type StreamFrameKind } from '../client/stream-client.js';
 import '../client/stream-protocols.js';
 import { Progress } from './progress.js';
@@ -11,8 +9,7 @@ import { checkStreamUrl } from './argument-checks.js';
 import { parsePeerId } from '../client/peer-sessions.js';
 import { exitWithError, UsageError } from './exit.js';
 import { groupspecFromArgument } from '../client/group-stream-protocol.js';
-
-const TAG_TYPES: Record<StreamFrameKind, number> = { audio: FlvTagType.Audio, video: FlvTagType.Video, data: FlvTagType.ScriptData };
+import { checkOutputPath, FlvRecording, isCodedMedia } from './flv-recording.js';
 
 /** Data messages that are about the connection, not the media: not written to the file. */
 function isControlData(payload: Buffer): boolean {
@@ -23,7 +20,10 @@ export interface PlayOptions {
   output: string;
   /** Stop after this much media time, in seconds. */
   duration?: number;
-  /** Give up when no media came within this many seconds. */
+  /**
+   * Give up when no media (a coded audio or video frame) came within this many seconds; once it
+   * flows, say so when it stops for as long.
+   */
   wait: number;
   quiet?: boolean;
   /** Play directly from the peer of this ID (RTMFP), the server only introducing. */
@@ -54,35 +54,40 @@ export async function recordStream(url: string, options: PlayOptions): Promise<v
       throw new UsageError(`--group: ${(err as Error).message}`);
     }
   }
-  const out: NodeJS.WritableStream = options.output === '-' ? process.stdout : createWriteStream(options.output);
-  let fileError: Error | undefined;
-  out.on('error', (err: Error) => (fileError = err));
+  checkOutputPath(options.output);
+  const recording = new FlvRecording(options.output);
   const progress = new Progress();
   let base: number | undefined;
-  let mediaMs = 0;
   let bytes = 0;
   let lastReport = 0;
+  /** When the last coded audio or video frame came (Date.now()), 0 before the first. */
+  let lastMediaAt = 0;
+  let stalled = false;
   let finish!: (reason: string | Error) => void;
   const finished = new Promise<string | Error>((resolve) => (finish = resolve));
-  let headerWritten = false;
 
   const onFrame = (kind: StreamFrameKind, timestamp: number, payload: Buffer) => {
     if (kind === 'data' && isControlData(payload)) return;
-    if (!headerWritten) {
-      out.write(encodeFlvHeader({ hasAudio: true, hasVideo: true }));
-      headerWritten = true;
-    }
     // Timestamps start at zero in the file, wherever the live stream was when we joined.
     if (kind !== 'data') base ??= timestamp;
     const ts = base === undefined ? 0 : Math.max(0, (timestamp - base) | 0);
-    out.write(encodeFlvTag({ type: TAG_TYPES[kind], timestamp: ts, data: payload }));
+    try {
+      recording.write(kind, ts, payload);
+    } catch (err) {
+      finish(err as Error);
+      return;
+    }
     bytes += payload.length;
-    mediaMs = Math.max(mediaMs, ts);
+    if (isCodedMedia(kind, payload)) {
+      if (stalled) console.error(`covey play: media again after ${((Date.now() - lastMediaAt) / 1000).toFixed(1)} s without`);
+      stalled = false;
+      lastMediaAt = Date.now();
+    }
     if (!options.quiet && Date.now() - lastReport >= 1000) {
       lastReport = Date.now();
-      progress.update(mediaMs, bytes);
+      progress.update(recording.mediaMs, bytes);
     }
-    if (options.duration !== undefined && mediaMs >= options.duration * 1000) finish('duration reached');
+    if (options.duration !== undefined && recording.mediaMs >= options.duration * 1000) finish('duration reached');
   };
 
   const groupSession =
@@ -100,23 +105,37 @@ export async function recordStream(url: string, options: PlayOptions): Promise<v
       ? await protocol.play(url, onFrame)
       : await protocol.playFromPeer!(url, options.peer, onFrame, (peerId) => console.error(`covey play: peer ID ${peerId}`), options.wait * 1000));
   session.onEnd = (reason) => finish(reason);
-  const waitTimer = setTimeout(() => {
-    if (base === undefined) finish(new Error(`no media within ${options.wait} s: is the stream published? (${url})`));
-  }, options.wait * 1000);
+  // Metadata and sequence headers are not media: a stream published with nothing flowing has
+  // them cached at the server, and the wait must not end on them.
+  const startedAt = Date.now();
+  const waitMs = options.wait * 1000;
+  const watch = setInterval(() => {
+    const now = Date.now();
+    if (lastMediaAt === 0) {
+      if (now - startedAt >= waitMs) finish(new Error(`no media within ${options.wait} s${base === undefined ? ': is the stream published?' : ' (the stream is published, but no audio or video frame came)'} (${url})`));
+    } else if (!stalled && now - lastMediaAt >= waitMs) {
+      stalled = true;
+      console.error(`covey play: no media for ${options.wait} s: the stream has stalled; still recording`);
+    }
+  }, Math.min(waitMs, 250));
   const outcome = await finished;
-  clearTimeout(waitTimer);
+  clearInterval(watch);
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
   await session.close();
-  if (!options.quiet && bytes > 0) progress.update(mediaMs, bytes);
+  if (!options.quiet && bytes > 0) progress.update(recording.mediaMs, bytes);
   progress.done();
   if (groupSession) {
     const c = groupSession.counts;
     console.error(`covey play: ${c.fragmentsFromPeers} fragments from peers (${c.pushed} pushed, ${c.pulled} pulled), ${c.framesFromServer} frames from the server${c.fellBack ? ' (fell back to the server)' : ''}`);
   }
-  if (out !== process.stdout) await new Promise<void>((resolve) => (out as WriteStream).end(() => resolve()));
-  if (fileError) throw new Error(`cannot write ${options.output}: ${fileError.message}`);
+  const wrote = await recording.finish();
   if (outcome instanceof Error) throw outcome;
+  if (wrote) return;
+  // No media came, and there is no file: say so rather than leave the user looking for one.
+  const nothing = options.output === '-' ? 'nothing written to stdout' : `${options.output} not written`;
+  if (outcome === 'interrupted') console.error(`covey play: interrupted before any media: ${nothing}`);
+  else throw new Error(`the stream ended before any media (${outcome}): ${nothing}`);
 }
 
 export function registerPlay(program: Command): void {
@@ -129,8 +148,15 @@ export function registerPlay(program: Command): void {
     .option('--peer <peerId>', 'play directly from the peer that publishes the stream (rtmfp:// only; the server only introduces): its peer ID, as covey publish --p2p prints it')
     .option('--group <spec>', 'play from a NetGroup (rtmfp:// only): its members carry the stream peer to peer; a groupspec (G:...) or a group name to build one from, as covey publish --group prints it')
     .option('--p2p-wait <seconds>', 'with --group: play from the server when no frame came from peers within this time', '8')
-    .option('--wait <seconds>', 'fail when no media comes within this time', '10')
+    .option('--wait <seconds>', 'fail when no audio or video frame comes within this time (metadata and codec headers do not count); once media flows, report a stall as long', '10')
     .option('-q, --quiet', 'no progress lines')
+    .addHelpText(
+      'after',
+      `
+The file is created at the first audio or video frame, in a folder that must exist: a play
+that fails before leaves none. Its onMetaData carries the recording's duration and size, not
+the source's (on stdout, neither).`,
+    )
     .action(async (url: string, flags: { output: string; duration?: string; wait: string; quiet?: boolean; peer?: string; group?: string; p2pWait: string }) => {
       const duration = flags.duration === undefined ? undefined : Number(flags.duration);
       const wait = Number(flags.wait);
