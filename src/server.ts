@@ -53,6 +53,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   // An application is a folder under www/. Folders added later are served too (looked up at
   // each connect); the start-up line says what there is now, so a wrong www/ shows at once.
   const appExists = (name: string) => {
+    // The empty path is the root app when there is a script for it (www/main.lua, as MonaServer).
+    if (name === '') return existsSync(join(config.www, 'main.lua'));
     const dir = join(config.www, name);
     return existsSync(dir) && statSync(dir).isDirectory();
   };

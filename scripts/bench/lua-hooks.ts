@@ -29,7 +29,7 @@ function perCallUs(n: number, run: () => void): number {
 
 // 1. In process: an empty Lua function, and an app event through the runtime (environment lookup).
 const vm = await createSandbox({ timeLimitMs: 1000, memoryBytes: 64 << 20 }, () => {});
-const runtime = installRuntime(vm, { log: () => {}, invoke: () => {}, close: () => {} });
+const runtime = installRuntime(vm, { log: () => {}, invoke: () => {}, close: () => {}, resolve: () => { throw new Error('no files in the bench'); }, read: () => '' });
 const empty = vm.load('return function() end', '=bench');
 const [emptyFn] = vm.call(empty) as [Parameters<typeof vm.call>[0]];
 const env = vm.callForRef(runtime.newEnv, [undefined, 'bench', {}, {}]);

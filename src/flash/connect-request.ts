@@ -4,7 +4,7 @@ import { amfObjectProperties } from '../codec/amf-types.js';
 import type { ObjectEncoding } from './flash-transport.js';
 
 export interface ConnectRequest {
-  /** Application name: "live" for rtmp://host/live or rtmp://host/live/instance. */
+  /** Application name: "live" for rtmp://host/live or rtmp://host/live/instance; "" for rtmp://host/ (the root app). */
   app: string;
   /** What followed the application in the path ("" when nothing did). */
   instance: string;
@@ -38,8 +38,8 @@ export function parseConnectRequest(commandObject: unknown, args: unknown[]): Co
   const slash = cleaned.indexOf('/');
   const app = slash < 0 ? cleaned : cleaned.slice(0, slash);
   const instance = slash < 0 ? '' : cleaned.slice(slash + 1).replace(/\/+$/, '');
-  if (app === '') return { rejected: 'no application in the connect URL (expected rtmp://host/app)' };
-  if (!APP_NAME.test(app)) return { rejected: `invalid application name ${JSON.stringify(app)}` };
+  // An empty path asks for the root application (MonaServer's www/main.lua), if the server has one.
+  if (app !== '' && !APP_NAME.test(app)) return { rejected: `invalid application name ${JSON.stringify(app)}` };
   const encoding = properties.objectEncoding ?? 0;
   if (encoding !== 0 && encoding !== 3) return { rejected: `unsupported objectEncoding ${JSON.stringify(encoding)} (0 or 3)` };
   return { app, instance, tcUrl, objectEncoding: encoding, properties, args };

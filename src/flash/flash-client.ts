@@ -288,7 +288,7 @@ export class FlashClient implements SharedObjectUser {
     this.request = parsed;
     this.objectEncoding = parsed.objectEncoding;
     const app = this.server.application(parsed.app);
-    if (app === undefined) return this.rejectConnect(command, `no application "${parsed.app}" on this server`);
+    if (app === undefined) return this.rejectConnect(command, parsed.app === '' ? 'no application in the connect URL (expected rtmp://host/app; this server has no root application)' : `no application "${parsed.app}" on this server`);
     this.app = app;
     let decision: ConnectDecision;
     try {

@@ -26,6 +26,7 @@ export function clientMessage(message: string): string {
  * `app`, and put the rest in tcUrl), else app and instance.
  */
 function connectPath(app: string, instance: string, tcUrl: string | undefined): string {
+  if (app === '') return '';
   if (tcUrl !== undefined) {
     try {
       const path = decodeURIComponent(new URL(tcUrl).pathname).replace(/^\/+|\/+$/g, '');

@@ -2,7 +2,7 @@
 // environments chained child -> parent -> ... -> root -> globals (MonaServer's inheritance:
 // Lua 5.4 has no setfenv, so each main.lua is loaded with its environment as _ENV), `super`,
 // `path` and `this` in each, the client object's methods, and the entry points the host calls.
-import type { LuaRef, LuaVm } from './lua-vm.js';
+import { LuaValues, type LuaRef, type LuaVm } from './lua-vm.js';
 
 const RUNTIME = `
 local host = ...
@@ -51,12 +51,55 @@ local function newMona(api)
   return mona
 end
 
+-- require, dofile and loadfile of one app: files under www/ only (the host resolves the name,
+-- next to the calling file, then in the app's folder and its parents'), loaded as source text
+-- with the app's environment. Modules are kept per app, as package.loaded is per state.
+local LOADING = {}
+local function fileFunctions(meta, env, path)
+  local loaded = {}
+  local resolve, read = host.resolve, host.read
+  local function loadSource(file, chunkname)
+    local chunk, err = load(read(file), chunkname, 't', env)
+    if not chunk then error(err, 0) end
+    return chunk
+  end
+  meta.require = function(name)
+    if type(name) ~= 'string' then error("bad argument #1 to 'require' (string expected, got " .. type(name) .. ')', 2) end
+    local ok, file, chunkname = pcall(resolve, path, name, 'module', 3)
+    if not ok then error(file, 2) end
+    local value = loaded[file]
+    if value == LOADING then error('require: ' .. name .. ' requires itself (a loop through ' .. chunkname:sub(2) .. ')', 2) end
+    if value ~= nil then return value, file end
+    loaded[file] = LOADING
+    local ok, result = pcall(function() return loadSource(file, chunkname)(name, file) end)
+    if not ok then loaded[file] = nil error(result, 0) end
+    if result == nil then result = true end
+    loaded[file] = result
+    return result, file
+  end
+  meta.dofile = function(name, ...)
+    if type(name) ~= 'string' then error("bad argument #1 to 'dofile' (string expected, got " .. type(name) .. ')', 2) end
+    local ok, file, chunkname = pcall(resolve, path, name, 'file', 3)
+    if not ok then error(file, 2) end
+    return loadSource(file, chunkname)(...)
+  end
+  meta.loadfile = function(name, mode, fileEnv)
+    if type(name) ~= 'string' then error("bad argument #1 to 'loadfile' (string expected, got " .. type(name) .. ')', 2) end
+    local ok, file, chunkname = pcall(resolve, path, name, 'file', 3)
+    if not ok then return nil, file end
+    local chunk, err = load(read(file), chunkname, 't', fileEnv or env)
+    if not chunk then return nil, err end
+    return chunk
+  end
+end
+
 function runtime.newEnv(parent, path, api, data)
   local mona = newMona(api)
   local meta = { path = path, super = parent, mona = mona, data = data }
   setmetatable(meta, { __index = parent or G })
   local env = setmetatable({}, { __index = meta })
   meta.this = env
+  fileFunctions(meta, env, path)
   return env
 end
 
@@ -139,6 +182,9 @@ export interface RuntimeHost {
   log(level: string, message: string, where: string): void;
   invoke(clientId: string, name: string, args: unknown[]): void;
   close(clientId: string, reason: string | undefined): void;
+  /** The file a require/dofile/loadfile name gives for an app, asked from `caller` (file:line). */
+  resolve(appPath: string, caller: string, name: string, kind: 'module' | 'file'): { file: string; chunkName: string };
+  read(file: string): string;
 }
 
 export function installRuntime(vm: LuaVm, host: RuntimeHost): LuaAppRuntime {
@@ -146,6 +192,12 @@ export function installRuntime(vm: LuaVm, host: RuntimeHost): LuaAppRuntime {
     log: vm.hostFunction((args, where) => host.log(String(args[0]), String(args[1] ?? ''), where(2))),
     invoke: vm.hostFunction((args) => host.invoke(String(args[0]), String(args[1] ?? ''), args.slice(2))),
     close: vm.hostFunction((args) => host.close(String(args[0]), args[1] === undefined ? undefined : String(args[1]))),
+    // where(level): the code that called require (called through pcall from the runtime's wrapper: level 3).
+    resolve: vm.hostFunction((args, where) => {
+      const { file, chunkName } = host.resolve(String(args[0]), where(Number(args[3])), String(args[1]), args[2] === 'module' ? 'module' : 'file');
+      return new LuaValues([file, chunkName]);
+    }),
+    read: vm.hostFunction((args) => host.read(String(args[0]))),
   };
   const chunk = vm.load(RUNTIME, '=covey-runtime');
   const refs = vm.call(chunk, [hostTable]) as LuaRef[];

@@ -72,7 +72,8 @@ export class LuaApps {
   /** The app a connect path (app + instance) goes to: the deepest folder along it. */
   route(path: string): { app: LuaApp; rest: string } | undefined {
     const parts = path.split('/').filter((p) => p !== '');
-    for (let n = parts.length; n >= 1; n--) {
+    // The root app serves the empty path only; "/unknown" is no app (MonaServer: "doesn't exist").
+    for (let n = parts.length; n >= (parts.length === 0 ? 0 : 1); n--) {
       const app = this.apps.get(parts.slice(0, n).join('/'));
       if (app) return { app, rest: parts.slice(n).join('/') };
     }

@@ -9,6 +9,7 @@ import { installRuntime } from './lua-app-runtime.js';
 import { LuaApps, type LuaApp } from './lua-apps.js';
 import { createSandbox } from './lua-sandbox.js';
 import { LuaRef } from './lua-vm.js';
+import { ScriptFiles } from './lua-modules.js';
 import { monaFor, scriptConfig } from './lua-mona-api.js';
 
 /** A script's call may run this long (a callback blocks the server while it runs). */
@@ -40,6 +41,7 @@ export async function startLuaHost(options: LuaHostOptions): Promise<LuaHost> {
     (line, where) => log.info({ at: where }, line),
   );
   let hooks: LuaAppHooks | undefined;
+  const files = new ScriptFiles(options.www);
   const runtime = installRuntime(vm, {
     log: (level, message, where) => log[LEVELS[level] ?? 'info']({ at: where }, message),
     invoke: (clientId, name, args) => {
@@ -59,6 +61,8 @@ export async function startLuaHost(options: LuaHostOptions): Promise<LuaHost> {
       entry.client.call(name, ...args).then((value) => answer([value]), (err: Error) => answer([null, err.message]));
     },
     close: (clientId, reason) => hooks?.clients.get(clientId)?.client.disconnect(reason ?? 'closed by the application'),
+    resolve: (appPath, caller, name, kind) => files.resolve(appPath, caller, name, kind),
+    read: (file) => files.read(file),
   });
 
   const config = scriptConfig();
