@@ -2,6 +2,7 @@
 // environments chained child -> parent -> ... -> root -> globals (MonaServer's inheritance:
 // Lua 5.4 has no setfenv, so each main.lua is loaded with its environment as _ENV), `super`,
 // `path` and `this` in each, the client object's methods, and the entry points the host calls.
+import { encodeAmf0 } from '../codec/amf0.js';
 import { LuaValues, type LuaRef, type LuaVm } from './lua-vm.js';
 
 const RUNTIME = `
@@ -31,6 +32,33 @@ function Client:close(reason) return host.close(rawget(self, 'id'), reason) end
 Client.writer = setmetatable({}, { __index = function(_, key)
   error('use client:' .. tostring(key) .. '(...) (client.writer is MonaServer v1 API)', 2)
 end })
+
+-- A publication a script made (mona:publish / mona:newPublication). Packets are FLV tag bodies,
+-- as publication:onAudio/onVideo receive them, so a script can forward what it gets.
+local Publication = {}
+Publication.__index = Publication
+Publication.__tostring = function(self) return 'publication ' .. rawget(self, 'name') end
+local function mediaWriter(kind, method)
+  return function(self, time, packet)
+    if type(time) ~= 'number' then
+      error("publication:" .. method .. "(time, packet): the time in ms first (MonaServer2's tag table is not supported), got " .. type(time), 2)
+    end
+    if type(packet) ~= 'string' then error('publication:' .. method .. '(time, packet): the packet is a string of bytes, got ' .. type(packet), 2) end
+    host.media(rawget(self, 'id'), kind, time, packet)
+  end
+end
+Publication.pushAudioPacket = mediaWriter('audio', 'pushAudioPacket')
+Publication.pushVideoPacket = mediaWriter('video', 'pushVideoPacket')
+Publication.writeAudio = mediaWriter('audio', 'writeAudio')
+Publication.writeVideo = mediaWriter('video', 'writeVideo')
+-- v1: the handler name and its values already in AMF (mona:toAMF(...)).
+function Publication:pushDataPacket(name, packet) host.dataPacket(rawget(self, 'id'), tostring(name), packet or '') end
+-- The handler name and Lua values, sent as AMF0 (NetStream.send on the players' side).
+function Publication:writeData(name, ...) host.data(rawget(self, 'id'), tostring(name), ...) end
+-- Metadata (onMetaData), kept for players that come later.
+function Publication:writeProperties(properties) host.properties(rawget(self, 'id'), properties) end
+function Publication:flush() end
+function Publication:close() host.unpublish(rawget(self, 'id')) end
 
 local runtime = {}
 
@@ -100,6 +128,32 @@ function runtime.newEnv(parent, path, api, data)
   local env = setmetatable({}, { __index = meta })
   meta.this = env
   fileFunctions(meta, env, path)
+  local function publish(name)
+    if type(name) ~= 'string' then error('mona:publish(name): a stream name, got ' .. type(name), 3) end
+    local id, err = host.publish(path, name)
+    if not id then return nil, err end
+    return setmetatable({ name = name, id = id }, Publication)
+  end
+  mona.publish = function(first, ...) if rawequal(first, mona) then return publish(...) end return publish(first, ...) end
+  mona.newPublication = mona.publish
+  -- mona.publications: by name (t[name] or t(name)), pairs, # (snapshots taken when asked).
+  mona.publications = setmetatable({}, {
+    __index = function(_, name) return host.findPublication(path, name) end,
+    __call = function(_, name) return host.findPublication(path, name) end,
+    __len = function() return #host.listPublications(path) end,
+    __pairs = function()
+      local list, i = host.listPublications(path), 0
+      return function() i = i + 1 local p = list[i] if p then return p.name, p end end
+    end,
+    __newindex = function() error('mona.publications is read-only (mona:publish(name) makes one)', 2) end,
+  })
+  -- mona.clients: by id, also callable (v1) and counted with #.
+  if type(mona.clients) == 'table' then
+    setmetatable(mona.clients, {
+      __call = function(t, id) return rawget(t, id) end,
+      __len = function(t) local n = 0 for _ in next, t do n = n + 1 end return n end,
+    })
+  end
   return env
 end
 
@@ -182,6 +236,14 @@ export interface RuntimeHost {
   log(level: string, message: string, where: string): void;
   invoke(clientId: string, name: string, args: unknown[]): void;
   close(clientId: string, reason: string | undefined): void;
+  /** mona:publish for app `appPath`: the publication's id, or throws why not. */
+  publish(appPath: string, name: string): number;
+  media(id: number, kind: 'audio' | 'video', time: number, packet: Buffer): void;
+  data(id: number, payload: Buffer): void;
+  properties(id: number, properties: unknown): void;
+  unpublish(id: number): void;
+  listPublications(appPath: string): unknown[];
+  findPublication(appPath: string, name: string): unknown;
   /** The file a require/dofile/loadfile name gives for an app, asked from `caller` (file:line). */
   resolve(appPath: string, caller: string, name: string, kind: 'module' | 'file'): { file: string; chunkName: string };
   read(file: string): string;
@@ -198,6 +260,20 @@ export function installRuntime(vm: LuaVm, host: RuntimeHost): LuaAppRuntime {
       return new LuaValues([file, chunkName]);
     }),
     read: vm.hostFunction((args) => host.read(String(args[0]))),
+    publish: vm.hostFunction((args) => {
+      try {
+        return host.publish(String(args[0]), String(args[1]));
+      } catch (err) {
+        return new LuaValues([undefined, (err as Error).message]);
+      }
+    }),
+    media: vm.hostFunction((args, _where, raw) => host.media(Number(args[0]), args[1] === 'audio' ? 'audio' : 'video', Number(args[2]), raw(3))),
+    data: vm.hostFunction((args) => host.data(Number(args[0]), encodeAmf0(...args.slice(1)))),
+    dataPacket: vm.hostFunction((args, _where, raw) => host.data(Number(args[0]), Buffer.concat([encodeAmf0(String(args[1])), raw(2)]))),
+    properties: vm.hostFunction((args) => host.properties(Number(args[0]), args[1])),
+    unpublish: vm.hostFunction((args) => host.unpublish(Number(args[0]))),
+    listPublications: vm.hostFunction((args) => host.listPublications(String(args[0]))),
+    findPublication: vm.hostFunction((args) => host.findPublication(String(args[0]), String(args[1]))),
   };
   const chunk = vm.load(RUNTIME, '=covey-runtime');
   const refs = vm.call(chunk, [hostTable]) as LuaRef[];

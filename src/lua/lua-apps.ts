@@ -41,6 +41,8 @@ export interface LuaApp {
   failure: string | undefined;
   timers: Set<NodeJS.Timeout>;
   clients: Set<LuaClientEntry>;
+  /** What to undo when the app stops (publications it made...), run after onStop. */
+  onStop: Array<() => void>;
   /** Host function refs made for this app (its mona table), released when it stops. */
   refs: LuaRef[];
   /** mona.clients: the app's Lua client objects by id. */
@@ -127,7 +129,7 @@ export class LuaApps {
   }
 
   private newApp(path: string, found: { file: string | undefined; stamp: string }): LuaApp {
-    return { path, file: found.file, stamp: found.stamp, env: undefined, failure: undefined, timers: new Set(), clients: new Set(), refs: [], clientsTable: undefined, savedData: undefined };
+    return { path, file: found.file, stamp: found.stamp, env: undefined, failure: undefined, timers: new Set(), clients: new Set(), onStop: [], refs: [], clientsTable: undefined, savedData: undefined };
   }
 
   /** Paths parents first. */
@@ -204,6 +206,13 @@ export class LuaApps {
       }
     }
     this.saveData(app);
+    for (const undo of app.onStop.splice(0)) {
+      try {
+        undo();
+      } catch (err) {
+        this.reportError(app, 'stopping', err);
+      }
+    }
     for (const timer of app.timers) clearTimeout(timer);
     app.timers.clear();
     for (const entry of [...app.clients]) {

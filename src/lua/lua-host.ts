@@ -10,6 +10,8 @@ import { LuaApps, type LuaApp } from './lua-apps.js';
 import { createSandbox } from './lua-sandbox.js';
 import { LuaRef } from './lua-vm.js';
 import { ScriptFiles } from './lua-modules.js';
+import { LuaPublications } from './lua-publications.js';
+import type { FlashServer } from '../flash/flash-server.js';
 import { monaFor, scriptConfig } from './lua-mona-api.js';
 
 /** A script's call may run this long (a callback blocks the server while it runs). */
@@ -29,6 +31,8 @@ export interface LuaHostOptions {
 export interface LuaHost {
   hooks: AppHooks;
   apps: LuaApps;
+  /** Gives scripts the model (mona:publish, mona.publications); the server calls it once made. */
+  attach(flash: FlashServer): void;
   close(): void;
 }
 
@@ -42,6 +46,12 @@ export async function startLuaHost(options: LuaHostOptions): Promise<LuaHost> {
   );
   let hooks: LuaAppHooks | undefined;
   const files = new ScriptFiles(options.www);
+  const publications = new LuaPublications();
+  const appAt = (path: string): LuaApp => {
+    const app = apps.apps.get(path);
+    if (app === undefined || app.env === undefined) throw new Error(`application /${path} is not running`);
+    return app;
+  };
   const runtime = installRuntime(vm, {
     log: (level, message, where) => log[LEVELS[level] ?? 'info']({ at: where }, message),
     invoke: (clientId, name, args) => {
@@ -63,6 +73,13 @@ export async function startLuaHost(options: LuaHostOptions): Promise<LuaHost> {
     close: (clientId, reason) => hooks?.clients.get(clientId)?.client.disconnect(reason ?? 'closed by the application'),
     resolve: (appPath, caller, name, kind) => files.resolve(appPath, caller, name, kind),
     read: (file) => files.read(file),
+    publish: (path, name) => publications.publish(appAt(path), name),
+    media: (id, kind, time, packet) => publications.push(id, kind, time, packet),
+    data: (id, payload) => publications.pushData(id, payload),
+    properties: (id, properties) => publications.setProperties(id, properties),
+    unpublish: (id) => publications.close(id),
+    listPublications: (path) => publications.list(appAt(path)),
+    findPublication: (path, name) => publications.find(appAt(path), name),
   });
 
   const config = scriptConfig();
@@ -85,6 +102,7 @@ export async function startLuaHost(options: LuaHostOptions): Promise<LuaHost> {
   return {
     hooks,
     apps,
+    attach: (flash) => publications.attach(flash),
     close: () => {
       clearInterval(manage);
       apps.close();
