@@ -5,7 +5,7 @@ import type { RtmfpEndpoint } from './rtmfp/endpoint.js';
 import { startRtmfpService } from './rtmfp-flash/rtmfp-service.js';
 import { parseHostPort } from './rtmfp-flash/peer-info.js';
 import { PeerRegistry } from './rtmfp/peer-registry.js';
-import { formatAddress } from './rtmfp/address.js';
+import { formatAddress, type Address } from './rtmfp/address.js';
 import { formatHostPort } from './util/host-port.js';
 import { nativeAccelUnavailable } from './rtmfp/native-accel.js';
 import { existsSync, readdirSync, statSync } from 'node:fs';
@@ -49,6 +49,17 @@ function appFolders(www: string): string[] | undefined {
 export async function startServer(config: ServerConfig, log: Logger): Promise<RunningServer> {
   const started = performance.now();
   log.info({ www: config.www }, 'covey starting');
+  /** Addresses a script returned (onHandshake, onRendezVousUnknown), parsed; a bad one is logged and left out. */
+  const scriptAddresses = (answer: string[] | false | undefined, event: string): Address[] | undefined => {
+    if (answer === undefined || answer === false) return undefined;
+    const out: Address[] = [];
+    for (const text of answer) {
+      const address = parseHostPort(text);
+      if (address === undefined) log.warn({ layer: 'lua', event, address: text }, `${event} returned a bad address (expected host:port with an IP address): left out`);
+      else out.push(address);
+    }
+    return out;
+  };
   const closers: Array<() => void | Promise<void>> = [];
   // An application is a folder under www/. Folders added later are served too (looked up at
   // each connect); the start-up line says what there is now, so a wrong www/ shows at once.
@@ -101,9 +112,17 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
         host, port, flash, log: log.child({ proto: 'rtmfp' }), mediaMergeMs: config.media.mergeMs,
         peers: new PeerRegistry(r.maxReportedAddresses),
         keepalive: { serverMs: r.keepaliveServerMs, peerMs: r.keepalivePeerMs },
-        rendezvous: { perSource: { perSecond: r.perSourcePerSecond, burst: r.perSourceBurst }, perTarget: { perSecond: r.perTargetPerSecond, burst: r.perTargetBurst } },
+        rendezvous: {
+          perSource: { perSecond: r.perSourcePerSecond, burst: r.perSourceBurst }, perTarget: { perSecond: r.perTargetPerSecond, burst: r.perTargetBurst },
+          unknownPeer: lua && ((peerId) => scriptAddresses(lua!.rendezVousUnknown('rtmfp', peerId.toString('hex')), 'onRendezVousUnknown') || undefined),
+        },
         // Checked with the rest of the configuration: every entry parses.
         redirectTo: config.rtmfp.redirectTo.map((a) => parseHostPort(a)!),
+        // A script's onHandshake may send a connection elsewhere (false: keep it here).
+        redirectDecide: lua && ((request) => {
+          const answer = lua!.handshake('rtmfp', formatAddress(request.from), request.epd.ancillaryData ?? '');
+          return answer === false ? null : scriptAddresses(answer, 'onHandshake');
+        }),
         timings: { pingAfterSilenceMs: config.rtmfp.pingAfterMs, pingIntervalMs: config.rtmfp.pingIntervalMs, deadAfterPings: config.rtmfp.deadAfterPings },
       });
     } catch (err) {

@@ -27,6 +27,10 @@ export interface AppHooks {
   onPublished?(client: FlashClient, publication: Publication): void;
   onUnpublish?(client: FlashClient, name: StreamName): void;
   onPlay?(client: FlashClient, name: StreamName): Refusal;
+  /** A play onPlay accepted ended (play stopped or replaced, stream deleted, client gone). */
+  onPlayStop?(client: FlashClient, name: StreamName): void;
+  /** The client's transport address changed (RTMFP address mobility); `from` is the old one. */
+  onAddressChanged?(client: FlashClient, from: string): void;
   /**
    * A client joins a NetGroup (group.id: hex of its 32-byte ID; group.size before the join;
    * peerId: hex). A refusal rejects the client's group flow (NetGroup.Connect.Rejected).

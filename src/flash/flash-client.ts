@@ -131,6 +131,17 @@ export class FlashClient implements SharedObjectUser {
     this.transport.sendCommand(0, this.objectEncoding, 'onStatus', 0, null, info);
   }
 
+  /** The transport's address changed (its remoteAddress is the new one): the application is told. */
+  handleAddressChange(from: string): void {
+    if (this.state !== 'connected') return;
+    this.log.info({ from, to: this.remoteAddress }, 'client address changed');
+    try {
+      this.app?.hooks.onAddressChanged?.(this, from);
+    } catch (err) {
+      this.log.error({ err }, 'onAddressChanged hook failed');
+    }
+  }
+
   /** Ends the client's connection from the server side (an app's kick). */
   disconnect(reason: string): void {
     this.transport.close(reason);
@@ -422,6 +433,11 @@ export class FlashClient implements SharedObjectUser {
       const subscription = stream.subscription;
       stream.subscription = undefined;
       subscription.close();
+      try {
+        this.app?.hooks.onPlayStop?.(this, subscription.name);
+      } catch (err) {
+        this.log.error({ err }, 'onPlayStop hook failed');
+      }
       if (tell) this.streamStatus(stream.id, statusInfo('status', 'NetStream.Play.Stop', `Stopped playing ${subscription.name.key}.`, { details: subscription.name.key }));
     }
   }

@@ -43,6 +43,8 @@ export class LuaAppHooks implements AppHooks {
   readonly clients = new Map<string, LuaClientEntry>();
   /** The Lua publication objects of live publications, by client id and stream name. */
   private readonly publications = new Map<string, LuaRef>();
+  /** The Lua publication and subscription objects of accepted plays, by client id and stream name. */
+  private readonly subscriptions = new Map<string, Array<[LuaRef, LuaRef]>>();
 
   constructor(
     private readonly vm: LuaVm,
@@ -164,7 +166,38 @@ export class LuaAppHooks implements AppHooks {
   }
 
   onPlay(client: FlashClient, name: StreamName): Refusal {
-    return this.refusable(client, 'onSubscribe', [{ name: name.key }, { name: name.key }], `play of ${name.key} refused by the application`);
+    if (this.live(client) === undefined) return undefined;
+    // The objects onSubscribe sees come back in onUnsubscribe (a client may play a name twice: in turn).
+    const publication = this.vm.ref({ name: name.key });
+    const subscription = this.vm.ref({ name: name.key, query: Object.fromEntries(name.query) });
+    const refusal = this.refusable(client, 'onSubscribe', [publication, subscription], `play of ${name.key} refused by the application`);
+    if (refusal !== undefined) {
+      this.vm.release(publication);
+      this.vm.release(subscription);
+      return refusal;
+    }
+    const key = `${client.id} ${name.key}`;
+    const list = this.subscriptions.get(key);
+    if (list === undefined) this.subscriptions.set(key, [[publication, subscription]]);
+    else list.push([publication, subscription]);
+    return undefined;
+  }
+
+  onPlayStop(client: FlashClient, name: StreamName): void {
+    const key = `${client.id} ${name.key}`;
+    const list = this.subscriptions.get(key);
+    const objects = list?.shift();
+    if (list?.length === 0) this.subscriptions.delete(key);
+    if (objects === undefined) return;
+    this.notify(client, 'onUnsubscribe', objects);
+    for (const ref of objects) this.vm.release(ref);
+  }
+
+  onAddressChanged(client: FlashClient, from: string): void {
+    const entry = this.live(client);
+    if (entry === undefined) return;
+    this.vm.call(this.runtime.setField, [entry.ref, 'address', client.remoteAddress]);
+    this.notify(client, 'onAddressChanged', [from]);
   }
 
   onJoinGroup(client: FlashClient, group: NetGroup<GroupMembership>, peerId: string): Refusal {

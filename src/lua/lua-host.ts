@@ -31,6 +31,14 @@ export interface LuaHostOptions {
 export interface LuaHost {
   hooks: AppHooks;
   apps: LuaApps;
+  /**
+   * onHandshake(protocol, address, path, properties) of the app `url` names, before the
+   * connection is accepted: addresses ("host:port") to redirect it to, false to keep it here,
+   * undefined when the script says nothing (or there is no such app).
+   */
+  handshake(protocol: string, address: string, url: string): string[] | false | undefined;
+  /** The root app's onRendezVousUnknown(protocol, peerId): where that peer may be instead. */
+  rendezVousUnknown(protocol: string, peerId: string): string[] | undefined;
   /** Gives scripts the model (mona:publish, mona.publications); the server calls it once made. */
   attach(flash: FlashServer): void;
   close(): void;
@@ -99,9 +107,50 @@ export async function startLuaHost(options: LuaHostOptions): Promise<LuaHost> {
     apps.saveAll();
   }, MANAGE_PERIOD_MS);
   manage.unref();
+  /** A script's answer as addresses: a string, a list of them, false, or nothing. */
+  const addresses = (app: LuaApp, event: string, values: unknown[] | undefined): string[] | false | undefined => {
+    const value = values?.[0];
+    if (value === false) return false;
+    if (value === undefined || value === null) return undefined;
+    const list = Array.isArray(value) ? value : [value];
+    if (list.every((a) => typeof a === 'string')) return list as string[];
+    apps.reportError(app, `${event} returned ${JSON.stringify(value)}`, new Error('expected an address "host:port", a list of them, false or nothing'));
+    return undefined;
+  };
+  const handshake = (protocol: string, address: string, url: string): string[] | false | undefined => {
+    let path = '';
+    let properties: Record<string, string> = {};
+    try {
+      const parsed = new URL(url);
+      path = decodeURIComponent(parsed.pathname).replace(/^\/+|\/+$/g, '');
+      properties = Object.fromEntries(parsed.searchParams);
+    } catch {
+      return undefined;
+    }
+    const app = apps.route(path)?.app;
+    if (app === undefined || app.env === undefined || app.failure !== undefined) return undefined;
+    try {
+      return addresses(app, 'onHandshake', apps.event(app, 'onHandshake', [protocol, address, path, properties]));
+    } catch (err) {
+      apps.reportError(app, 'onHandshake failed', err);
+      return undefined;
+    }
+  };
+  const rendezVousUnknown = (protocol: string, peerId: string): string[] | undefined => {
+    const root = apps.apps.get('');
+    if (root === undefined || root.env === undefined || root.failure !== undefined) return undefined;
+    try {
+      return addresses(root, 'onRendezVousUnknown', apps.event(root, 'onRendezVousUnknown', [protocol, peerId])) || undefined;
+    } catch (err) {
+      apps.reportError(root, 'onRendezVousUnknown failed', err);
+      return undefined;
+    }
+  };
   return {
     hooks,
     apps,
+    handshake,
+    rendezVousUnknown,
     attach: (flash) => publications.attach(flash),
     close: () => {
       clearInterval(manage);

@@ -41,7 +41,8 @@ const CLOSE_FLUSH_MS = 2_000;
 
 export class RtmfpFlashSession implements FlashTransport {
   readonly protocol = 'rtmfp';
-  readonly remoteAddress: string;
+  /** Where the client is now (address mobility moves it). */
+  remoteAddress: string;
   readonly log: Logger;
   readonly client: FlashClient;
   /** The client's NetConnection flow: our flows answer it. */
@@ -68,6 +69,10 @@ export class RtmfpFlashSession implements FlashTransport {
     this.presence = new PeerPresence(session, options.peers, this.log);
     session.onFlow = (flow) => this.acceptFlow(flow);
     session.onClose = (reason) => this.end(reason);
+    session.onAddressChange = (from, to) => {
+      this.remoteAddress = formatAddress(to);
+      this.client.handleAddressChange(formatAddress(from));
+    };
     const ms = options.connectTimeoutMs ?? 10_000;
     this.connectTimer = setTimeout(() => {
       if (this.client.state === 'new') this.close(`no connect command within ${ms} ms of the handshake`);

@@ -21,6 +21,12 @@ export interface IntroducerOptions {
   perSource?: Partial<RateLimit>;
   /** Introductions to one peer. */
   perTarget?: Partial<RateLimit>;
+  /**
+   * Asked for an IHello naming a peer that is not here (an application knowing another server
+   * where it is: MonaServer's onRendezVousUnknown): the addresses to redirect the initiator to,
+   * or none for the usual silence. Asked within the per-source rate limit only.
+   */
+  unknownPeer?: (peerId: Buffer, from: Address) => readonly Address[] | undefined;
   log?: Logger;
 }
 
@@ -45,6 +51,7 @@ type DropReason = 'unknown peer' | 'rate limited (source)' | 'rate limited (targ
 
 export class Introducer {
   private readonly maxAmplification: number;
+  private readonly unknownPeer: IntroducerOptions['unknownPeer'];
   private readonly log: Logger;
   readonly perSource: RateLimiter;
   readonly perTarget: RateLimiter;
@@ -58,6 +65,7 @@ export class Introducer {
     options: IntroducerOptions = {},
   ) {
     this.maxAmplification = options.maxAmplification ?? DEFAULT_MAX_AMPLIFICATION;
+    this.unknownPeer = options.unknownPeer;
     this.log = options.log ?? endpoint.log;
     this.perSource = new RateLimiter({ ...DEFAULT_PER_SOURCE, ...options.perSource }, endpoint.clock);
     this.perTarget = new RateLimiter({ ...DEFAULT_PER_TARGET, ...options.perTarget }, endpoint.clock);
@@ -71,6 +79,7 @@ export class Introducer {
     if (peer === undefined || peer.session.state !== 'open') {
       // Silence, as rtmfp-cpp, Cumulus and MonaServer's first answer: the initiator retries and
       // gives up on its own, and we tell no prober which IDs were ever here.
+      if (this.unknownPeer !== undefined && this.redirectUnknown(peerId, tag, from, datagramLength)) return;
       counters.introductionsUnknownPeer++;
       this.drop('unknown peer', from);
       return;
@@ -103,6 +112,23 @@ export class Introducer {
     if (this.log.isLevelEnabled('debug')) {
       this.log.debug({ from: formatAddress(from), peerId: peer.session.peerId, peer: formatAddress(target), addresses: listed, leftOff: destinations.length - listed }, 'introduction');
     }
+  }
+
+  /** Sends the initiator where the unknownPeer hook says the peer is; answers whether it did. */
+  private redirectUnknown(peerId: Buffer, tag: Buffer, from: Address, datagramLength: number): boolean {
+    // The hook may cost (a script): only within the initiator's introduction budget.
+    if (this.perSource.take(from.host) !== 'ok') return false;
+    let addresses: readonly Address[] | undefined;
+    try {
+      addresses = this.unknownPeer!(peerId, from);
+    } catch (err) {
+      this.log.error({ err }, 'unknown-peer hook failed');
+      return false;
+    }
+    if (addresses === undefined || addresses.length === 0) return false;
+    const listed = this.endpoint.sendRedirect(from, tag, addresses.map((a) => ({ host: a.host, port: a.port, origin: AddressOrigin.RELAY })), datagramLength * this.maxAmplification);
+    this.log.debug({ from: formatAddress(from), peerId: peerId.toString('hex'), to: addresses.slice(0, listed).map(formatAddress) }, 'unknown peer: initiator sent elsewhere');
+    return true;
   }
 
   /**
