@@ -76,6 +76,11 @@ export interface ServerConfig {
     maxEventsPerSecondPerClient: number;
     resyncDepth: number;
   };
+  /**
+   * Limits of the Lua apps under www/ (one Lua state for the tree): each call into a script
+   * (an event, an RPC, a timer) may run timeLimitMs, and the state may use memoryBytes.
+   */
+  lua: { timeLimitMs: number; memoryBytes: number };
   /** RTMFP introductions (peer to peer rendezvous) and the keepalive periods told to clients. */
   rendezvous: {
     /** Client to server keepalive period told after connect, ms (at least 5000). */
@@ -115,6 +120,9 @@ export function defaultConfig(): ServerConfig {
       maxObjectsPerApp: 1_000, maxUsersPerObject: 5_000, maxSlotsPerObject: 10_000, maxSlotBytes: 64 * 1024,
       maxObjectBytes: 4 * 1024 * 1024, maxEventsPerMessage: 256, maxEventsPerSecondPerClient: 1_000, resyncDepth: 1_000,
     },
+    // A callback blocks the server while it runs: 1 s stops a runaway loop long before clients
+    // time out; a fresh state uses about 18 KB, so 64 MiB leaves scripts room for real data.
+    lua: { timeLimitMs: 1000, memoryBytes: 64 * 1024 * 1024 },
     rendezvous: {
       keepaliveServerMs: 15_000, keepalivePeerMs: 10_000, maxReportedAddresses: 8,
       perSourcePerSecond: 50, perSourceBurst: 100, perTargetPerSecond: 50, perTargetBurst: 100,

@@ -77,7 +77,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   // without main.lua inherits its parent's, and with no script at all everything is accepted.
   let lua: LuaHost | undefined;
   if (apps !== undefined) {
-    lua = await startLuaHost({ www: config.www, log: log.child({ layer: 'lua' }) });
+    lua = await startLuaHost({ www: config.www, log: log.child({ layer: 'lua' }), timeLimitMs: config.lua.timeLimitMs, memoryBytes: config.lua.memoryBytes });
     closers.push(() => lua!.close());
   }
   const luaHooks = lua?.hooks;

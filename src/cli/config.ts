@@ -61,11 +61,24 @@ function checkCount(key: string, v: unknown, source: Source, max: number): numbe
   return n;
 }
 /** Bytes as a whole number, or with a K/M suffix (KiB, MiB) on the command line: "4M", "512K". */
-function checkBytes(key: string, v: unknown, source: Source): number {
+function checkBytes(key: string, v: unknown, source: Source, max = MAX_GOP_CACHE_BYTES, min = 0): number {
   const m = typeof v === 'string' ? /^(\d+)([KkMm]?)$/.exec(v) : null;
   const n = m ? Number(m[1]) * (m[2] === '' ? 1 : /k/i.test(m[2]!) ? 1024 : 1024 * 1024) : v;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > MAX_GOP_CACHE_BYTES) fail(key, v, source, `bytes 0-${MAX_GOP_CACHE_BYTES} (or with K or M: 512K, 4M)`);
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) fail(key, v, source, `bytes ${min}-${max} (or with K or M: 512K, 4M)`);
   return n;
+}
+
+/**
+ * Lua limits. A call under 10 ms would stop ordinary scripts on a loaded machine, and one over
+ * a minute is no limit (the server is blocked meanwhile). A state under 1 MiB cannot hold the
+ * runtime and an app; wasm32 memory ends at 4 GiB, and 1 GiB is already far past what scripts
+ * sharing one event loop should hold.
+ */
+const LUA_TIME_LIMIT_RANGE = [10, 60_000] as const;
+const LUA_MEMORY_RANGE = [1024 * 1024, 1024 * 1024 * 1024] as const;
+function checkLua(k: 'timeLimitMs' | 'memoryBytes', v: unknown, source: Source): number {
+  const key = `lua.${k}`;
+  return k === 'timeLimitMs' ? checkMs(key, v, source, LUA_TIME_LIMIT_RANGE[1], LUA_TIME_LIMIT_RANGE[0]) : checkBytes(key, v, source, LUA_MEMORY_RANGE[1], LUA_MEMORY_RANGE[0]);
 }
 /** The largest GOP cache accepted: 256 MiB, more than any GOP a live encoder makes. */
 const MAX_GOP_CACHE_BYTES = 256 * 1024 * 1024;
@@ -196,8 +209,16 @@ export function applyConfigObject(config: ServerConfig, obj: unknown, source: So
         }
         break;
       }
+      case 'lua': {
+        if (!isRecord(value)) fail(key, value, source, 'an object');
+        for (const [k, v] of Object.entries(value)) {
+          if (k !== 'timeLimitMs' && k !== 'memoryBytes') throw new ConfigError(`unknown config key lua.${k} (in ${source}); known: timeLimitMs, memoryBytes`);
+          config.lua[k] = checkLua(k, v, source);
+        }
+        break;
+      }
       default:
-        throw new ConfigError(`unknown config key ${key} (in ${source}); known: www, rtmfp, rtmp, log, media, groups, sharedObjects, rendezvous`);
+        throw new ConfigError(`unknown config key ${key} (in ${source}); known: www, rtmfp, rtmp, log, media, groups, sharedObjects, rendezvous, lua`);
     }
   }
 }
@@ -241,6 +262,8 @@ export interface ServeFlags {
   pingIntervalMs?: string;
   deadAfterPings?: string;
   sharedObjectDir?: string;
+  luaTimeLimitMs?: string;
+  luaMemory?: string;
 }
 
 /** Builds the effective configuration: defaults, then the config file, then flags. */
@@ -272,6 +295,8 @@ export function resolveConfig(flags: ServeFlags, cwd = process.cwd()): ServerCon
   if (flags.deadAfterPings !== undefined) config.rtmfp.deadAfterPings = checkLiveness('deadAfterPings', flags.deadAfterPings, '--dead-after-pings');
   if (flags.sharedObjectDir !== undefined) config.sharedObjects.dataDir = checkString('sharedObjects.dataDir', flags.sharedObjectDir, '--shared-object-dir');
   if (config.sharedObjects.dataDir !== '') config.sharedObjects.dataDir = resolve(cwd, config.sharedObjects.dataDir);
+  if (flags.luaTimeLimitMs !== undefined) config.lua.timeLimitMs = checkLua('timeLimitMs', flags.luaTimeLimitMs, '--lua-time-limit-ms');
+  if (flags.luaMemory !== undefined) config.lua.memoryBytes = checkLua('memoryBytes', flags.luaMemory, '--lua-memory');
   if (flags.logLevel !== undefined) config.log.level = checkOneOf('log.level', flags.logLevel, '--log-level', LOG_LEVELS);
   if (flags.logFormat !== undefined) config.log.format = checkOneOf('log.format', flags.logFormat, '--log-format', ['pretty', 'json'] as const);
   if (!config.rtmfp.enabled && !config.rtmp.enabled) {

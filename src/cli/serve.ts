@@ -31,6 +31,8 @@ export function registerServe(program: Command): void {
     .option('--ping-after-ms <ms>', 'ping an RTMFP client heard nothing from for this long, 100 or more (default: 3000)')
     .option('--ping-interval-ms <ms>', 'then ping it again this often while it stays silent, 100 or more (default: 1000)')
     .option('--dead-after-pings <n>', 'end the session of a client that leaves this many pings in a row unanswered: its streams are unpublished, its plays stopped (default: 5, so dead after 8 s of silence)')
+    .option('--lua-time-limit-ms <ms>', 'each call into a Lua app (event, RPC, timer) may run this long before it is stopped, 10-60000 (default: 1000)')
+    .option('--lua-memory <bytes>', 'memory of the Lua apps\' state (K and M suffixes: 64M), 1M-1024M (default: 64M)')
     .addHelpText('after', `
 Config file (JSON; every key optional; flags override it; "www" is relative to the working folder):
   { "www": "www",
@@ -49,7 +51,8 @@ Config file (JSON; every key optional; flags override it; "www" is relative to t
     "rendezvous": { "keepaliveServerMs": 15000, "keepalivePeerMs": 10000,
                     "maxReportedAddresses": 8,
                     "perSourcePerSecond": 50, "perSourceBurst": 100,
-                    "perTargetPerSecond": 50, "perTargetBurst": 100 } }
+                    "perTargetPerSecond": 50, "perTargetBurst": 100 },
+    "lua": { "timeLimitMs": 1000, "memoryBytes": "64M" } }
   sharedObjects.dataDir: as --shared-object-dir (relative to the working folder); "" keeps
   persistent shared objects in memory only. Going over a shared-object bound answers only that
   client with a status (NoWriteAccess, NoReadAccess or ObjectCreationFailed).
@@ -59,6 +62,9 @@ Config file (JSON; every key optional; flags override it; "www" is relative to t
   rendezvous: clients are introduced to peers that ask for them by peer ID; introductions are
   limited per initiator IP address (perSource*) and per peer asked for (perTarget*); at
   --log-level debug each introduction and each refusal is logged.
+  lua: limits of the Lua apps under www/ (all apps share one state): a call running past
+  timeLimitMs fails with "time limit exceeded", an allocation past memoryBytes with "memory
+  limit exceeded"; both are logged with the app and the script's file:line, and the app serves on.
 
 Environment:
   COVEY_NATIVE=0   send RTMFP through node:crypto and node:dgram, not the native accelerator

@@ -52,6 +52,7 @@ export async function startLuaHost(options: LuaHostOptions): Promise<LuaHost> {
     { timeLimitMs: options.timeLimitMs ?? LUA_TIME_LIMIT_MS, memoryBytes: options.memoryBytes ?? LUA_MEMORY_BYTES },
     (line, where) => log.info({ at: where }, line),
   );
+  log.info({ timeLimitMs: vm.options.timeLimitMs, memoryBytes: vm.options.memoryBytes }, 'Lua state ready (each call limited in time, the state in memory)');
   let hooks: LuaAppHooks | undefined;
   const files = new ScriptFiles(options.www);
   const publications = new LuaPublications();
