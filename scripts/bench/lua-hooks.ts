@@ -1,5 +1,5 @@
 // What Lua apps cost: an empty hook call and an app event dispatch (in process), the Lua part of
-// an RPC and a whole RPC round trip over RTMP against the same call answered without a script,
+// an RPC, a per-packet publication callback, and a whole RPC round trip over RTMP against the same call answered without a script,
 // and connections per second to an app with an onConnection script against one without, in the
 // same server and the same run (alternating rounds, so machine load hits both alike).
 //
@@ -40,6 +40,16 @@ vm.call(vm.load('local c = ... function c:ping() return 1 end', '=bench-client')
 const emptyUs = perCallUs(CALLS, () => vm.call(emptyFn));
 const eventUs = perCallUs(CALLS, () => vm.call(runtime.event, [env, 'onManage']));
 const rpcLuaUs = perCallUs(CALLS, () => vm.call(runtime.rpc, [client, 'ping', 42]));
+// A per-packet callback as a publication's observer makes it: publication:onVideo(time, packet)
+// with a packet of 1 KiB and of 16 KiB (copied into the Lua state each time).
+const publication = vm.ref({ name: 'bench' });
+vm.call(vm.load('local p = ... local n = 0 function p:onVideo(time, packet) n = n + #packet end', '=bench-packets'), [publication]);
+const packetUs = (bytes: number) => {
+  const payload = Buffer.alloc(bytes, 7);
+  return perCallUs(Math.max(1000, CALLS / 4), () => vm.call(runtime.clientEvent, [publication, 'onVideo', 40, payload]));
+};
+const packet1kUs = packetUs(1024);
+const packet16kUs = packetUs(16 * 1024);
 vm.close();
 
 // 2 and 3: a server over a www/ with a scripted app and a bare one.
@@ -100,6 +110,7 @@ const f = (x: number) => x.toFixed(2);
 console.log(`empty Lua function called from JS:        ${f(emptyUs)} us/call (target <= 5)`);
 console.log(`app event dispatch (env lookup + call):   ${f(eventUs)} us/call`);
 console.log(`client RPC in Lua (lookup + call + value): ${f(rpcLuaUs)} us/call`);
+console.log(`publication:onVideo per packet: 1 KiB ${f(packet1kUs)} us, 16 KiB ${f(packet16kUs)} us (none when the script defines no callback)`);
 console.log(`RPC round trip over RTMP, median of 3x${RPCS}: answered natively ${f(median(rpc.bare))} us, by Lua ${f(median(rpc.scripted))} us, added ${f(median(rpc.scripted) - median(rpc.bare))} us (target <= 20)`);
 const ratio = median(rate.scripted) / median(rate.bare);
 console.log(`RTMP connections/s, median of ${ROUNDS}x${CONNECTIONS / ROUNDS}: bare app ${median(rate.bare).toFixed(0)}, with onConnection ${median(rate.scripted).toFixed(0)} (${(ratio * 100).toFixed(0)}%, target >= 90%)`);
