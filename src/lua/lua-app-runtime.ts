@@ -147,6 +147,17 @@ function runtime.newEnv(parent, path, api, data)
     end,
     __newindex = function() error('mona.publications is read-only (mona:publish(name) makes one)', 2) end,
   })
+  -- mona.groups (v1): the app's NetGroups by ID, as mona.publications.
+  mona.groups = setmetatable({}, {
+    __index = function(_, id) return host.findGroup(path, id) end,
+    __call = function(_, id) return host.findGroup(path, id) end,
+    __len = function() return #host.listGroups(path) end,
+    __pairs = function()
+      local list, i = host.listGroups(path), 0
+      return function() i = i + 1 local g = list[i] if g then return g.id, g end end
+    end,
+    __newindex = function() error('mona.groups is read-only', 2) end,
+  })
   -- mona.clients: by id, also callable (v1) and counted with #.
   if type(mona.clients) == 'table' then
     setmetatable(mona.clients, {
@@ -244,6 +255,8 @@ export interface RuntimeHost {
   unpublish(id: number): void;
   listPublications(appPath: string): unknown[];
   findPublication(appPath: string, name: string): unknown;
+  listGroups(appPath: string): unknown[];
+  findGroup(appPath: string, id: string): unknown;
   /** The file a require/dofile/loadfile name gives for an app, asked from `caller` (file:line). */
   resolve(appPath: string, caller: string, name: string, kind: 'module' | 'file'): { file: string; chunkName: string };
   read(file: string): string;
@@ -274,6 +287,8 @@ export function installRuntime(vm: LuaVm, host: RuntimeHost): LuaAppRuntime {
     unpublish: vm.hostFunction((args) => host.unpublish(Number(args[0]))),
     listPublications: vm.hostFunction((args) => host.listPublications(String(args[0]))),
     findPublication: vm.hostFunction((args) => host.findPublication(String(args[0]), String(args[1]))),
+    listGroups: vm.hostFunction((args) => host.listGroups(String(args[0]))),
+    findGroup: vm.hostFunction((args) => host.findGroup(String(args[0]), String(args[1]))),
   };
   const chunk = vm.load(RUNTIME, '=covey-runtime');
   const refs = vm.call(chunk, [hostTable]) as LuaRef[];

@@ -11,6 +11,7 @@ import { createSandbox } from './lua-sandbox.js';
 import { LuaRef } from './lua-vm.js';
 import { ScriptFiles } from './lua-modules.js';
 import { LuaPublications } from './lua-publications.js';
+import { LuaGroups } from './lua-groups.js';
 import type { FlashServer } from '../flash/flash-server.js';
 import { monaFor, scriptConfig } from './lua-mona-api.js';
 
@@ -56,6 +57,7 @@ export async function startLuaHost(options: LuaHostOptions): Promise<LuaHost> {
   let hooks: LuaAppHooks | undefined;
   const files = new ScriptFiles(options.www);
   const publications = new LuaPublications();
+  const groups = new LuaGroups();
   const appAt = (path: string): LuaApp => {
     const app = apps.apps.get(path);
     if (app === undefined || app.env === undefined) throw new Error(`application /${path} is not running`);
@@ -89,6 +91,8 @@ export async function startLuaHost(options: LuaHostOptions): Promise<LuaHost> {
     unpublish: (id) => publications.close(id),
     listPublications: (path) => publications.list(appAt(path)),
     findPublication: (path, name) => publications.find(appAt(path), name),
+    listGroups: (path) => groups.list(appAt(path)),
+    findGroup: (path, id) => groups.find(appAt(path), id),
   });
 
   const config = scriptConfig();
@@ -152,7 +156,10 @@ export async function startLuaHost(options: LuaHostOptions): Promise<LuaHost> {
     apps,
     handshake,
     rendezVousUnknown,
-    attach: (flash) => publications.attach(flash),
+    attach: (flash) => {
+      publications.attach(flash);
+      groups.attach(flash);
+    },
     close: () => {
       clearInterval(manage);
       apps.close();

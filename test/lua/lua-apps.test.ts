@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { luaWorld } from '../support/lua-world.js';
+import { eventually, luaWorld } from '../support/lua-world.js';
 import { until } from '../support/test-server.js';
 
 const ROOT = `
@@ -62,7 +62,7 @@ for (const proto of ['rtmp', 'rtmfp'] as const) {
         return true;
       });
       await assert.rejects(w[proto]('live', ['silent']), /client rejected/);
-      const line = await until(() => w.logs.find((l) => String(l.msg).includes('no entry for mallory')), 3000, 'the rejection logged');
+      const line = await until(() => w.logs.find((l) => String(l.msg).includes('no entry for mallory')), 20_000, 'the rejection logged');
       assert.match(String(line.msg), /^onConnection rejected a client: covey-lua-\w+\/main\.lua:5: no entry for mallory$/);
     } finally {
       await w.close();
@@ -90,13 +90,7 @@ for (const proto of ['rtmp', 'rtmfp'] as const) {
       await c.publish('open');
       c.methods.double = (n) => (n as number) * 2;
       await c.call('callMe', 21);
-      await until(async () => true, 10);
-      let doubled: unknown;
-      for (let i = 0; i < 100 && doubled === undefined; i++) {
-        doubled = await c.call('doubled_value');
-        if (doubled === undefined) await new Promise((r) => setTimeout(r, 20));
-      }
-      assert.equal(doubled, 42);
+      assert.equal(await eventually(async () => (await c.call('doubled_value')) as number | undefined, 20_000, 'the client\'s answer to writeInvocation in the script'), 42);
     } finally {
       await w.close();
     }
@@ -123,7 +117,7 @@ test('onStart and onDisconnection fire with their arguments; a child inherits, o
     const events = await until(() => {
       const [v] = w.server.lua!.apps.event(root, 'client_events', []) as string[];
       return v.includes('bye:ann') && v;
-    }, 5000, 'onDisconnection');
+    }, 20_000, 'onDisconnection');
     assert.match(events, /^start:,start:chat/);
   } finally {
     await w.close();
@@ -159,7 +153,7 @@ test('a runtime error in an event is logged with file:line; a runaway RPC stops 
     assert.ok(w.logs.some((l) => /live\/main\.lua:4: attempt to index a nil value/.test(String(l.msg))));
     const started = Date.now();
     await assert.rejects(c.call('spin'), /time limit exceeded \(1000 ms\)/);
-    assert.ok(Date.now() - started < 5000);
+    assert.ok(Date.now() - started < 15_000, 'the runaway call was stopped');
     assert.equal(await c.call('ping'), 'pong');
   } finally {
     await w.close();
@@ -185,7 +179,7 @@ test('hot reload: a changed app restarts (onStop, its clients closed with AppShu
     let aEnded = false;
     a.onEnd = () => (aEnded = true);
     w.write('a/main.lua', `function onConnection(client) function client:version() return 'a v2 ' .. who() end end`);
-    await until(() => aEnded, 5000, 'the client of the reloaded app closed');
+    await until(() => aEnded, 20_000, 'the client of the reloaded app closed');
     assert.equal(statuses[0]?.code, 'NetConnection.Connect.AppShutdown');
     assert.match(String(statuses[0]?.description), /application \/a reloaded/);
     assert.ok(w.logs.some((l) => l.msg === 'a stopping a' && /a\/main\.lua:3/.test(String(l.at))));
@@ -199,12 +193,12 @@ test('hot reload: a changed app restarts (onStop, its clients closed with AppShu
     let siblingEnded = false;
     sibling.onEnd = () => (siblingEnded = true);
     w.write('main.lua', 'function who() return "root v2" end');
-    await until(() => siblingEnded, 5000, 'children of the root closed');
+    await until(() => siblingEnded, 20_000, 'children of the root closed');
     const a3 = await w.rtmp('a');
     assert.equal(await a3.call('version'), 'a v2 root v2');
     // Removing main.lua: the app inherits from the root again (no onConnection: accepts, no methods).
     rmSync(join(w.www, 'a/main.lua'));
-    await until(() => w.logs.some((l) => String(l.msg).startsWith('Lua app removed main.lua')), 5000, 'the removal seen');
+    await until(() => w.logs.some((l) => String(l.msg).startsWith('Lua app removed main.lua')), 20_000, 'the removal seen');
     const a4 = await w.rtmp('a');
     await assert.rejects(a4.call('version'), /Method not found \(version\)/);
   } finally {
@@ -238,14 +232,15 @@ for (const proto of ['rtmp', 'rtmfp'] as const) {
         plain.sendVideo(40 * i, frame);
       }
       watched.sendAudio(0, Buffer.from([0xaf, 1, 0x21]));
-      const seen = await until(async () => {
-        const s = (await c.call('seen')) as Record<string, number>;
-        return s.video === 5 && s.audio === 1 ? s : undefined;
-      }, 5000, 'five video packets and one audio');
-      assert.equal(seen!.bytes, 5 * frame.length);
-      assert.equal(seen!.last, 160);
+      let last: Record<string, number> | undefined;
+      const seen = await eventually(async () => {
+        last = (await c.call('seen')) as Record<string, number>;
+        return last.video === 5 && last.audio === 1 ? last : undefined;
+      }, 20_000, 'five video packets and one audio in the script');
+      assert.equal(seen.bytes, 5 * frame.length);
+      assert.equal(seen.last, 160);
       watched.sendCommand('publish', false);
-      await until(async () => ((await c.call('seen')) as Record<string, string>).unpublished === 'watched ' || undefined, 5000, 'onUnpublish');
+      await eventually(async () => ((await c.call('seen')) as Record<string, string>).unpublished === 'watched ', 20_000, 'onUnpublish of watched');
     } finally {
       await w.close();
     }

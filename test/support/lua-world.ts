@@ -20,6 +20,22 @@ export interface LuaWorld {
   close(): Promise<void>;
 }
 
+/**
+ * Waits until an asynchronous check (an RPC into a script, say) answers something truthy, asking
+ * again every 50 ms; `until` from test-server takes synchronous checks only (a Promise is truthy).
+ */
+export async function eventually<T>(check: () => Promise<T | undefined | false | null>, ms: number, what: string): Promise<T> {
+  const t0 = Date.now();
+  let last: unknown;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    last = v;
+    if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what} (last answer: ${JSON.stringify(last)})`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 let stampBump = 0;
 
 export async function luaWorld(files: Record<string, string>, options: { www?: string; keep?: boolean } = {}): Promise<LuaWorld> {
