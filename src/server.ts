@@ -114,7 +114,10 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
         keepalive: { serverMs: r.keepaliveServerMs, peerMs: r.keepalivePeerMs },
         rendezvous: {
           perSource: { perSecond: r.perSourcePerSecond, burst: r.perSourceBurst }, perTarget: { perSecond: r.perTargetPerSecond, burst: r.perTargetBurst },
-          unknownPeer: lua && ((peerId) => scriptAddresses(lua!.rendezVousUnknown('rtmfp', peerId.toString('hex')), 'onRendezVousUnknown') || undefined),
+          unknownPeer: lua && {
+            wanted: () => lua!.rootDefines('onRendezVousUnknown'),
+            addresses: (peerId) => scriptAddresses(lua!.rendezVousUnknown('rtmfp', peerId.toString('hex')), 'onRendezVousUnknown'),
+          },
         },
         // Checked with the rest of the configuration: every entry parses.
         redirectTo: config.rtmfp.redirectTo.map((a) => parseHostPort(a)!),

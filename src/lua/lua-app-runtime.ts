@@ -181,6 +181,11 @@ function runtime.event(env, name, ...)
   return true, f(...)
 end
 
+-- Whether an app event is defined (inherited ones too), without calling it.
+function runtime.defines(env, name)
+  return type(env[name]) == 'function'
+end
+
 -- An app event defined by this app itself (onManage: once per app that has one).
 function runtime.ownEvent(env, name, ...)
   local f = rawget(env, name)
@@ -225,7 +230,7 @@ function runtime.data(env)
 end
 
 return runtime.newEnv, runtime.run, runtime.event, runtime.ownEvent, runtime.newClient,
-  runtime.clientEvent, runtime.rpc, runtime.setField, runtime.data, runtime.packetCallbacks
+  runtime.clientEvent, runtime.rpc, runtime.setField, runtime.data, runtime.packetCallbacks, runtime.defines
 `;
 
 /** The runtime's entry points, as registry refs. */
@@ -240,6 +245,7 @@ export interface LuaAppRuntime {
   setField: LuaRef;
   data: LuaRef;
   packetCallbacks: LuaRef;
+  defines: LuaRef;
 }
 
 export interface RuntimeHost {
@@ -293,6 +299,6 @@ export function installRuntime(vm: LuaVm, host: RuntimeHost): LuaAppRuntime {
   const chunk = vm.load(RUNTIME, '=covey-runtime');
   const refs = vm.call(chunk, [hostTable]) as LuaRef[];
   vm.release(chunk);
-  const [newEnv, run, event, ownEvent, newClient, clientEvent, rpc, setField, data, packetCallbacks] = refs;
-  return { newEnv: newEnv!, run: run!, event: event!, ownEvent: ownEvent!, newClient: newClient!, clientEvent: clientEvent!, rpc: rpc!, setField: setField!, data: data!, packetCallbacks: packetCallbacks! };
+  const [newEnv, run, event, ownEvent, newClient, clientEvent, rpc, setField, data, packetCallbacks, defines] = refs;
+  return { newEnv: newEnv!, run: run!, event: event!, ownEvent: ownEvent!, newClient: newClient!, clientEvent: clientEvent!, rpc: rpc!, setField: setField!, data: data!, packetCallbacks: packetCallbacks!, defines: defines! };
 }

@@ -38,6 +38,8 @@ export interface LuaHost {
    * undefined when the script says nothing (or there is no such app).
    */
   handshake(protocol: string, address: string, url: string): string[] | false | undefined;
+  /** Whether the root app (or the globals) defines this event now. */
+  rootDefines(event: string): boolean;
   /** The root app's onRendezVousUnknown(protocol, peerId): where that peer may be instead. */
   rendezVousUnknown(protocol: string, peerId: string): string[] | undefined;
   /** Gives scripts the model (mona:publish, mona.publications); the server calls it once made. */
@@ -151,10 +153,16 @@ export async function startLuaHost(options: LuaHostOptions): Promise<LuaHost> {
       return undefined;
     }
   };
+  const rootDefines = (event: string): boolean => {
+    const root = apps.apps.get('');
+    if (root === undefined || root.env === undefined || root.failure !== undefined) return false;
+    return vm.call(runtime.defines, [root.env, event])[0] === true;
+  };
   return {
     hooks,
     apps,
     handshake,
+    rootDefines,
     rendezVousUnknown,
     attach: (flash) => {
       publications.attach(flash);

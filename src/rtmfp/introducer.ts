@@ -22,11 +22,12 @@ export interface IntroducerOptions {
   /** Introductions to one peer. */
   perTarget?: Partial<RateLimit>;
   /**
-   * Asked for an IHello naming a peer that is not here (an application knowing another server
-   * where it is: MonaServer's onRendezVousUnknown): the addresses to redirect the initiator to,
-   * or none for the usual silence. Asked within the per-source rate limit only.
+   * For an IHello naming a peer that is not here, when `wanted()` (an application knowing
+   * another server where it may be: MonaServer's onRendezVousUnknown): the addresses to
+   * redirect the initiator to, or none for the usual silence. Asked within the per-source rate
+   * limit only; while not wanted, unknown peers cost no bucket, as before.
    */
-  unknownPeer?: (peerId: Buffer, from: Address) => readonly Address[] | undefined;
+  unknownPeer?: { wanted(): boolean; addresses(peerId: Buffer, from: Address): readonly Address[] | undefined };
   log?: Logger;
 }
 
@@ -79,7 +80,7 @@ export class Introducer {
     if (peer === undefined || peer.session.state !== 'open') {
       // Silence, as rtmfp-cpp, Cumulus and MonaServer's first answer: the initiator retries and
       // gives up on its own, and we tell no prober which IDs were ever here.
-      if (this.unknownPeer !== undefined && this.redirectUnknown(peerId, tag, from, datagramLength)) return;
+      if (this.unknownPeer?.wanted() && this.redirectUnknown(peerId, tag, from, datagramLength)) return;
       counters.introductionsUnknownPeer++;
       this.drop('unknown peer', from);
       return;
@@ -120,7 +121,7 @@ export class Introducer {
     if (this.perSource.take(from.host) !== 'ok') return false;
     let addresses: readonly Address[] | undefined;
     try {
-      addresses = this.unknownPeer!(peerId, from);
+      addresses = this.unknownPeer!.addresses(peerId, from);
     } catch (err) {
       this.log.error({ err }, 'unknown-peer hook failed');
       return false;
