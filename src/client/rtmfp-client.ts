@@ -8,6 +8,7 @@ import { encodeTcMessage, parseTcMessage } from '../codec/tc-message.js';
 import { FlashCrypto, type FlashCryptoOptions } from '../rtmfp/crypto/flash-crypto.js';
 import { RtmfpEndpoint } from '../rtmfp/endpoint.js';
 import { NodeDatagramPort } from '../rtmfp/node-platform.js';
+import type { DatagramPort } from '../rtmfp/platform.js';
 import type { SendFlow } from '../rtmfp/send-flow.js';
 import type { IncomingFlow, Session } from '../rtmfp/session.js';
 import { FlashFlowPriority } from '../rtmfp/flash-flow-priority.js';
@@ -30,6 +31,11 @@ export interface RtmfpClientOptions extends ConnectOptions {
    * do). Default: a new endpoint on an ephemeral port, closed with the client.
    */
   endpoint?: RtmfpEndpoint;
+  /**
+   * The socket for a new endpoint (default: a UDP socket on an ephemeral port). Tests give one
+   * that loses datagrams; the client owns it and closes it with itself.
+   */
+  port?: DatagramPort;
   /** HMAC and session sequence negotiation for a new endpoint (default: on request). */
   crypto?: Omit<FlashCryptoOptions, 'server'>;
   /**
@@ -111,7 +117,7 @@ export class RtmfpClient extends NetConnection {
     const endpoint =
       options.endpoint ??
       new RtmfpEndpoint({
-        port: await NodeDatagramPort.bind({ host: isIP(address) === 6 ? '::' : '0.0.0.0', port: 0 }),
+        port: options.port ?? (await NodeDatagramPort.bind({ host: isIP(address) === 6 ? '::' : '0.0.0.0', port: 0 })),
         crypto: new FlashCrypto({ server: false, ...options.crypto }),
         log,
         // Peers open sessions to us by our peer ID (P2P NetStreams, NetGroups).
