@@ -87,6 +87,13 @@ export interface NeighborLink {
 
 /** librtmfp sends a report every 10 s (NETGROUP_REPORT_DELAY) to one neighbour. */
 const REPORT_PERIOD_MS = 10_000;
+/**
+ * A peer whose session we closed for breaking the group protocol is neither contacted nor
+ * admitted again for this long. Without it, the next peer-list report naming it brought it
+ * straight back (within milliseconds on loopback), malformed messages and all. Six report
+ * periods: the mesh has re-formed around it by then.
+ */
+const BANNED_MS = 60_000;
 
 /** Report flows that came in before their `01`: taken by whichever of the client's groups it names. */
 const groupsOfClient = new WeakMap<RtmfpClient, Set<NetGroup>>();
@@ -126,6 +133,8 @@ export class NetGroup {
   private readonly endListeners = new Set<(reason: string) => void>();
   /** Peers heard of in reports (beyond those the server introduced). */
   private readonly heard = new Set<string>();
+  /** Peers closed for a protocol violation, by peer ID: until when they stay out (ms since the epoch). */
+  private readonly banned = new Map<string, number>();
   private reportTurn = 0;
   /** Events about members held until join() has resolved and its caller could set the handlers (see main's note). */
   private early: Array<() => void> | undefined = [];
@@ -216,9 +225,21 @@ export class NetGroup {
   /** @internal Closes a peer's session over a protocol violation (a malformed group message): the member goes on. */
   closePeer(peerId: string, reason: string): void {
     const m = this.members.get(peerId);
-    this.log.warn({ peer: shortPeerId(peerId), reason }, 'peer session closed');
+    const now = Date.now();
+    // Bounded: every entry cost its peer a full handshake; past a few thousand, the stale go.
+    if (this.banned.size >= 4096) for (const [id, until] of this.banned) if (until <= now) this.banned.delete(id);
+    this.banned.set(peerId, now + BANNED_MS);
+    this.log.warn({ peer: shortPeerId(peerId), reason, outForMs: BANNED_MS }, 'peer session closed');
     if (m) this.dropMember(m, reason);
     (m?.peer ?? this.client.peers.get(peerId))?.close(reason);
+  }
+
+  private isBanned(peerId: string): boolean {
+    const until = this.banned.get(peerId);
+    if (until === undefined) return false;
+    if (Date.now() < until) return true;
+    this.banned.delete(peerId);
+    return false;
   }
 
   /** Whether the neighbour sent its ready message (`0E`). */
@@ -304,6 +325,10 @@ export class NetGroup {
     }
     if (!this.introduced.includes(peerId)) this.introduced.push(peerId);
     if (this.members.has(peerId) || this.connecting.has(peerId)) return;
+    if (this.isBanned(peerId)) {
+      this.log.debug({ peer: shortPeerId(peerId) }, 'introduced member not contacted: it broke the group protocol lately');
+      return;
+    }
     if (this.members.size + this.connecting.size >= this.maxNeighbors) {
       this.log.debug({ peer: shortPeerId(peerId), max: this.maxNeighbors }, 'introduced member not contacted: enough neighbours');
       return;
@@ -381,6 +406,11 @@ export class NetGroup {
   receiveInit(peer: PeerConnection, flow: IncomingFlow, init: GroupInit): void {
     if (this.closedReason !== undefined) {
       flow.reject();
+      return;
+    }
+    if (this.isBanned(peer.peerId)) {
+      flow.reject();
+      peer.close('it broke the group protocol lately');
       return;
     }
     const member = this.memberFor(peer);

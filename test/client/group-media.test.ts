@@ -106,6 +106,8 @@ async function untilAllPlayed(members: readonly Member[], tags: readonly FlvTag[
   }
 }
 
+const ids = (p: { session: { localId: number; remoteId: number; state: string } } | undefined) => (p ? `${p.session.localId}/${p.session.remoteId} ${p.session.state}` : 'none');
+
 async function meshOf(n: number, maxNeighbors?: number): Promise<{ publisher: Member; members: Member[] }> {
   const publisher = await member(false, { maxNeighbors });
   const members: Member[] = [];
@@ -202,19 +204,20 @@ test('a member that vanishes mid-stream does not stall the others: its slices an
   }
 });
 
-test('a neighbour sending a malformed group message loses its session with us; we stay in the group and play on', async () => {
+test('a neighbour sending a malformed group message loses its session with us and stays out; we stay in the group and play on', async () => {
   try {
     const { publisher, members } = await meshOf(3);
     const [a, b, c] = members as [Member, Member, Member];
     // B speaks garbage to A on a media control flow, associated with A's report flow as it should be.
     const link = await until(() => a.group.neighbors.includes(b.client.peerId) && b.group.neighborLink(a.client.peerId), 15_000, 'A and B neighbours');
+    const atWrite = `B wrote on ${ids(link.peer)} (isOpen ${link.peer.isOpen}, B's current is that object: ${b.client.peers.get(a.client.peerId) === link.peer}), B's current ${ids(b.client.peers.get(a.client.peerId))}, A's group link ${ids(a.group.neighborLink(b.client.peerId)?.peer)}, A's current ${ids(a.client.peers.get(b.client.peerId))}; sessions A-B at A ${[...a.client.endpoint.allSessions()].filter((x) => x.farFingerprint.toString('hex') === b.client.peerId).map((x) => `${x.localId}/${x.remoteId} ${x.state} init ${x.isInitiator}`).join(', ')}`;
     const flow = link.peer.openFlow(Buffer.from([0x47, 0x52, 0x11]), { returnFlowId: link.in.flowId });
     flow.write(Buffer.from([0x21, 0xff, 0xff]));
     let rejected: number | undefined;
     flow.onRejected = (code) => (rejected = code);
     await until(() => !a.group.neighbors.includes(b.client.peerId), 15_000, 'A drops B').catch((e: Error) => {
       const ours = a.group.reportFlowTo(b.client.peerId);
-      throw new Error(`${e.message}: our flow ${flow.state}${rejected === undefined ? '' : ` (rejected, code ${rejected})`}, associated with flow ${link.in.flowId}; A's report flow to B is ${ours?.flowId} (${ours?.state}); A's session with B the one B wrote on: ${a.client.peers.get(b.client.peerId)?.session.localId === link.peer.session.remoteId}`);
+      throw new Error(`${e.message}: our flow ${flow.state}${rejected === undefined ? '' : ` (rejected, code ${rejected})`}, associated with flow ${link.in.flowId}; A's report flow to B is ${ours?.flowId} (${ours?.state}); at write: ${atWrite}; now: B wrote on ${ids(link.peer)}, B's current ${ids(b.client.peers.get(a.client.peerId))}, A's group link ${ids(a.group.neighborLink(b.client.peerId)?.peer)}, A's current ${ids(a.client.peers.get(b.client.peerId))}`);
     });
     await until(() => a.client.peers.get(b.client.peerId) === undefined, 15_000, "A closes B's session");
     assert.equal(a.group.closedReason, undefined);
@@ -225,6 +228,8 @@ test('a neighbour sending a malformed group message loses its session with us; w
     await untilAllPlayed([a, c], tags, 60_000);
     assertPlayedAll(a, tags, 'A');
     assertPlayedAll(c, tags, 'C');
+    // B stayed out all along: reports naming it did not bring it back.
+    assert.ok(!a.group.neighbors.includes(b.client.peerId), 'B is back among A\'s neighbours');
   } finally {
     closeAll();
   }
