@@ -77,7 +77,21 @@ interface RawLua {
   _lua_pushnumber(L: number, n: number): void;
   _lua_pushnil(L: number): void;
   _lua_pushboolean(L: number, b: number): void;
+  _lua_pushlstring(L: number, s: number, len: number): number;
+  _lua_tolstring(L: number, index: number, len: number): number;
+  _malloc(n: number): number;
+  _free(p: number): void;
+  HEAPU8: Uint8Array;
+  HEAP32: Int32Array;
 }
+
+/**
+ * Bytes pushed into Lua go through one scratch area of the wasm heap, kept between calls: a
+ * malloc and a free per string cost more than the copy (a 16 KiB packet to publication:onVideo
+ * took 50-116 us with them). Areas above this size are not kept.
+ */
+const MAX_KEPT_SCRATCH = 1024 * 1024;
+const utf8 = new TextEncoder();
 
 export class LuaVm {
   readonly lua: LuaWasm;
@@ -90,6 +104,10 @@ export class LuaVm {
   /** Calls from JS into Lua now running (a host function may call back in). */
   private depth = 0;
   private closed = false;
+  private scratch = 0;
+  private scratchSize = 0;
+  /** Where lua_tolstring writes a length (4 bytes, kept). */
+  private readonly lengthSlot: number;
 
   static async create(options: LuaVmOptions): Promise<LuaVm> {
     // One factory: the wasm module compiles once (27 ms), each state then costs about 1 ms.
@@ -109,6 +127,7 @@ export class LuaVm {
     this.deadline = new CallDeadline(this.lua);
     this.trampoline = this.lua.module.addFunction((L: number) => this.callHost(L), 'ii');
     engine.global.setMemoryMax(options.memoryBytes);
+    this.lengthSlot = this.c._malloc(4);
   }
 
   /** Opens one of Lua's standard libraries as a global. */
@@ -208,6 +227,8 @@ export class LuaVm {
     this.closed = true;
     this.engine.global.close();
     this.deadline.close();
+    if (this.scratch !== 0) this.c._free(this.scratch);
+    this.c._free(this.lengthSlot);
     this.lua.module.removeFunction(this.trampoline);
   }
 
@@ -284,31 +305,43 @@ export class LuaVm {
   }
 
   private pushString(L: number, s: string): void {
-    this.lua.lua_pushlstring(L, s, this.lua.module.lengthBytesUTF8(s));
+    const n = Buffer.byteLength(s);
+    const p = this.scratchFor(n);
+    utf8.encodeInto(s, this.c.HEAPU8.subarray(p, p + n));
+    this.c._lua_pushlstring(L, p, n);
+    this.releaseScratch();
   }
 
   private pushBytes(L: number, bytes: Uint8Array): void {
-    const module = this.lua.module;
-    const p = module._malloc(Math.max(1, bytes.length));
-    try {
-      module.HEAPU8.set(bytes, p);
-      this.lua.lua_pushlstring(L, p, bytes.length);
-    } finally {
-      module._free(p);
+    const p = this.scratchFor(bytes.length);
+    // HEAPU8 is read after the allocation: a grown heap is a new buffer.
+    this.c.HEAPU8.set(bytes, p);
+    this.c._lua_pushlstring(L, p, bytes.length);
+    this.releaseScratch();
+  }
+
+  private scratchFor(n: number): number {
+    if (n > this.scratchSize) {
+      if (this.scratch !== 0) this.c._free(this.scratch);
+      this.scratchSize = Math.max(n, 4096, Math.min(this.scratchSize * 2, MAX_KEPT_SCRATCH));
+      this.scratch = this.c._malloc(this.scratchSize);
     }
+    return this.scratch;
+  }
+
+  /** Gives back a scratch area too large to keep. */
+  private releaseScratch(): void {
+    if (this.scratchSize <= MAX_KEPT_SCRATCH) return;
+    this.c._free(this.scratch);
+    this.scratch = 0;
+    this.scratchSize = 0;
   }
 
   /** The bytes of the string at `index` (Lua strings are byte strings: media payloads, hashes). */
   bytes(L: number, index: number): Buffer {
-    const module = this.lua.module as unknown as { _lua_tolstring(L: number, i: number, len: number): number; _malloc(n: number): number; _free(p: number): void; HEAPU8: Uint8Array; getValue(p: number, t: string): number };
-    const lenPtr = module._malloc(4);
-    try {
-      const p = module._lua_tolstring(L, index, lenPtr);
-      const len = module.getValue(lenPtr, 'i32');
-      return Buffer.from(module.HEAPU8.subarray(p, p + len));
-    } finally {
-      module._free(lenPtr);
-    }
+    const p = this.c._lua_tolstring(L, index, this.lengthSlot);
+    const len = this.c.HEAP32[this.lengthSlot >> 2]!;
+    return Buffer.from(this.c.HEAPU8.subarray(p, p + len));
   }
 
   private string(L: number, index: number): string {
