@@ -174,6 +174,7 @@ abstract class GroupStream {
   newestKnown = 0;
   /** When newestKnown grew: [time, id], oldest first (for the fetch period and the window). */
   protected readonly knownAt: Array<[number, number]> = [];
+  /** The ID the end message named: one past the publisher's last fragment (librtmfp's numbering, codec encodeStreamEnd). */
   endFragment: number | undefined;
   readonly stats: GroupMediaStats = { fragmentsFromPeers: 0, fragmentsPushedToUs: 0, fragmentsPulled: 0, duplicateFragments: 0, pullsSent: 0, fragmentsSent: 0, fragmentsSkipped: 0, framesDelivered: 0 };
   protected readonly timers: NodeJS.Timeout[] = [];
@@ -263,19 +264,19 @@ abstract class GroupStream {
     } else if (type === GroupMediaMessage.STREAM_INFO) {
       const info = parseStreamInfo(message);
       if (info === undefined) return this.host.malformed(link.peerId, 'malformed stream announce');
-      if (info.kind === 'end') this.ended(info.lastFragment);
+      if (info.kind === 'end') this.ended(info.endId);
       // A second announce of the same stream changes nothing.
     } else {
       this.host.malformed(link.peerId, `unknown message ${type?.toString(16).padStart(2, '0')} on a media control flow`);
     }
   }
 
-  /** The stream ends at `lastFragment`: tell every neighbour (not all hear it from the publisher). */
-  protected ended(lastFragment: number): void {
+  /** The stream ends before fragment `end`: tell every neighbour (not all hear it from the publisher). */
+  protected ended(end: number): void {
     if (this.endFragment !== undefined) return;
-    this.endFragment = lastFragment;
-    this.learn(lastFragment);
-    for (const l of this.links.values()) if (l.announced) l.sendControl(encodeStreamEnd(lastFragment));
+    this.endFragment = end;
+    this.learn(end - 1);
+    for (const l of this.links.values()) if (l.announced) l.sendControl(encodeStreamEnd(end));
   }
 
   protected firstMap(_link: Link, _map: FragmentsMap): void {}
@@ -398,10 +399,10 @@ export class GroupPublisher extends GroupStream {
     // A publisher has every fragment of its stream; what neighbours send back is ignored.
   }
 
-  /** Ends the stream: neighbours hear its last fragment, then our flows close. */
+  /** Ends the stream: neighbours hear where it ends (the ID after its last fragment), then our flows close. */
   override close(): void {
     if (this.closed) return;
-    this.ended(this.lastFragment);
+    this.ended(this.lastFragment + 1);
     this.host.removeStream(this);
     super.close();
   }
@@ -632,7 +633,9 @@ class GroupPlayStream extends GroupStream {
 
   /** Asks for fragments a fetch period overdue, and again elsewhere after another fetch period. */
   private pull(): void {
-    if (this.floor === undefined || this.links.size === 0) return;
+    if (this.floor === undefined) return;
+    // With no neighbour left, only the end can move us on (see hole()).
+    if (this.links.size === 0) return this.deliver();
     const now = Date.now();
     const fetch = this.info.fetchPeriodMs;
     let due = 0;
@@ -682,8 +685,8 @@ class GroupPlayStream extends GroupStream {
     return holders.length === 0 ? undefined : holders[Math.floor(Math.random() * holders.length)];
   }
 
-  protected override ended(lastFragment: number): void {
-    super.ended(lastFragment);
+  protected override ended(end: number): void {
+    super.ended(end);
     this.deliver();
   }
 
@@ -714,13 +717,14 @@ class GroupPlayStream extends GroupStream {
     const now = Date.now();
     for (;;) {
       if (this.cursor < this.low) this.cursor = this.low;
-      if (this.endFragment !== undefined && this.cursor > this.endFragment) {
+      if (this.endFragment !== undefined && this.cursor >= this.endFragment) {
         this.player.ended('the publisher ended the stream');
         return;
       }
       const stored = this.fragments.get(this.cursor);
       if (stored === undefined) {
-        if (this.cursor > this.newest) return;
+        // Past the newest fragment we wait for more, unless the end says more was published.
+        if (this.cursor > this.newest && this.endFragment === undefined) return;
         this.hole(now);
         return;
       }
@@ -747,21 +751,28 @@ class GroupPlayStream extends GroupStream {
     }
   }
 
-  /** Waits for the fragment at the cursor (or a piece after it); past the window, gives up on it. */
+  /**
+   * Waits for the fragment at the cursor (or a piece after it); past the window, gives up on it.
+   * Once the stream has ended and no neighbour with it is left, nothing more can come: what is
+   * missing is given up at once. librtmfp's TestClient ends so: its last two fragments (the
+   * UnpublishNotify and closeStream commands) stay unflushed in its media writer, the end message
+   * goes out, and its session closes in the same millisecond.
+   */
   private hole(now: number): void {
     let missing = this.cursor;
     while (this.fragments.has(missing)) missing++;
     if (this.waitingFor !== missing) {
       this.waitingFor = missing;
       this.waitingSince = now;
-      return;
     }
-    if (now - this.waitingSince < this.info.windowMs) return;
-    // Lost for good: resume at the next message start we hold.
+    const orphaned = this.endFragment !== undefined && ![...this.links.values()].some((l) => l.in !== undefined && l.peer.isOpen);
+    if (!orphaned && now - this.waitingSince < this.info.windowMs) return;
+    // Lost for good: resume at the next message start we hold, or at the end.
     let next = missing + 1;
     while (next <= this.newest && !(this.fragments.get(next) && isMessageStart(this.fragments.get(next)!.f))) next++;
+    if (next > this.newest && this.endFragment !== undefined) next = Math.max(next, this.endFragment);
     this.stats.fragmentsSkipped += next - this.cursor;
-    this.log.info({ from: this.cursor, to: next - 1 }, 'fragments missing for longer than the window: skipped');
+    this.log.info({ from: this.cursor, to: next - 1 }, orphaned ? 'fragments missing at the end, no neighbour left to send them: skipped' : 'fragments missing for longer than the window: skipped');
     this.cursor = next;
     this.waitingFor = 0;
     this.started = this.started && this.sawVideo ? false : this.started; // video resumes on a keyframe

@@ -87,15 +87,20 @@ export function encodeStreamInfo(info: GroupStreamInfo): Buffer {
   ]);
 }
 
-/** `21` + VLU: the publisher's last fragment; the stream ends there. */
-export function encodeStreamEnd(lastFragment: number): Buffer {
-  const out = Buffer.alloc(1 + vluLength(lastFragment));
+/**
+ * `21` + VLU: the stream ends. The number is the fragment ID after the publisher's last fragment,
+ * one that never carries a fragment: librtmfp's publisher counts one more after its last fragment
+ * and sends that (GroupMedia.cpp:219-224, closePublisher: `++_fragmentCounter`; seen on the wire:
+ * last fragment 4677, end 4678).
+ */
+export function encodeStreamEnd(endId: number): Buffer {
+  const out = Buffer.alloc(1 + vluLength(endId));
   out[0] = GroupMediaMessage.STREAM_INFO;
-  writeVlu(out, 1, lastFragment);
+  writeVlu(out, 1, endId);
   return out;
 }
 
-export type ParsedStreamInfo = ({ kind: 'announce' } & GroupStreamInfo) | { kind: 'end'; lastFragment: number };
+export type ParsedStreamInfo = ({ kind: 'announce' } & GroupStreamInfo) | { kind: 'end'; endId: number };
 
 /** A `21` message: an announce (defaults for options left out) or the closing form. */
 export function parseStreamInfo(message: Buffer): ParsedStreamInfo | undefined {
@@ -103,8 +108,8 @@ export function parseStreamInfo(message: Buffer): ParsedStreamInfo | undefined {
   try {
     const r = new ByteReader(message, 1);
     if (message.length - 1 < SHORT_FORM_LIMIT) {
-      const lastFragment = r.vlu();
-      return r.remaining === 0 ? { kind: 'end', lastFragment } : undefined;
+      const endId = r.vlu();
+      return r.remaining === 0 ? { kind: 'end', endId } : undefined;
     }
     const options = readOptionList(r);
     if (r.remaining !== 0) return undefined;

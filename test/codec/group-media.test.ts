@@ -37,9 +37,9 @@ test("21 announce: name option, 21 01 + key, 01 02, [01 06], window, 04 04 92 A7
   assert.deepEqual(parseStreamInfo(toAll), { kind: 'announce', name: 'cam', streamKey: key, windowMs: 4000, availabilityUpdateMs: 50, fetchPeriodMs: 1000, sendToAll: true });
 });
 
-test('21 short form closes the stream at its last fragment; malformed announces are refused', () => {
+test('21 short form closes the stream: the ID after its last fragment (as librtmfp numbers it); malformed announces are refused', () => {
   assert.deepEqual(encodeStreamEnd(300), hex('21 82 2c'));
-  assert.deepEqual(parseStreamInfo(hex('21 82 2c')), { kind: 'end', lastFragment: 300 });
+  assert.deepEqual(parseStreamInfo(hex('21 82 2c')), { kind: 'end', endId: 300 });
   const good = encodeStreamInfo({ name: 'x', streamKey: randomBytes(32), windowMs: 8000, availabilityUpdateMs: 100, fetchPeriodMs: 2500, sendToAll: false });
   const key = parseStreamInfo(good)?.kind === 'announce' ? (parseStreamInfo(good) as { streamKey: Buffer }).streamKey : undefined;
   for (let n = 0; n < good.length; n++) {
