@@ -42,6 +42,12 @@ export interface ServerConfig {
      * 0 disables it; players then wait for the next keyframe.
      */
     gopCacheBytes: number;
+    /**
+     * A publish of a name whose publisher has sent no audio or video for this long, ms, takes
+     * the name over (the old publisher is told, its players go on with the new one); 0: never,
+     * the name stays refused while its publisher is connected.
+     */
+    publishTakeoverMs: number;
   };
   /**
    * Bounds on NetGroups (RTMFP); joins beyond them are refused. The values and their reasons
@@ -110,7 +116,8 @@ export function defaultConfig(): ServerConfig {
     rtmp: { enabled: true, host: '::', port: 1935 },
     log: { level: 'info', format: 'pretty' },
     // gopCacheBytes: the model's own default (DEFAULT_GOP_CACHE_BYTES, src/flash/gop-cache.ts), 4 MiB.
-    media: { mergeMs: 100, gopCacheBytes: 4 * 1024 * 1024 },
+    // publishTakeoverMs: off, so a name is never taken from a connected publisher unasked.
+    media: { mergeMs: 100, gopCacheBytes: 4 * 1024 * 1024, publishTakeoverMs: 0 },
     groups: { maxGroupsPerClient: 16, maxMembersPerGroup: 50_000, joinsPerSecondPerClient: 10, joinsPerSecond: 2_000 },
     // The reasons for these values are beside their definitions (DEFAULT_KEEPALIVE in
     // src/rtmfp-flash/peer-presence.ts, DEFAULT_PER_SOURCE and DEFAULT_PER_TARGET in

@@ -91,7 +91,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     }
     log.info({ dataDir }, 'persistent shared objects are saved under the data folder');
   } else log.info('persistent shared objects are kept in memory only (--shared-object-dir saves them)');
-  const flash = new FlashServer({ log: log.child({ layer: 'flash' }), groups: config.groups, appExists, gopCacheBytes: config.media.gopCacheBytes, hooks: luaHooks && (() => luaHooks), sharedObjects: sharedObjectLimits, sharedObjectStore: store });
+  const flash = new FlashServer({ log: log.child({ layer: 'flash' }), groups: config.groups, appExists, gopCacheBytes: config.media.gopCacheBytes, publishTakeoverMs: config.media.publishTakeoverMs, hooks: luaHooks && (() => luaHooks), sharedObjects: sharedObjectLimits, sharedObjectStore: store });
   lua?.attach(flash);
   const server: RunningServer = {
     flash,

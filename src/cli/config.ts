@@ -80,6 +80,8 @@ function checkLua(k: 'timeLimitMs' | 'memoryBytes', v: unknown, source: Source):
   const key = `lua.${k}`;
   return k === 'timeLimitMs' ? checkMs(key, v, source, LUA_TIME_LIMIT_RANGE[1], LUA_TIME_LIMIT_RANGE[0]) : checkBytes(key, v, source, LUA_MEMORY_RANGE[1], LUA_MEMORY_RANGE[0]);
 }
+/** The longest publish takeover delay accepted: an hour. */
+const MAX_TAKEOVER_MS = 3_600_000;
 /** The largest GOP cache accepted: 256 MiB, more than any GOP a live encoder makes. */
 const MAX_GOP_CACHE_BYTES = 256 * 1024 * 1024;
 function checkBool(key: string, v: unknown, source: Source): boolean {
@@ -176,7 +178,8 @@ export function applyConfigObject(config: ServerConfig, obj: unknown, source: So
         for (const [k, v] of Object.entries(value)) {
           if (k === 'mergeMs') config.media.mergeMs = checkMs('media.mergeMs', v, source, 1000);
           else if (k === 'gopCacheBytes') config.media.gopCacheBytes = checkBytes('media.gopCacheBytes', v, source);
-          else throw new ConfigError(`unknown config key media.${k} (in ${source}); known: mergeMs, gopCacheBytes`);
+          else if (k === 'publishTakeoverMs') config.media.publishTakeoverMs = checkMs('media.publishTakeoverMs', v, source, MAX_TAKEOVER_MS);
+          else throw new ConfigError(`unknown config key media.${k} (in ${source}); known: mergeMs, gopCacheBytes, publishTakeoverMs`);
         }
         break;
       }
@@ -258,6 +261,7 @@ export interface ServeFlags {
   keepaliveServerMs?: string;
   keepalivePeerMs?: string;
   gopCacheBytes?: string;
+  publishTakeoverMs?: string;
   pingAfterMs?: string;
   pingIntervalMs?: string;
   deadAfterPings?: string;
@@ -290,6 +294,7 @@ export function resolveConfig(flags: ServeFlags, cwd = process.cwd()): ServerCon
   if (flags.keepaliveServerMs !== undefined) config.rendezvous.keepaliveServerMs = checkRendezvous('keepaliveServerMs', flags.keepaliveServerMs, '--keepalive-server-ms');
   if (flags.keepalivePeerMs !== undefined) config.rendezvous.keepalivePeerMs = checkRendezvous('keepalivePeerMs', flags.keepalivePeerMs, '--keepalive-peer-ms');
   if (flags.gopCacheBytes !== undefined) config.media.gopCacheBytes = checkBytes('media.gopCacheBytes', flags.gopCacheBytes, '--gop-cache-bytes');
+  if (flags.publishTakeoverMs !== undefined) config.media.publishTakeoverMs = checkMs('media.publishTakeoverMs', flags.publishTakeoverMs, '--publish-takeover-ms', MAX_TAKEOVER_MS);
   if (flags.pingAfterMs !== undefined) config.rtmfp.pingAfterMs = checkLiveness('pingAfterMs', flags.pingAfterMs, '--ping-after-ms');
   if (flags.pingIntervalMs !== undefined) config.rtmfp.pingIntervalMs = checkLiveness('pingIntervalMs', flags.pingIntervalMs, '--ping-interval-ms');
   if (flags.deadAfterPings !== undefined) config.rtmfp.deadAfterPings = checkLiveness('deadAfterPings', flags.deadAfterPings, '--dead-after-pings');

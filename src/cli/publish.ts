@@ -14,6 +14,11 @@ import { groupspecFromArgument } from '../client/group-stream-protocol.js';
 const MAX_BUFFERED = 4 * 1024 * 1024;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+/** Sleeps `ms`, or less when `stop` turns true (looked at every 50 ms). */
+async function sleepUnless(ms: number, stop: () => boolean): Promise<void> {
+  const until = Date.now() + ms;
+  for (let left = ms; left > 0 && !stop(); left = until - Date.now()) await sleep(Math.min(left, 50));
+}
 
 function kindOf(type: number): StreamFrameKind | undefined {
   return type === FlvTagType.Audio ? 'audio' : type === FlvTagType.Video ? 'video' : type === FlvTagType.ScriptData ? 'data' : undefined;
@@ -78,7 +83,8 @@ export async function publishFile(file: string, url: string, options: { loop?: b
           const ts = offset + tag.timestamp - first;
           // Real time: wait until the wall clock reaches the tag's time.
           const wait = ts - (Date.now() - started);
-          if (wait > 0) await sleep(wait);
+          // Wakes early to end: a file with a long gap must not hold an interrupt or a takeover.
+          if (wait > 0) await sleepUnless(wait, () => interrupted || ended !== undefined);
           while (session.bufferedBytes > MAX_BUFFERED && !ended && !interrupted) await sleep(10);
           if (ended || interrupted) break;
           session.send(kind, ts, tag.data);
@@ -112,7 +118,7 @@ export async function publishFile(file: string, url: string, options: { loop?: b
     closing = true;
     await session.close();
   }
-  if (ended) throw new Error(`connection ended: ${ended}`);
+  if (ended) throw new Error(ended.startsWith('NetStream.') ? `the server ended our publishing: ${ended}` : `connection ended: ${ended}`);
   if (truncated) {
     console.error(`covey publish: warning: ${file} is cut short, its last tag incomplete; published ${(lastTs / 1000).toFixed(1)} s of media, ${frames} frames, up to there`);
   }

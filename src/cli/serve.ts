@@ -20,6 +20,7 @@ export function registerServe(program: Command): void {
     .option('--log-format <format>', 'pretty or json (default: pretty)')
     .option('--media-merge-ms <ms>', 'media to players may wait this long to leave with the next frames: fewer sends per player for a little latency; 0 sends at once (default: 100)')
     .option('--gop-cache-bytes <bytes>', 'keep each stream\'s frames since its last keyframe, up to this size (K and M suffixes: 4M), so a player joining mid-stream starts at once; 0 disables (default: 4M)')
+    .option('--publish-takeover-ms <ms>', 'let a new publisher take a stream name whose publisher has sent no audio or video for this long (it is told, its players go on with the new one); 0 never does: the name stays refused while its publisher is connected (default: 0)')
     .option('--group-max-per-client <n>', 'NetGroups one connection may be in at once; further joins are refused (default: 16)')
     .option('--group-max-members <n>', 'members of one NetGroup; further joins are refused (default: 50000)')
     .option('--group-join-rate <n>', 'NetGroup joins a second, all clients together; more are refused (default: 2000)')
@@ -40,7 +41,7 @@ Config file (JSON; every key optional; flags override it; "www" is relative to t
                "pingAfterMs": 3000, "pingIntervalMs": 1000, "deadAfterPings": 5 },
     "rtmp":  { "enabled": true, "host": "::", "port": 1935 },
     "log":   { "level": "info", "format": "pretty" },
-    "media": { "mergeMs": 100, "gopCacheBytes": 4194304 },
+    "media": { "mergeMs": 100, "gopCacheBytes": 4194304, "publishTakeoverMs": 0 },
     "groups": { "maxGroupsPerClient": 16, "maxMembersPerGroup": 50000,
                 "joinsPerSecond": 2000, "joinsPerSecondPerClient": 10 },
     "sharedObjects": { "dataDir": "", "writeDelayMs": 100, "maxObjectsPerApp": 1000,

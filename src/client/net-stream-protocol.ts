@@ -66,6 +66,11 @@ export function netStreamProtocol(scheme: string, parseUrl: (url: string) => Rtm
           },
         };
         client.onEnd = (reason) => session.onEnd?.(reason);
+        // The server took our name for another publisher (we had sent nothing for its
+        // takeover time): what we send now goes nowhere.
+        stream.onStatus = (info) => {
+          if (info.code === 'NetStream.Publish.Idle') session.onEnd?.(`${String(info.code)}: ${String(info.description)}`);
+        };
         return session;
       } catch (err) {
         await client.close();

@@ -15,6 +15,17 @@ interface StreamSlot {
   subscriptions: Set<Subscription>;
 }
 
+export interface ApplicationOptions extends PublicationOptions {
+  /**
+   * A publish of a name whose publisher has sent no audio or video for this long takes the name
+   * over (as SRS frees a silent publisher's): the old publisher is told (NetStream.Publish.Idle)
+   * and its players go on with the new one. 0: never; the name is refused (BadName) while its
+   * publisher is connected. Meant for a publisher alive but stuck (a frozen encoder, an RTMP
+   * connection whose peer vanished without a reset): a dead RTMFP peer frees its name by itself.
+   */
+  publishTakeoverMs: number;
+}
+
 export class Application {
   readonly clients = new Set<FlashClient>();
   private readonly slots = new Map<string, StreamSlot>();
@@ -25,7 +36,7 @@ export class Application {
     readonly log: Logger,
     /** Its remote shared objects (kept by the server across the app's comings and goings). */
     readonly sharedObjects: SharedObjects,
-    private readonly publicationOptions: Partial<PublicationOptions> = {},
+    private readonly options: Partial<ApplicationOptions> = {},
   ) {}
 
   /** The live publication of a name (without query string), if any. */
@@ -46,12 +57,23 @@ export class Application {
     return n;
   }
 
-  /** Starts publishing `name`; undefined when someone already publishes it (BadName). */
+  /**
+   * Starts publishing `name`; undefined when someone already publishes it (BadName), unless that
+   * publisher has been silent for publishTakeoverMs, and then the name is taken over.
+   */
   publish(name: StreamName, publisher: { id: string; protocol: string; remoteAddress: string }): Publication | undefined {
     const publisherId = publisher.id;
+    const current = this.slots.get(name.key)?.publication;
+    if (current !== undefined) {
+      const takeoverMs = this.options.publishTakeoverMs ?? 0;
+      const idleMs = Date.now() - current.lastMediaAt;
+      if (takeoverMs === 0 || idleMs < takeoverMs) return undefined;
+      this.log.info({ stream: name.key, publisher: current.publisherId, by: publisherId, idleMs }, 'publish taken over: its publisher had sent nothing');
+      current.onTakenOver?.(publisherId, idleMs);
+      current.close(); // its players are told (UnpublishNotify), and wait on for the new one
+    }
     const slot = this.slot(name.key);
-    if (slot.publication) return undefined;
-    const publication = new Publication(name, publisherId, slot.subscriptions, (p) => this.unpublished(p), this.publicationOptions);
+    const publication = new Publication(name, publisherId, slot.subscriptions, (p) => this.unpublished(p), this.options);
     slot.publication = publication;
     const { protocol, remoteAddress: peer } = publisher;
     this.log.info({ stream: name.key, publisher: publisherId, protocol, peer, players: slot.subscriptions.size }, 'publish started');

@@ -486,6 +486,12 @@ export class FlashClient implements SharedObjectUser {
     }
     if (type !== 'live') this.log.info({ stream: name.key, type }, 'recording is not supported; publishing live');
     stream.publication = publication;
+    publication.onTakenOver = (by, idleMs) => {
+      if (stream.publication !== publication) return;
+      this.stopStream(stream, false);
+      this.log.info({ stream: name.key, by, idleMs }, 'publish taken over by another publisher');
+      this.streamStatus(stream.id, statusInfo('status', 'NetStream.Publish.Idle', `${name.key} was taken over by another publisher: nothing published for ${idleMs} ms.`, { details: name.key }));
+    };
     try {
       this.app!.hooks.onPublished?.(this, publication);
     } catch (err) {

@@ -21,6 +21,8 @@ export interface FlashServerOptions {
   groups?: Partial<GroupLimits>;
   /** Payload bytes of each publication's GOP cache at most; 0 disables it (default: DEFAULT_GOP_CACHE_BYTES). */
   gopCacheBytes?: number;
+  /** A name whose publisher sent no media for this long may be taken over by a new publish; 0 (default): never (see ApplicationOptions). */
+  publishTakeoverMs?: number;
   /** Bounds on remote shared objects (see DEFAULT_SHARED_OBJECT_LIMITS). */
   sharedObjects?: Partial<SharedObjectLimits>;
   /** Where persistent shared objects are kept; none: in memory only, while used. */
@@ -60,7 +62,7 @@ export class FlashServer {
     if (this.options.appExists && !this.options.appExists(name)) return undefined;
     const hooks = this.options.hooks?.(name) ?? {};
     const log = this.log.child({ app: name });
-    app = new Application(name, hooks, log, this.sharedObjectsOf(name, log), { gopCacheBytes: this.options.gopCacheBytes });
+    app = new Application(name, hooks, log, this.sharedObjectsOf(name, log), { gopCacheBytes: this.options.gopCacheBytes, publishTakeoverMs: this.options.publishTakeoverMs });
     this.apps.set(name, app);
     return app;
   }

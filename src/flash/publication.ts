@@ -23,6 +23,16 @@ export class Publication {
   bytes = 0;
   closed = false;
   readonly startedAt = Date.now();
+  /**
+   * When the last audio or video frame came (Date.now()), or the start before the first: how
+   * long the publisher has sent nothing, for a takeover of the name (Application.publish).
+   */
+  lastMediaAt = this.startedAt;
+  /**
+   * Set by whoever feeds the publication: told when another publisher took the name over
+   * (`by`, its client ID), just before the publication closes, so it stops feeding it and says so.
+   */
+  onTakenOver: ((by: string, idleMs: number) => void) | undefined;
   /** The frames since the last keyframe, replayed to players joining mid-stream. */
   readonly gopCache: GopCache;
   /**
@@ -44,6 +54,7 @@ export class Publication {
 
   pushAudio(timestamp: number, payload: Buffer): void {
     const frame = audioFrame(timestamp, payload);
+    this.lastMediaAt = Date.now();
     if (frame.sequenceHeader) this.audioHeader = this.newHeader(this.audioHeader, frame);
     else this.gopCache.push(frame);
     this.fanOut(frame);
@@ -51,6 +62,7 @@ export class Publication {
 
   pushVideo(timestamp: number, payload: Buffer): void {
     const frame = videoFrame(timestamp, payload);
+    this.lastMediaAt = Date.now();
     this.hasVideo = true;
     if (frame.sequenceHeader) this.videoHeader = this.newHeader(this.videoHeader, frame);
     else this.gopCache.push(frame);
