@@ -116,6 +116,11 @@ test('at the default timings, with no options: a covey publish killed with SIGKI
     const started = await logs.waitLog((l) => l.msg === 'publish started' && l.stream === name, 40_000);
     const app = own.flash.apps.get('live')!;
     await until(() => players.every((p) => p.receivedBytes > 0) && app.subscriptionCount(name) === 3, 40_000, 'media at both in-process players, and covey play subscribed');
+    // A second of media after covey play subscribed, so it has some to record (a play that
+    // ends before any media is a failure, exit 1).
+    const publication = app.publication(name)!;
+    const framesThen = publication.frames;
+    await until(() => publication.frames > framesThen + 50, 40_000, 'a second more of media');
     const killedAt = Date.now();
     await killHard(publisher.child);
 
