@@ -321,7 +321,7 @@ export class LuaVm {
   }
 
   private scratchFor(n: number): number {
-    if (n > this.scratchSize) {
+    if (n > this.scratchSize || this.scratch === 0) {
       if (this.scratch !== 0) this.c._free(this.scratch);
       this.scratchSize = Math.max(n, 4096, Math.min(this.scratchSize * 2, MAX_KEPT_SCRATCH));
       this.scratch = this.c._malloc(this.scratchSize);
