@@ -154,6 +154,23 @@ export class SharedObjects {
     return this.create(name, persistent);
   }
 
+  /**
+   * Changes from the application's own code (a script): applied as one batch under one version,
+   * announced as Change/Remove to every user, with no Success (FMS: a server-side setProperty
+   * always succeeds and only notifies clients). Returns why nothing changed when the batch would
+   * take the object past a size limit or the object cannot be had (undefined: applied).
+   */
+  write(name: string, persistent: boolean, changes: SlotChange[]): string | undefined {
+    const object = this.open(name, persistent);
+    if (object === undefined) {
+      return this.objects.has(name) ? `shared object "${name}" exists with the other persistence` : `the application holds its limit of ${this.limits.maxObjectsPerApp} shared objects`;
+    }
+    const over = this.overLimits(object, changes);
+    if (over !== undefined) return `shared object "${name}" not changed: ${over}`;
+    if (object.apply(changes) && object.persistent) this.options.store?.changed(this.options.app, name, () => object.snapshot());
+    return undefined;
+  }
+
   private create(name: string, persistent: boolean): SharedObject | undefined {
     if (this.objects.size >= this.limits.maxObjectsPerApp) return undefined;
     let object: SharedObject;

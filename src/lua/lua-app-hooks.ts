@@ -204,6 +204,16 @@ export class LuaAppHooks implements AppHooks {
     return this.refusable(client, 'onJoinGroup', [{ id: group.id, size: group.size }, peerId], 'group join refused by the application');
   }
 
+  // Remote shared objects (lua-shared-objects.ts has the server-side API): client:onSharedObjectUse(name,
+  // persistent) and client:onSharedObjectChange(name, key, value) refuse with false or error().
+  onSharedObjectUse(client: FlashClient, name: string, persistent: boolean): Refusal {
+    return this.refusable(client, 'onSharedObjectUse', [name, persistent], 'shared object use refused by the application');
+  }
+
+  onSharedObjectChange(client: FlashClient, name: string, key: string, value: unknown): Refusal {
+    return this.refusable(client, 'onSharedObjectChange', [name, key, value], 'shared object change refused by the application');
+  }
+
   onLeaveGroup(client: FlashClient, group: NetGroup<GroupMembership>): void {
     this.notify(client, 'onUnjoinGroup', [{ id: group.id, size: group.size }]);
   }

@@ -12,6 +12,7 @@ import { LuaRef } from './lua-vm.js';
 import { ScriptFiles } from './lua-modules.js';
 import { LuaPublications } from './lua-publications.js';
 import { LuaGroups } from './lua-groups.js';
+import { LuaSharedObjects } from './lua-shared-objects.js';
 import type { FlashServer } from '../flash/flash-server.js';
 import { monaFor, scriptConfig } from './lua-mona-api.js';
 
@@ -60,6 +61,7 @@ export async function startLuaHost(options: LuaHostOptions): Promise<LuaHost> {
   const files = new ScriptFiles(options.www);
   const publications = new LuaPublications();
   const groups = new LuaGroups();
+  const sharedObjects = new LuaSharedObjects(vm);
   const appAt = (path: string): LuaApp => {
     const app = apps.apps.get(path);
     if (app === undefined || app.env === undefined) throw new Error(`application /${path} is not running`);
@@ -99,7 +101,7 @@ export async function startLuaHost(options: LuaHostOptions): Promise<LuaHost> {
 
   const config = scriptConfig();
   const monaHost = { vm, config, timerFailed: (app: LuaApp, err: unknown) => apps.reportError(app, 'timer failed (stopped)', err) };
-  const apps = new LuaApps({ www: options.www, vm, runtime, log, monaFor: (app) => monaFor(app, monaHost) });
+  const apps = new LuaApps({ www: options.www, vm, runtime, log, monaFor: (app) => ({ ...monaFor(app, monaHost), sharedObject: sharedObjects.functionFor(app) }) });
   hooks = new LuaAppHooks(vm, runtime, apps);
   const manage = setInterval(() => {
     for (const app of apps.apps.values()) {
@@ -167,6 +169,7 @@ export async function startLuaHost(options: LuaHostOptions): Promise<LuaHost> {
     attach: (flash) => {
       publications.attach(flash);
       groups.attach(flash);
+      sharedObjects.attach(flash);
     },
     close: () => {
       clearInterval(manage);
