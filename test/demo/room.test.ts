@@ -1,6 +1,7 @@
 // The "room" demo (www/room, scripts/demo/room.ts) against a real server: an RTMP user and RTMFP
-// users see each other arrive and leave and share one click count, which a later user still sees
-// (the counter is a persistent shared object, saved under the data folder).
+// users see each other arrive and leave (a killed one too, removed by the app's script) and share
+// one click count, which a later user still sees (the counter is a persistent shared object,
+// saved under the data folder).
 import { test, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -58,6 +59,11 @@ test('room demo: presence and a shared click count across RTMP and RTMFP users, 
     await waitLines(alice, (l) => l.includes('room: 2 here (alice, bob); 3 clicks'), 'alice sees bob and his clicks');
     assert.equal(await bob.exited, 0);
     await waitLines(alice, (l) => l.at(-1) === 'room: 1 here (alice); 3 clicks', 'alice sees bob leave');
+    // One that dies without leaving is taken off the list by the app's script when its connection ends.
+    const dave = demo(rtmp, '--name', 'dave', '--stay');
+    await waitLines(alice, (l) => l.at(-1) === 'room: 2 here (alice, dave); 3 clicks', 'alice sees dave arrive');
+    dave.child.kill('SIGKILL');
+    await waitLines(alice, (l) => l.at(-1) === 'room: 1 here (alice); 3 clicks', 'alice sees dave, killed, gone');
     alice.child.stdin!.write('\n\n');
     await waitLines(alice, (l) => l.at(-1) === 'room: 1 here (alice); 5 clicks', 'alice clicks twice');
     alice.child.stdin!.end();
