@@ -969,7 +969,7 @@ export class GroupMediaHost {
     if (existing) return existing;
     const player = [...this.players].find((p) => p.name === info.name && p.stream === undefined);
     if (player === undefined) return undefined;
-    const stream = new GroupPlayStream(this, info, player.options.pushLimit ?? 4, this.log.child({ play: info.name }), player);
+    const stream = new GroupPlayStream(this, boundedInfo(info, this.log), player.options.pushLimit ?? 4, this.log.child({ play: info.name }), player);
     player.stream = stream;
     this.streams.set(stream.keyHex, stream);
     this.log.info({ stream: info.name, window: info.windowMs, fetch: info.fetchPeriodMs }, 'stream found in the group');
@@ -994,6 +994,36 @@ function streamInfo(name: string, streamKey: Buffer, o: GroupMediaOptions): Grou
     fetchPeriodMs: o.fetchPeriodMs ?? 2500,
     sendToAll: o.sendToAll ?? false,
   };
+}
+
+/** Fragments maps at least every 20 ms and at most every 2 s (librtmfp's default 100 ms). */
+const UPDATE_PERIOD_BOUNDS: readonly [number, number] = [20, 2000];
+/** A window of 1 s to 60 s (librtmfp's default 8 s); fragments are capped by MAX_FRAGMENTS besides. */
+const WINDOW_BOUNDS: readonly [number, number] = [1000, 60_000];
+/** A fetch period of 100 ms up to the window (librtmfp's default 2.5 s). */
+const MIN_FETCH_PERIOD_MS = 100;
+
+/**
+ * An announced stream's periods, within what a member can honour (they drive our timers). Needed
+ * for librtmfp: its TestClient keeps --updatePeriod in a char, so 200 goes on the wire as
+ * 4294967240 (-56 as a UInt32), and Node runs a timer that long every 1 ms.
+ */
+function boundedInfo(info: GroupStreamInfo, log: Logger): GroupStreamInfo {
+  const clamp = (v: number, [lo, hi]: readonly [number, number]) => Math.min(hi, Math.max(lo, v));
+  const windowMs = clamp(info.windowMs, WINDOW_BOUNDS);
+  const bounded = {
+    ...info,
+    windowMs,
+    availabilityUpdateMs: clamp(info.availabilityUpdateMs, UPDATE_PERIOD_BOUNDS),
+    fetchPeriodMs: clamp(info.fetchPeriodMs, [MIN_FETCH_PERIOD_MS, windowMs]),
+  };
+  if (bounded.windowMs !== info.windowMs || bounded.availabilityUpdateMs !== info.availabilityUpdateMs || bounded.fetchPeriodMs !== info.fetchPeriodMs) {
+    log.warn(
+      { stream: info.name, announced: { window: info.windowMs, update: info.availabilityUpdateMs, fetch: info.fetchPeriodMs }, using: { window: bounded.windowMs, update: bounded.availabilityUpdateMs, fetch: bounded.fetchPeriodMs } },
+      'stream announce with periods out of bounds: bounded',
+    );
+  }
+  return bounded;
 }
 
 const hosts = new WeakMap<NetGroup, GroupMediaHost>();

@@ -68,6 +68,7 @@ class LibrtmfpGroupPublisher {
     name: string,
     windowMs: number,
     fetchPeriodMs: number,
+    updatePeriod: Buffer,
   ) {
     // RTMFPWriter::writeGroupMedia: name, stream key, 01 02, window, 04 04 92 A7 60, update period 100, fetch period.
     const window = encodeVlu(windowMs);
@@ -83,7 +84,8 @@ class LibrtmfpGroupPublisher {
       Buffer.from([1 + window.length, 0x03]),
       window,
       hex('04 04 92 a7 60'),
-      hex('02 05 64'),
+      Buffer.from([1 + updatePeriod.length, 0x05]),
+      updatePeriod,
       Buffer.from([1 + fetch.length, 0x07]),
       fetch,
     ]);
@@ -188,7 +190,7 @@ interface Setup {
 }
 
 /** A Covey player and the librtmfp-wire publisher, neighbours, the fixture published in real time. */
-async function publishFixture(windowMs = 8000, fetchPeriodMs = 2500): Promise<Setup> {
+async function publishFixture(windowMs = 8000, fetchPeriodMs = 2500, updatePeriod = encodeVlu(100)): Promise<Setup> {
   const p = await member();
   const l = await member();
   await until(() => l.group.neighborLink(p.client.peerId) && p.group.neighbors.includes(l.client.peerId), 30_000, 'the two members become neighbours');
@@ -196,7 +198,7 @@ async function publishFixture(windowMs = 8000, fetchPeriodMs = 2500): Promise<Se
   const log: string[] = [];
   const player = playFromGroup(p.group, 'cam', { onFrame: (kind, ts, payload) => frames.push({ kind, ts, payload: Buffer.from(payload) }) });
   const link = l.group.neighborLink(p.client.peerId)!;
-  const publisher = new LibrtmfpGroupPublisher(link.peer, link.in.flowId, 'cam', windowMs, fetchPeriodMs);
+  const publisher = new LibrtmfpGroupPublisher(link.peer, link.in.flowId, 'cam', windowMs, fetchPeriodMs, updatePeriod);
   l.client.peers.addFlowHandler((peer, flow) => {
     if (peer !== link.peer || !flow.metadata.equals(hex('47 52 11'))) return false;
     publisher.take(flow);
@@ -269,6 +271,29 @@ test('an end whose last fragments no neighbour ever sends, the neighbour still t
     assert.ok(s.publisherPeer.isOpen);
     s.publisher.stop();
   } finally {
+    for (const c of clients.splice(0)) c.close();
+  }
+});
+
+test('TestClient --updatePeriod=200 announces 4294967240 ms (its option is a char): the player bounds it to 2 s, plays every frame and ends', async () => {
+  const overflows: string[] = [];
+  const onWarning = (w: Error) => {
+    if (w.name === 'TimeoutOverflowWarning') overflows.push(w.message);
+  };
+  process.on('warning', onWarning);
+  try {
+    const s = await publishFixture(8000, 2500, hex('8f ff ff ff 48'));
+    await until(() => s.frames.length >= fixtureTags().length, 30_000, 'every fixture frame at the player');
+    assert.equal(s.player.stream?.info.availabilityUpdateMs, 2000, 'the update period bounded');
+    s.publisher.closePublisher(true);
+    await until(() => s.player.endedReason !== undefined, 20_000, 'the player ends');
+    assertEveryFrame(s);
+    s.publisher.stop();
+    // Node reports an overlong timer on the next tick.
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(overflows, [], 'no timer armed with the announced period');
+  } finally {
+    process.off('warning', onWarning);
     for (const c of clients.splice(0)) c.close();
   }
 });
