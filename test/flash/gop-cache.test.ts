@@ -66,9 +66,12 @@ for (const protocol of ['rtmp', 'rtmfp'] as const) {
     const pub = await pubClient.publish(`mid${protocol}`);
     const tags = fixtureTags();
     let late: Awaited<ReturnType<typeof player>> | undefined;
+    /** When the publisher was about to send its next keyframe (the one at 1000 ms). */
+    let nextKeyframeSentAt = Infinity;
     // The fixture has keyframes at 0 and 1000 ms: joining at 500, the next one is 500 ms away.
     await publishInRealTime(pub, tags, async (tag) => {
       if (late === undefined && tag.timestamp >= 500) late = await player(s, protocol, `mid${protocol}`);
+      if (nextKeyframeSentAt === Infinity && tag.type === 9 && tag.timestamp >= 1000 && isVideoKeyframe(tag.data)) nextKeyframeSentAt = performance.now();
     });
     await until(() => late!.frames.some((f) => f.ts >= 1800), 5000, 'live frames after the join');
     const got = media(late!.frames);
@@ -76,9 +79,10 @@ for (const protocol of ['rtmp', 'rtmfp'] as const) {
     assert.ok(isVideoKeyframe(firstCoded.payload), 'the first coded video frame is a keyframe');
     assert.equal(firstCoded.ts, 0, 'it is the cached keyframe at 0, not the next one at 1000');
     assert.ok(firstCoded.payload.equals(tags.find((t) => t.type === 9 && isVideoKeyframe(t.data))!.data));
-    // It came with Play.Start, not a keyframe interval later (a loose bound: CI is busy; the
-    // benchmark measures it).
-    assert.ok(firstCoded.at - late!.startedAt() < 400, `first frame ${Math.round(firstCoded.at - late!.startedAt())} ms after Play.Start`);
+    // It came with Play.Start, before the publisher had even sent its next keyframe: an order,
+    // which a busy machine does not change (how soon is a figure for the benchmark,
+    // scripts/bench/time-to-first-frame.ts, not a bound for a test).
+    assert.ok(firstCoded.at < nextKeyframeSentAt, `the cached keyframe arrived ${Math.round(firstCoded.at - nextKeyframeSentAt)} ms after the publisher sent its next one`);
     // Headers first in each kind, stamped where the GOP starts, and no gap after them.
     assert.ok(isVideoSequenceHeader(got.find((f) => f.kind === 'video')!.payload));
     assert.ok(isAudioSequenceHeader(got.find((f) => f.kind === 'audio')!.payload));
