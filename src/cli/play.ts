@@ -96,14 +96,29 @@ export async function recordStream(url: string, options: PlayOptions): Promise<v
       : await protocol.playFromGroup!(url, options.group, onFrame, { fallbackMs: (options.p2pWait ?? 8) * 1000, onInfo: (line) => console.error(`covey play: ${line}`) });
   // From before the connect: an interrupt while connecting or starting ends the play cleanly too
   // (a SIGINT between the server's Play.Start and our handler killed the process without a close).
-  const onSignal = () => finish('interrupted');
+  // An interrupt while the server has not answered the play yet (a silent server) gives up the
+  // wait at once, closing the session, rather than after the 10 s the answer may take.
+  const interrupt = new AbortController();
+  const onSignal = () => {
+    interrupt.abort();
+    finish('interrupted');
+  };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  const session =
-    groupSession ??
-    (options.peer === undefined
-      ? await protocol.play(url, onFrame)
-      : await protocol.playFromPeer!(url, options.peer, onFrame, (peerId) => console.error(`covey play: peer ID ${peerId}`), options.wait * 1000));
+  let session;
+  try {
+    session =
+      groupSession ??
+      (options.peer === undefined
+        ? await protocol.play(url, onFrame, { signal: interrupt.signal })
+        : await protocol.playFromPeer!(url, options.peer, onFrame, (peerId) => console.error(`covey play: peer ID ${peerId}`), options.wait * 1000));
+  } catch (err) {
+    if (!interrupt.signal.aborted) throw err;
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    console.error(`covey play: interrupted before the play started: ${options.output === '-' ? 'nothing written to stdout' : `${options.output} not written`}`);
+    return;
+  }
   session.onEnd = (reason) => finish(reason);
   // Metadata and sequence headers are not media: a stream published with nothing flowing has
   // them cached at the server, and the wait must not end on them.

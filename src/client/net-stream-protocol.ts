@@ -2,6 +2,7 @@
 // same code serves rtmp:// and rtmfp://, each supplying only how to connect.
 import { encodeAmf0 } from '../codec/amf0.js';
 import { FlashMessageType } from '../codec/flash-command.js';
+import { unlessAborted } from './abortable.js';
 import { NetCallError, type NetConnection } from './net-connection.js';
 import type { RtmpUrl } from './rtmp-url.js';
 import type { PlaySession, PublishSession, StreamProtocol } from './stream-client.js';
@@ -23,15 +24,15 @@ function isMetadata(payload: Buffer): boolean {
   return payload.length > 13 && payload[0] === 2 && payload.readUInt16BE(1) === 10 && payload.toString('latin1', 3, 13) === 'onMetaData';
 }
 
-export function netStreamProtocol(scheme: string, parseUrl: (url: string) => RtmpUrl, connect: (url: RtmpUrl) => Promise<NetConnection>): StreamProtocol {
+export function netStreamProtocol(scheme: string, parseUrl: (url: string) => RtmpUrl, connect: (url: RtmpUrl, signal?: AbortSignal) => Promise<NetConnection>): StreamProtocol {
   function target(text: string): RtmpUrl {
     const url = parseUrl(text);
     if (url.stream === '') throw new Error(`no stream name in ${text} (expected ${scheme}://host/app/stream)`);
     return url;
   }
-  async function open(url: RtmpUrl): Promise<NetConnection> {
+  async function open(url: RtmpUrl, signal?: AbortSignal): Promise<NetConnection> {
     try {
-      return await connect(url);
+      return await connect(url, signal);
     } catch (err) {
       throw readable(err);
     }
@@ -78,9 +79,9 @@ export function netStreamProtocol(scheme: string, parseUrl: (url: string) => Rtm
       }
     },
 
-    async play(text, onFrame): Promise<PlaySession> {
+    async play(text, onFrame, options = {}): Promise<PlaySession> {
       const url = target(text);
-      const client = await open(url);
+      const client = await open(url, options.signal);
       const session: PlaySession = {
         onFrame,
         async close() {
@@ -88,7 +89,7 @@ export function netStreamProtocol(scheme: string, parseUrl: (url: string) => Rtm
         },
       };
       try {
-        const stream = await client.play(url.stream, { onFrame: (kind, ts, payload) => session.onFrame?.(kind, ts, payload) });
+        const stream = await unlessAborted(client.play(url.stream, { onFrame: (kind, ts, payload) => session.onFrame?.(kind, ts, payload) }), options.signal, 'the play to start');
         stream.onStatus = (info) => {
           // Media may still be on its way on other flows (RTMFP): give it a moment before ending.
           if (info.code === 'NetStream.Play.UnpublishNotify' || info.code === 'NetStream.Play.Stop') setTimeout(() => session.onEnd?.(`${String(info.code)}: the publisher stopped`), END_GRACE_MS);

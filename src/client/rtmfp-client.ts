@@ -14,6 +14,7 @@ import type { IncomingFlow, Session } from '../rtmfp/session.js';
 import { FlashFlowPriority } from '../rtmfp/flash-flow-priority.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import { formatHostPort } from '../util/host-port.js';
+import { unlessAborted } from './abortable.js';
 import { NetConnection, type ConnectOptions } from './net-connection.js';
 import { parseRtmfpUrl, type RtmpUrl } from './rtmp-url.js';
 import { encodeCommand } from '../codec/flash-command.js';
@@ -26,6 +27,8 @@ import { playDirect, type DirectPlay, type DirectPlayOptions } from './direct-pl
 
 export interface RtmfpClientOptions extends ConnectOptions {
   log?: Logger;
+  /** Gives up waiting for the server's answer to connect when it aborts (the session is closed first). */
+  signal?: AbortSignal;
   /**
    * An endpoint to open the session on (many clients can share one UDP socket, as benchmarks
    * do). Default: a new endpoint on an ephemeral port, closed with the client.
@@ -133,7 +136,7 @@ export class RtmfpClient extends NetConnection {
     }
     const client = new RtmfpClient(endpoint, session, ownsEndpoint, log);
     try {
-      await client.sendConnect(url, options);
+      await unlessAborted(client.sendConnect(url, options), options.signal, 'the server to answer connect');
     } catch (err) {
       await client.closeSession('connect failed');
       throw err;

@@ -29,8 +29,11 @@ export interface StreamProtocol {
   check(url: string): void;
   /** Connects and starts publishing; rejects with one readable line (refused, bad name...). */
   publish(url: string): Promise<PublishSession>;
-  /** Connects and starts playing; rejects with one readable line. Frames may follow at once. */
-  play(url: string, onFrame: PlaySession['onFrame']): Promise<PlaySession>;
+  /**
+   * Connects and starts playing; rejects with one readable line. Frames may follow at once.
+   * `signal` gives up waiting for the play to start (the session is closed, then it rejects).
+   */
+  play(url: string, onFrame: PlaySession['onFrame'], options?: { signal?: AbortSignal }): Promise<PlaySession>;
   /**
    * Protocols with peers (RTMFP) only: publishes the stream to players that connect to this
    * process directly, the server only introducing them. `onPeerId` hears our peer ID once connected.

@@ -9,7 +9,7 @@ import { parseRtmfpUrl, parseRtmpUrl } from './rtmp-url.js';
 
 registerStreamProtocol('rtmp', netStreamProtocol('rtmp', parseRtmpUrl, (url) => RtmpClient.connect(url)));
 registerStreamProtocol('rtmfp', {
-  ...netStreamProtocol('rtmfp', parseRtmfpUrl, (url) => RtmfpClient.connect(url)),
+  ...netStreamProtocol('rtmfp', parseRtmfpUrl, (url, signal) => RtmfpClient.connect(url, { signal })),
   // RTMFP clients are peers too: direct P2P NetStreams, the server only introducing.
   ...directStreamProtocol(parseRtmfpUrl, (url) => RtmfpClient.connect(url)),
   // And NetGroup members: multicast through the group.

@@ -179,3 +179,26 @@ test('covey play exits within about a second of SIGINT when the server has gone 
     shim.close();
   }
 });
+
+test('covey play interrupted while the server has not answered its connect or play yet exits within about a second, closing its session, and says nothing was written', async () => {
+  // 50 ms each way: the play's round trips after connect take a few hundred ms, so the link goes
+  // silent (loss 1) while the client waits for its answer.
+  const shim = new UdpShim({ host: '127.0.0.1', port: server.rtmfp.localAddress.port }, { delayMs: 50 });
+  const port = await shim.listen();
+  try {
+    const seen = server.logs.length;
+    const play = covey(['play', `rtmfp://127.0.0.1:${port}/live/unanswered`, '-o', join(dir, 'unanswered.flv'), '-q']);
+    await server.waitLog((l) => l.msg === 'client connected' && server.logs.indexOf(l) >= seen, START_MS);
+    shim.policy = { loss: 1 };
+    const signalled = Date.now();
+    play.child.kill('SIGINT');
+    const played = await play.done;
+    const took = played.exitedAt - signalled;
+    assert.equal(played.code, 0, played.stderr);
+    assert.ok(took < 5000, `exit took ${took} ms: it waited for the server's answer (10 s) instead`);
+    assert.ok(took >= 900, `exit took ${took} ms: it did not try to close its session`);
+    assert.match(played.stderr.trim(), /^covey play: interrupted before (the play started|any media): \S+unanswered\.flv not written$/);
+  } finally {
+    shim.close();
+  }
+});
