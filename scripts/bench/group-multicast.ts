@@ -4,7 +4,9 @@
 // time from a frame's publication to its arrival at the last member (median, p99), and how long
 // a member that joins mid-stream waits for its first frame.
 //
-//   node --import tsx scripts/bench/group-multicast.ts [--members 20] [--seconds 20]
+//   node --import tsx scripts/bench/group-multicast.ts [--members 20] [--seconds 20] [--verbose]
+//
+// --verbose prints each group member's neighbours, counters and progress after the run.
 //
 // Everything runs in this process (server, publisher, members: each member its own UDP socket),
 // so on a 2-core machine N is bounded by CPU, not by the protocol. The stream is synthetic: 25
@@ -21,7 +23,7 @@ import { groupspecForName } from '../../src/client/group-spec.js';
 import { FlashMessageType } from '../../src/codec/flash-command.js';
 import { encodeAmf0 } from '../../src/codec/amf0.js';
 
-const { values } = parseArgs({ options: { members: { type: 'string', default: '20' }, seconds: { type: 'string', default: '20' } } });
+const { values } = parseArgs({ options: { members: { type: 'string', default: '20' }, seconds: { type: 'string', default: '20' }, verbose: { type: 'boolean', default: false } } });
 const N = Number(values.members);
 const SECONDS = Number(values.seconds);
 const WINDOW_MS = 8000;
@@ -67,11 +69,13 @@ async function runGroup(url: string, frames: Frame[]): Promise<Result> {
   };
   const pub = await join();
   const arrivals: Array<Map<number, number>> = [];
+  const players: Array<{ g: NetGroup; p: ReturnType<typeof playFromGroup> }> = [];
   for (let i = 0; i < N; i++) {
     const m = await join();
     const got = new Map<number, number>();
     arrivals.push(got);
-    playFromGroup(m.g, 'bench', { onFrame: (kind, _ts, payload) => { const k = mediaIndex({ kind, payload }); if (k >= 0 && !got.has(k)) got.set(k, Date.now()); } });
+    players.push({ g: m.g, p: null as never });
+    players[i]!.p = playFromGroup(m.g, 'bench', { onFrame: (kind, _ts, payload) => { const k = mediaIndex({ kind, payload }); if (k >= 0 && !got.has(k)) got.set(k, Date.now()); } });
   }
   // The publisher's neighbours settle (a full mesh up to 32 members), or 60 s pass.
   const t0 = Date.now();
@@ -99,6 +103,10 @@ async function runGroup(url: string, frames: Frame[]): Promise<Result> {
   }
   await sleep(WINDOW_MS);
   const result = summarize(arrivals, published, serverBytes() - before, joinerWait, frames);
+  if (values.verbose) {
+    console.log(`publisher: neighbours ${pub.g.neighbors.length}, stats ${JSON.stringify(publisher.stats)}`);
+    for (const [i, m] of players.entries()) console.log(`member ${i}: frames ${arrivals[i]!.size}, group neighbours ${m.g.neighbors.length} (introduced ${m.g.introduced.length}, unreachable ${[...m.g.unreachable.values()].slice(0, 2).join(' | ')}, refused ${[...m.g.refused.values()].slice(0, 2).join(' | ')}), stats ${JSON.stringify(m.p.stats)}, progress ${JSON.stringify(m.p.progress)}`);
+  }
   publisher.close();
   for (const c of clients) c.close();
   await sleep(500);
@@ -173,7 +181,13 @@ function summarize(arrivals: Array<Map<number, number>>, published: Map<number, 
 const pct = (xs: number[], p: number) => (xs.length === 0 ? NaN : xs[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]!);
 
 const flash = new FlashServer({ log: silentLogger, groups: { maxGroupsPerClient: 100, maxMembersPerGroup: 100_000, joinsPerSecond: 1e6, joinsPerSecondPerClient: 1e6 } });
-const endpoint = await startRtmfpService({ host: '127.0.0.1', port: 0, flash, log: silentLogger });
+// Every member here shares 127.0.0.1, and the server's rendezvous budget is per source address
+// (50 introductions a second, bursts of 100: made for one client, or a NAT shared by a few). At
+// N = 50 the members' ~1,500 introductions at once left 7 members with no neighbour at all (their
+// connects timed out; delivery 82%). Each member gets the budget it would have on its own address.
+const perMember = (n: number) => n * (N + 2);
+const rendezvous = { perSource: { perSecond: perMember(50), burst: perMember(100) }, perTarget: { perSecond: 50, burst: 100 } };
+const endpoint = await startRtmfpService({ host: '127.0.0.1', port: 0, flash, log: silentLogger, rendezvous });
 serverBytes = () => endpoint.counters.bytesSent;
 const url = `rtmfp://127.0.0.1:${endpoint.localAddress.port}/live`;
 const frames = makeFrames(SECONDS);
