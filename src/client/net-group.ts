@@ -28,7 +28,8 @@ import { parseGroupspec, type Groupspec } from './group-spec.js';
 import { shortPeerId, type PeerConnection } from './peer-connection.js';
 import { encodeGroupReport, GROUP_REPORT, parseGroupReport } from './group-report.js';
 import { AddressOrigin } from '../rtmfp/address.js';
-import { isAskClose } from '../codec/group-media.js';
+import { ASK_CLOSE_MESSAGE, isAskClose } from '../codec/group-media.js';
+import { bestList } from './group-neighbors.js';
 import type { RtmfpClient } from './rtmfp-client.js';
 
 export interface JoinGroupOptions {
@@ -41,6 +42,8 @@ export interface JoinGroupOptions {
    * Flash aims at log2(N) + 13 (research file §5.4), 32 covers groups of half a million.
    */
   maxNeighbors?: number;
+  /** How often the best list is worked out again (ms; librtmfp's 10,000). */
+  bestListPeriodMs?: number;
 }
 
 /** The join was refused, failed, or not answered: one line saying which and why. */
@@ -87,6 +90,12 @@ export interface NeighborLink {
 
 /** librtmfp sends a report every 10 s (NETGROUP_REPORT_DELAY) to one neighbour. */
 const REPORT_PERIOD_MS = 10_000;
+/** librtmfp works out its best list every 10 s (NETGROUP_BEST_LIST_DELAY). */
+const BEST_LIST_PERIOD_MS = 10_000;
+/** A neighbour is asked to drop us (0C) at most this often: librtmfp grants one every 90 s. */
+const ASK_CLOSE_EVERY_MS = 90_000;
+/** A member whose connects failed this many times in a row (one a best-list period) is given up. */
+const MAX_CONNECT_FAILURES = 3;
 /**
  * A peer whose session we closed for breaking the group protocol is neither contacted nor
  * admitted again for this long. Without it, the next peer-list report naming it brought it
@@ -118,6 +127,8 @@ export class NetGroup {
   readonly introduced: string[] = [];
   /** Handshake refusals seen, by peer ID. */
   readonly refused = new Map<string, string>();
+  /** Neighbours we asked to drop us (0C, past our best list), and those we dropped when asked. */
+  readonly askClose = { sent: 0, granted: 0 };
   /** Introduced members we failed to open a P2P session to, with why (the last attempt's reason). */
   readonly unreachable = new Map<string, string>();
 
@@ -135,6 +146,17 @@ export class NetGroup {
   private readonly heard = new Set<string>();
   /** Peers closed for a protocol violation, by peer ID: until when they stay out (ms since the epoch). */
   private readonly banned = new Map<string, number>();
+  /** The neighbours we want (group-neighbors.ts), worked out every bestListPeriodMs; empty until then. */
+  private best = new Set<string>();
+  /**
+   * Members left out of the best list: those that left the group, and those our last
+   * MAX_CONNECT_FAILURES connects to failed. An introduction by the server brings one back.
+   */
+  private readonly departed = new Set<string>();
+  private readonly connectFailures = new Map<string, number>();
+  /** When we last asked each neighbour to drop us (0C). */
+  private readonly askedToClose = new Map<string, number>();
+  private readonly bestListPeriodMs: number;
   private reportTurn = 0;
   /** Events about members held until join() has resolved and its caller could set the handlers (see main's note). */
   private early: Array<() => void> | undefined = [];
@@ -147,6 +169,7 @@ export class NetGroup {
     this.log = client.log.child({ netGroup: spec.groupIdHex.slice(0, 16) });
     this.maxNeighbors = options.maxNeighbors ?? 32;
     this.peerTimeoutMs = options.peerTimeoutMs ?? 10_000;
+    this.bestListPeriodMs = options.bestListPeriodMs ?? BEST_LIST_PERIOD_MS;
     this.joinFlow = client.openServerFlow(GROUP_FLOW_METADATA);
   }
 
@@ -295,7 +318,9 @@ export class NetGroup {
       this.cleanups.push(this.client.addEndListener((reason) => this.end(`connection closed: ${reason}`, false)));
       const reports = setInterval(() => this.reportTick(), REPORT_PERIOD_MS);
       reports.unref();
-      this.cleanups.push(() => clearInterval(reports));
+      const bestLists = setInterval(() => this.bestListTick(), this.bestListPeriodMs);
+      bestLists.unref();
+      this.cleanups.push(() => clearInterval(reports), () => clearInterval(bestLists));
     });
   }
 
@@ -324,6 +349,8 @@ export class NetGroup {
       return;
     }
     if (!this.introduced.includes(peerId)) this.introduced.push(peerId);
+    this.departed.delete(peerId);
+    this.connectFailures.delete(peerId);
     if (this.members.has(peerId) || this.connecting.has(peerId)) return;
     if (this.isBanned(peerId)) {
       this.log.debug({ peer: shortPeerId(peerId) }, 'introduced member not contacted: it broke the group protocol lately');
@@ -334,11 +361,17 @@ export class NetGroup {
       return;
     }
     this.log.debug({ peer: shortPeerId(peerId) }, 'introduced to a member');
+    this.contact(peerId);
+  }
+
+  /** Opens a P2P session to a member and sends our group handshake on it. */
+  private contact(peerId: string): void {
     this.connecting.add(peerId);
     this.client.connectPeer(peerId, { timeoutMs: this.peerTimeoutMs }).then(
       (peer) => {
         this.connecting.delete(peerId);
         this.unreachable.delete(peerId);
+        this.connectFailures.delete(peerId);
         if (this.closedReason !== undefined) return;
         // We asked for this session, so our 01 goes first whichever side the engine made
         // initiator (a simultaneous open may have given that role to the peer).
@@ -347,6 +380,7 @@ export class NetGroup {
       (err: Error) => {
         this.connecting.delete(peerId);
         if (this.closedReason !== undefined) return;
+        this.connectFailures.set(peerId, (this.connectFailures.get(peerId) ?? 0) + 1);
         this.unreachable.set(peerId, err.message);
         this.log.info({ peer: shortPeerId(peerId), reason: err.message }, 'cannot reach an introduced member');
         this.notify(() => this.onPeerUnreachable?.(peerId, err.message));
@@ -423,7 +457,11 @@ export class NetGroup {
     member.in = flow;
     flow.onMessage = (message) => this.receiveReportFlowMessage(member, message);
     flow.onEnd = () => {
-      if (this.members.get(peer.peerId) === member) this.dropMember(member, 'left the group');
+      if (this.members.get(peer.peerId) !== member) return;
+      // Its report flow closed: it left the group, or dropped us (a granted 0C). Either way, not
+      // ours to contact again until the server introduces it anew.
+      this.departed.add(peer.peerId);
+      this.dropMember(member, 'left the group');
     };
     this.log.debug({ peer: shortPeerId(peer.peerId) }, 'group handshake received');
     if (member.out === undefined) this.sendInit(member);
@@ -444,6 +482,7 @@ export class NetGroup {
   private checkNeighbor(member: Member): void {
     if (member.neighbor || member.out === undefined || member.in === undefined) return;
     member.neighbor = true;
+    this.departed.delete(member.peer.peerId);
     this.log.debug({ peer: shortPeerId(member.peer.peerId), neighbors: this.neighbors.length }, 'new neighbour');
     if (member.began && !member.reportSent) this.sendReport(member, true);
     this.notify(() => this.onNeighborConnect?.(member.peer.peerId));
@@ -473,10 +512,14 @@ export class NetGroup {
         this.introduce(p.peerId);
       }
     } else if (isAskClose(message)) {
-      // Granted only when we have more neighbours than a group of our size calls for (log2(N) + 13, §5.4).
-      const known = new Set([...this.introduced, ...this.heard]).size + 1;
-      const target = Math.ceil(Math.log2(known)) + 13;
-      if (this.neighbors.length > target) this.dropMember(member, 'the peer asked us to disconnect (0C)');
+      // librtmfp's rule (§5.2): granted when we have a best list, more neighbours than it holds,
+      // and the asker is not in it.
+      const peerId = member.peer.peerId;
+      if (this.best.size > 0 && this.neighbors.length > this.best.size && !this.best.has(peerId)) {
+        this.askClose.granted++;
+        this.dropMember(member, 'the peer asked us to disconnect (0C)');
+      }
+      else this.log.debug({ peer: shortPeerId(peerId) }, 'a neighbour asked us to disconnect (0C): kept, we want it');
     } else if (first === GroupPeerMessage.DATA || first === GroupPeerMessage.INIT) {
       // 02 precedes 0E; a second 01 changes nothing.
     } else {
@@ -499,6 +542,43 @@ export class NetGroup {
     );
     member.reportSent = true;
     member.reportPending = initiator;
+  }
+
+  /**
+   * Every bestListPeriodMs: the neighbours we want (group-neighbors.ts) among the members we know
+   * of. Those we have no session with are contacted (again, if an earlier try failed: a member
+   * whose every connect timed out is not left alone); neighbours past the list are asked to drop
+   * us (0C), as many as we have too many, each at most every ASK_CLOSE_EVERY_MS.
+   */
+  private bestListTick(): void {
+    if (this.closedReason !== undefined) return;
+    const self = this.client.peerId;
+    const known = new Set([...this.introduced, ...this.heard]);
+    const wanted = (id: string) => id !== self && !this.isBanned(id) && !this.departed.has(id) && (this.connectFailures.get(id) ?? 0) < MAX_CONNECT_FAILURES;
+    const peers = [...known].filter(wanted).map((peerId) => {
+      const m = this.members.get(peerId);
+      const rtt = m?.neighbor ? m.peer.session.rtt : undefined;
+      return { peerId, rttMs: rtt?.hasSample ? rtt.srtt : undefined };
+    });
+    this.best = bestList(self, peers);
+    for (const peerId of this.best) {
+      if (this.members.has(peerId) || this.connecting.has(peerId)) continue;
+      this.log.debug({ peer: shortPeerId(peerId) }, 'contacting a member of our best list');
+      this.contact(peerId);
+    }
+    const neighbors = [...this.members.values()].filter((m) => m.neighbor);
+    let over = neighbors.length - this.best.size;
+    const now = Date.now();
+    for (const m of neighbors) {
+      if (over <= 0) break;
+      const peerId = m.peer.peerId;
+      if (this.best.has(peerId) || m.out === undefined || now - (this.askedToClose.get(peerId) ?? -Infinity) < ASK_CLOSE_EVERY_MS) continue;
+      this.askedToClose.set(peerId, now);
+      m.out.write(ASK_CLOSE_MESSAGE);
+      this.askClose.sent++;
+      over--;
+    }
+    for (const peerId of this.askedToClose.keys()) if (!this.members.has(peerId)) this.askedToClose.delete(peerId);
   }
 
   /** Every 10 s, a report to one neighbour in turn, so that news of members spreads. */

@@ -1,0 +1,84 @@
+// A NetGroup member's neighbours over real UDP on 127.0.0.1: each works out its best list
+// (group-neighbors.ts, research file §5.4) every bestListPeriodMs, contacts the members of it it
+// has no session with, and asks neighbours past it to drop it (0C). A member whose connects all
+// failed is therefore not left alone, and in a group larger than the target the mesh thins out
+// while every member keeps its ring neighbours.
+import { test, before, after } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { startTestServer, until, type TestServer } from '../support/test-server.js';
+import { LossyPort } from '../support/lossy-port.js';
+import { RtmfpClient } from '../../src/client/rtmfp-client.js';
+import { NetGroup } from '../../src/client/net-group.js';
+import { groupAddress, targetNeighbors } from '../../src/client/group-neighbors.js';
+
+let server: TestServer;
+let serverPort: number;
+before(async () => {
+  // All members share 127.0.0.1: each gets the rendezvous budget of an address of its own.
+  const perSource = { perSecond: 50 * 64, burst: 100 * 64 };
+  server = await startTestServer({ flash: { groups: { maxMembersPerGroup: 64, joinsPerSecondPerClient: 100 } }, rtmfp: { rendezvous: { perSource } } });
+  serverPort = Number(new URL(server.rtmfpUrl('live')).port);
+});
+after(() => server.close());
+
+const clients: RtmfpClient[] = [];
+function closeAll(): void {
+  for (const c of clients.splice(0)) c.close();
+}
+
+test('a member whose every P2P connect failed contacts its best list again at the next period and gets its neighbours', async () => {
+  const spec = 'G:027f02010101030a0e' + Buffer.from('retrytest').toString('hex') + '011b00';
+  try {
+    const others: NetGroup[] = [];
+    for (let i = 0; i < 3; i++) {
+      const c = await RtmfpClient.connect(server.rtmfpUrl('live'));
+      clients.push(c);
+      others.push(await NetGroup.join(c, spec, { bestListPeriodMs: 1000, peerTimeoutMs: 1500 }));
+    }
+    await until(() => others.every((g) => g.neighbors.length === 2), 30_000, 'the first three meet');
+    // The newcomer hears its peers not at all for a while (the server still, so it joins).
+    const port = await LossyPort.bind(1, (from) => from.port === serverPort, 3);
+    const c = await RtmfpClient.connect(server.rtmfpUrl('live'), { port });
+    clients.push(c);
+    const alone = await NetGroup.join(c, spec, { bestListPeriodMs: 1000, peerTimeoutMs: 1500 });
+    await until(() => alone.unreachable.size > 0, 30_000, 'a failed connect');
+    assert.equal(alone.neighbors.length, 0);
+    port.loss = 0;
+    await until(() => alone.neighbors.length === 3, 30_000, 'the newcomer meets the group after all').catch((e: Error) => {
+      throw new Error(`${e.message}: ${alone.neighbors.length} neighbours; unreachable ${[...alone.unreachable.values()].join(' | ')}`);
+    });
+  } finally {
+    closeAll();
+  }
+});
+
+test('40 members: each keeps its best list, ring neighbours included, and the neighbours past it go (0C)', async () => {
+  const spec = 'G:027f02010101030a0e' + Buffer.from('thintest1').toString('hex') + '011b00';
+  const n = 40;
+  try {
+    const groups: NetGroup[] = [];
+    for (let i = 0; i < n; i++) {
+      const c = await RtmfpClient.connect(server.rtmfpUrl('live'));
+      clients.push(c);
+      groups.push(await NetGroup.join(c, spec, { bestListPeriodMs: 1000 }));
+    }
+    const ring = groups.map((g) => g.client.peerId).sort((a, b) => (groupAddress(a) < groupAddress(b) ? -1 : 1));
+    const ringNeighbours = (id: string) => {
+      const at = ring.indexOf(id);
+      return [-3, -2, -1, 1, 2, 3].map((d) => ring[(at + d + n) % n]!);
+    };
+    const target = targetNeighbors(n);
+    const mean = () => groups.reduce((a, g) => a + g.neighbors.length, 0) / n;
+    const granted = () => groups.reduce((a, g) => a + g.askClose.granted, 0);
+    // Without best lists, introductions and reports made 37.6 neighbours a member on average (a
+    // full mesh is 39); best lists of 19 settled at about 25 (each member also keeps those that
+    // want it).
+    const settled = () => groups.every((g) => ringNeighbours(g.client.peerId).every((id) => g.neighbors.includes(id)) && g.neighbors.length >= target) && granted() > 0 && mean() < 28;
+    await until(settled, 60_000, 'every member with its ring neighbours, at least the target, and the mesh thinned').catch((e: Error) => {
+      const missing = groups.map((g) => ringNeighbours(g.client.peerId).filter((id) => !g.neighbors.includes(id)).length);
+      throw new Error(`${e.message}: neighbour counts ${groups.map((g) => g.neighbors.length).join(' ')} (mean ${mean().toFixed(1)}, target ${target}); ring neighbours missing ${missing.join(' ')}; 0C granted ${granted()}`);
+    });
+  } finally {
+    closeAll();
+  }
+});
