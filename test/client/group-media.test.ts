@@ -283,7 +283,7 @@ test('a member there before the stream began plays it from its first frame, thou
       assert.equal(player.player!.progress!.from, 1, 'played from the first fragment');
       assertPlayedAll(player, tags, 'player');
       assert.ok((pulls.get(2) ?? 0) >= 2 && (pulls.get(3) ?? 0) >= 2, `fragments 2 and 3 pulled again (${pulls.get(2)}, ${pulls.get(3)} times)`);
-      control.write(encodeStreamEnd(last));
+      control.write(encodeStreamEnd(last + 1));
       await until(() => player.player!.endedReason !== undefined, 10_000, 'the end reaches the player');
       assert.equal(player.player!.endedReason, 'the publisher ended the stream');
     } finally {
