@@ -27,7 +27,7 @@ import { playDirect, type DirectPlay, type DirectPlayOptions } from './direct-pl
 
 export interface RtmfpClientOptions extends ConnectOptions {
   log?: Logger;
-  /** Gives up waiting for the server's answer to connect when it aborts (the session is closed first). */
+  /** Gives up waiting for the server's handshake or its answer to connect when it aborts (a session is closed first). */
   signal?: AbortSignal;
   /**
    * An endpoint to open the session on (many clients can share one UDP socket, as benchmarks
@@ -128,9 +128,18 @@ export class RtmfpClient extends NetConnection {
         handshake: { connectTimeoutMs: options.timeoutMs ?? 10_000 },
       });
     let session: Session;
+    const handshake = endpoint.connect({ ancillaryData: url.tcUrl }, [{ host: address, port: url.port }]);
     try {
-      session = await endpoint.connect({ ancillaryData: url.tcUrl }, [{ host: address, port: url.port }]);
+      // An interrupt during the handshake (a server that does not answer) gives up at once, not
+      // after connectTimeoutMs: there is no session yet, so nothing to close.
+      session = await unlessAborted(handshake, options.signal, 'the server to answer the handshake');
     } catch (err) {
+      if (options.signal?.aborted) {
+        // A handshake finishing after the interrupt (on an endpoint we do not own) is closed at once.
+        handshake.then((late) => late.close('interrupted during the handshake'), () => undefined);
+        if (ownsEndpoint) endpoint.close();
+        throw err;
+      }
       if (ownsEndpoint) endpoint.close();
       throw new Error(`cannot connect to ${formatHostPort(url.host, url.port)} over RTMFP: ${(err as Error).message} (is the server up, and UDP let through?)`);
     }

@@ -6,11 +6,12 @@
 import { test, before, after, afterEach } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createSocket } from 'node:dgram';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startTestServer, type TestServer } from '../support/test-server.js';
+import { startTestServer, until, type TestServer } from '../support/test-server.js';
 import { UdpShim } from '../support/udp-shim.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -177,6 +178,29 @@ test('covey play exits within about a second of SIGINT when the server has gone 
     assert.ok(took >= 900, `exit took ${took} ms: it did not wait for the acknowledgement at all`);
   } finally {
     shim.close();
+  }
+});
+
+test('covey play interrupted during the RTMFP handshake (nothing answers its IHello) exits at once and says nothing was written', async () => {
+  // A UDP port that takes the IHellos and answers none: the handshake would give up after 10 s.
+  const silent = createSocket('udp4');
+  await new Promise<void>((resolve) => silent.bind(0, '127.0.0.1', () => resolve()));
+  let ihellos = 0;
+  silent.on('message', () => ihellos++);
+  try {
+    const file = join(dir, 'no-handshake.flv');
+    const play = covey(['play', `rtmfp://127.0.0.1:${silent.address().port}/live/x`, '-o', file, '-q']);
+    await until(() => ihellos > 0, START_MS, 'the first IHello');
+    const signalled = Date.now();
+    play.child.kill('SIGINT');
+    const played = await play.done;
+    const took = played.exitedAt - signalled;
+    assert.equal(played.code, 0, played.stderr);
+    assert.ok(took < 5000, `exit took ${took} ms: it waited for the handshake to time out (10 s) instead`);
+    assert.match(played.stderr.trim(), /^covey play: interrupted before the play started: \S+no-handshake\.flv not written$/);
+    assert.equal(existsSync(file), false);
+  } finally {
+    silent.close();
   }
 });
 
