@@ -11,6 +11,7 @@ import type { HandshakeForm } from '../rtmp/server-handshake.js';
 import { NetConnection, type ConnectOptions } from './net-connection.js';
 import { parseRtmpUrl, type RtmpUrl } from './rtmp-url.js';
 import { hostLookupError, isLookupFailure } from './host-lookup.js';
+import { unlessAborted } from './abortable.js';
 
 export { NetCallError as RtmpCallError, NetStream as RtmpClientStream, type FrameKind } from './net-connection.js';
 
@@ -21,6 +22,8 @@ export interface RtmpClientOptions extends ConnectOptions {
   /** Our outgoing chunk size (default 4096). */
   chunkSize?: number;
   limits?: Partial<RtmpConnectionLimits>;
+  /** Gives up the connection, the handshake or the wait for connect's answer when it aborts (covey play's Ctrl-C). */
+  signal?: AbortSignal;
 }
 
 /** The longest close() waits for the server to end its side of the TCP connection. */
@@ -76,35 +79,58 @@ export class RtmpClient extends NetConnection {
     const url = typeof target === 'string' ? parseRtmpUrl(target) : target;
     const timeoutMs = options.timeoutMs ?? 10_000;
     const socket = tcpConnect({ host: url.host, port: url.port });
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        socket.destroy();
-        reject(new Error(`cannot connect to ${formatHostPort(url.host, url.port)}: timed out after ${timeoutMs} ms`));
-      }, timeoutMs);
-      socket.once('connect', () => {
-        clearTimeout(timer);
-        resolve();
+    const signal = options.signal;
+    // Until the handshake is done, an abort drops the TCP connection at once (the server has not
+    // taken us as a client: nothing to close politely) and the wait in progress rejects.
+    let giveUp: ((err: Error) => void) | undefined;
+    const onAbort = () => {
+      socket.destroy();
+      giveUp?.(new Error('interrupted while connecting'));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    let client: RtmpClient;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        giveUp = reject;
+        if (signal?.aborted) return onAbort();
+        const timer = setTimeout(() => {
+          socket.destroy();
+          reject(new Error(`cannot connect to ${formatHostPort(url.host, url.port)}: timed out after ${timeoutMs} ms`));
+        }, timeoutMs);
+        socket.once('connect', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        socket.once('error', (err: NodeJS.ErrnoException) => {
+          clearTimeout(timer);
+          if (isLookupFailure(err)) reject(hostLookupError(url.host, err));
+          else reject(new Error(`cannot connect to ${formatHostPort(url.host, url.port)}: ${err.code === 'ECONNREFUSED' ? 'connection refused' : err.message}`));
+        });
       });
-      socket.once('error', (err: NodeJS.ErrnoException) => {
-        clearTimeout(timer);
-        if (isLookupFailure(err)) reject(hostLookupError(url.host, err));
-        else reject(new Error(`cannot connect to ${formatHostPort(url.host, url.port)}: ${err.code === 'ECONNREFUSED' ? 'connection refused' : err.message}`));
+      client = new RtmpClient(socket, options);
+      await new Promise<void>((resolve, reject) => {
+        giveUp = reject;
+        const timer = setTimeout(() => reject(new Error(`RTMP handshake with ${formatHostPort(url.host, url.port)} timed out`)), timeoutMs);
+        client.connection.onReady = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        client.connection.addCloseListener((info) => {
+          clearTimeout(timer);
+          reject(new Error(`connection closed during the handshake: ${info.reason}`));
+        });
       });
-    });
-    const client = new RtmpClient(socket, options);
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`RTMP handshake with ${formatHostPort(url.host, url.port)} timed out`)), timeoutMs);
-      client.connection.onReady = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-      client.connection.addCloseListener((info) => {
-        clearTimeout(timer);
-        reject(new Error(`connection closed during the handshake: ${info.reason}`));
-      });
-    });
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
     client.connection.setChunkSize(options.chunkSize ?? DEFAULT_OUT_CHUNK_SIZE);
-    await client.sendConnect(url, options);
+    try {
+      await unlessAborted(client.sendConnect(url, options), signal, 'the server to answer connect');
+    } catch (err) {
+      // Connected but unanswered (or refused): end the connection, bounded as close() is.
+      if (signal?.aborted) await client.close();
+      throw err;
+    }
     return client;
   }
 }

@@ -7,7 +7,7 @@ import { RtmpClient } from './rtmp-client.js';
 import { RtmfpClient } from './rtmfp-client.js';
 import { parseRtmfpUrl, parseRtmpUrl } from './rtmp-url.js';
 
-registerStreamProtocol('rtmp', netStreamProtocol('rtmp', parseRtmpUrl, (url) => RtmpClient.connect(url)));
+registerStreamProtocol('rtmp', netStreamProtocol('rtmp', parseRtmpUrl, (url, signal) => RtmpClient.connect(url, { signal })));
 registerStreamProtocol('rtmfp', {
   ...netStreamProtocol('rtmfp', parseRtmfpUrl, (url, signal) => RtmfpClient.connect(url, { signal })),
   // RTMFP clients are peers too: direct P2P NetStreams, the server only introducing.

@@ -8,6 +8,7 @@ import * as assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createSocket } from 'node:dgram';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -201,6 +202,28 @@ test('covey play interrupted during the RTMFP handshake (nothing answers its IHe
     assert.equal(existsSync(file), false);
   } finally {
     silent.close();
+  }
+});
+
+test('covey play interrupted while an RTMP server has not finished the handshake (it accepted and says nothing) exits at once', async () => {
+  const accepted: Socket[] = [];
+  const mute = createServer((socket) => accepted.push(socket));
+  await new Promise<void>((resolve) => mute.listen(0, '127.0.0.1', () => resolve()));
+  try {
+    const file = join(dir, 'rtmp-no-handshake.flv');
+    const play = covey(['play', `rtmp://127.0.0.1:${(mute.address() as AddressInfo).port}/live/x`, '-o', file, '-q']);
+    await until(() => accepted.length > 0, START_MS, 'the TCP connection');
+    const signalled = Date.now();
+    play.child.kill('SIGINT');
+    const played = await play.done;
+    const took = played.exitedAt - signalled;
+    assert.equal(played.code, 0, played.stderr);
+    assert.ok(took < 5000, `exit took ${took} ms: it waited for the handshake to time out (10 s) instead`);
+    assert.match(played.stderr.trim(), /^covey play: interrupted before the play started: \S+rtmp-no-handshake\.flv not written$/);
+    assert.equal(existsSync(file), false);
+  } finally {
+    for (const s of accepted) s.destroy();
+    mute.close();
   }
 });
 
