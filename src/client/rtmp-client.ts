@@ -97,6 +97,11 @@ export class RtmpClient extends NetConnection {
           socket.destroy();
           reject(new Error(`cannot connect to ${formatHostPort(url.host, url.port)}: timed out after ${timeoutMs} ms`));
         }, timeoutMs);
+        // An abort also stops the timer, which would otherwise hold the process for timeoutMs.
+        giveUp = (err) => {
+          clearTimeout(timer);
+          reject(err);
+        };
         socket.once('connect', () => {
           clearTimeout(timer);
           resolve();
@@ -109,8 +114,11 @@ export class RtmpClient extends NetConnection {
       });
       client = new RtmpClient(socket, options);
       await new Promise<void>((resolve, reject) => {
-        giveUp = reject;
         const timer = setTimeout(() => reject(new Error(`RTMP handshake with ${formatHostPort(url.host, url.port)} timed out`)), timeoutMs);
+        giveUp = (err) => {
+          clearTimeout(timer);
+          reject(err);
+        };
         client.connection.onReady = () => {
           clearTimeout(timer);
           resolve();
@@ -127,7 +135,7 @@ export class RtmpClient extends NetConnection {
     try {
       await unlessAborted(client.sendConnect(url, options), signal, 'the server to answer connect');
     } catch (err) {
-      // Connected but unanswered (or refused): end the connection, bounded as close() is.
+      // Interrupted while connect was unanswered: end the connection, bounded as close() is.
       if (signal?.aborted) await client.close();
       throw err;
     }
