@@ -182,6 +182,18 @@ test('covey play exits within about a second of SIGINT when the server has gone 
   }
 });
 
+/** SIGINTs a covey play still in its handshake: it must exit 0 at once, saying `file` was not written, and leave none. */
+async function interruptBeforeHandshake(play: Run, file: string): Promise<void> {
+  const signalled = Date.now();
+  play.child.kill('SIGINT');
+  const played = await play.done;
+  const took = played.exitedAt - signalled;
+  assert.equal(played.code, 0, played.stderr);
+  assert.ok(took < 5000, `exit took ${took} ms: it waited for the handshake to time out (10 s) instead`);
+  assert.equal(played.stderr.trim(), `covey play: interrupted before the play started: ${file} not written`);
+  assert.equal(existsSync(file), false);
+}
+
 test('covey play interrupted during the RTMFP handshake (nothing answers its IHello) exits at once and says nothing was written', async () => {
   // A UDP port that takes the IHellos and answers none: the handshake would give up after 10 s.
   const silent = createSocket('udp4');
@@ -192,14 +204,7 @@ test('covey play interrupted during the RTMFP handshake (nothing answers its IHe
     const file = join(dir, 'no-handshake.flv');
     const play = covey(['play', `rtmfp://127.0.0.1:${silent.address().port}/live/x`, '-o', file, '-q']);
     await until(() => ihellos > 0, START_MS, 'the first IHello');
-    const signalled = Date.now();
-    play.child.kill('SIGINT');
-    const played = await play.done;
-    const took = played.exitedAt - signalled;
-    assert.equal(played.code, 0, played.stderr);
-    assert.ok(took < 5000, `exit took ${took} ms: it waited for the handshake to time out (10 s) instead`);
-    assert.match(played.stderr.trim(), /^covey play: interrupted before the play started: \S+no-handshake\.flv not written$/);
-    assert.equal(existsSync(file), false);
+    await interruptBeforeHandshake(play, file);
   } finally {
     silent.close();
   }
@@ -213,14 +218,7 @@ test('covey play interrupted while an RTMP server has not finished the handshake
     const file = join(dir, 'rtmp-no-handshake.flv');
     const play = covey(['play', `rtmp://127.0.0.1:${(mute.address() as AddressInfo).port}/live/x`, '-o', file, '-q']);
     await until(() => accepted.length > 0, START_MS, 'the TCP connection');
-    const signalled = Date.now();
-    play.child.kill('SIGINT');
-    const played = await play.done;
-    const took = played.exitedAt - signalled;
-    assert.equal(played.code, 0, played.stderr);
-    assert.ok(took < 5000, `exit took ${took} ms: it waited for the handshake to time out (10 s) instead`);
-    assert.match(played.stderr.trim(), /^covey play: interrupted before the play started: \S+rtmp-no-handshake\.flv not written$/);
-    assert.equal(existsSync(file), false);
+    await interruptBeforeHandshake(play, file);
   } finally {
     for (const s of accepted) s.destroy();
     mute.close();
