@@ -6,6 +6,7 @@ import { decodeCommand, FlashMessageType, isCommandType, MalformedMessageError }
 import { parseTcMetadata, encodeTcMetadata } from '../codec/tc-metadata.js';
 import { encodeTcMessage, parseTcMessage } from '../codec/tc-message.js';
 import { isAudioSequenceHeader } from '../codec/audio-tag.js';
+import { isOnMetaData } from '../codec/flv-script-data.js';
 import { isVideoKeyframe, isVideoSequenceHeader } from '../codec/video-tag.js';
 import { FlashFlowPriority } from '../rtmfp/flash-flow-priority.js';
 import type { SendFlow } from '../rtmfp/send-flow.js';
@@ -126,7 +127,7 @@ export class DirectPublisher {
     const keyframe = kind === 'video' && isVideoKeyframe(payload);
     let header = false;
     if (kind !== 'data') this.lastTimestamp = timestamp;
-    if (kind === 'data' && isMetadata(payload)) this.metadata = payload;
+    if (kind === 'data' && isOnMetaData(payload)) this.metadata = payload;
     else if (kind === 'audio' && isAudioSequenceHeader(payload)) this.audioHeader = payload;
     else if (kind === 'video' && isVideoSequenceHeader(payload)) header = Boolean((this.videoHeader = payload));
     for (const s of this.subscribers) {
@@ -211,10 +212,6 @@ export class DirectPublisher {
   }
 }
 
-/** True for AMF0 data starting with the string "onMetaData". */
-function isMetadata(payload: Buffer): boolean {
-  return payload.length > 13 && payload[0] === 2 && payload.readUInt16BE(1) === 10 && payload.toString('latin1', 3, 13) === 'onMetaData';
-}
 
 /**
  * The direct streams a client publishes, by name, and the flow handler that takes players'

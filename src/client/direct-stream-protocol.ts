@@ -5,9 +5,8 @@ import { NetCallError } from './net-connection.js';
 import type { RtmfpClient } from './rtmfp-client.js';
 import type { RtmpUrl } from './rtmp-url.js';
 import type { PlaySession, PublishSession, StreamProtocol } from './stream-client.js';
+import { drainBeforeClose } from './publish-session-parts.js';
 
-/** The longest an unpublishing publisher waits for its players to receive what it sent. */
-const CLOSE_DRAIN_MAX_MS = 2_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function directStreamProtocol(parseUrl: (url: string) => RtmpUrl, connectTo: (url: RtmpUrl) => Promise<RtmfpClient>): Pick<StreamProtocol, 'publishDirect' | 'playFromPeer'> {
@@ -38,8 +37,7 @@ export function directStreamProtocol(parseUrl: (url: string) => RtmpUrl, connect
         },
         async close() {
           // Players get what was sent, then UnpublishNotify, before the P2P sessions close.
-          const since = Date.now();
-          while (publisher.bufferedBytes > 0 && client.closedReason === undefined && Date.now() - since < CLOSE_DRAIN_MAX_MS) await sleep(10);
+          await drainBeforeClose(() => publisher.bufferedBytes, () => client.closedReason !== undefined);
           publisher.close();
           await sleep(100);
           await client.close();

@@ -22,6 +22,7 @@
 // from the one they delivered last. Malformed group messages close that peer's session only.
 import { randomBytes } from 'node:crypto';
 import { isAudioSequenceHeader } from '../codec/audio-tag.js';
+import { isOnMetaData } from '../codec/flv-script-data.js';
 import { dataAsAmf0, FlashMessageType } from '../codec/flash-command.js';
 import {
   encodeFragmentsMap,
@@ -361,7 +362,7 @@ export class GroupPublisher extends GroupStream {
   send(kind: GroupFrameKind, timestamp: number, payload: Buffer): void {
     if (this.closed) return;
     if (kind === 'data') {
-      if (isMetadata(payload)) {
+      if (isOnMetaData(payload)) {
         this.metadata = payload;
         this.headersSinceKeyframe = true;
       }
@@ -785,7 +786,7 @@ class GroupPlayStream extends GroupStream {
     const body = kind === 'data' ? dataAsAmf0(type, payload) : payload;
     if (kind === 'video') this.sawVideo = true;
     if (!this.started) {
-      if (kind === 'data' && isMetadata(body)) {
+      if (kind === 'data' && isOnMetaData(body)) {
         this.pendingMetadata = body;
         this.pendingMetadataTime = time;
       } else if (kind === 'audio' && isAudioSequenceHeader(body)) this.pendingAudioHeader = [time, body];
@@ -804,7 +805,7 @@ class GroupPlayStream extends GroupStream {
 
   /** Delivers a frame, leaving out a header identical to the last one delivered (the publisher's repeats). */
   private emit(kind: GroupFrameKind, time: number, body: Buffer): void {
-    if (kind === 'data' && isMetadata(body)) {
+    if (kind === 'data' && isOnMetaData(body)) {
       if (this.lastMetadata?.equals(body)) return;
       this.lastMetadata = body;
     } else if (kind === 'audio' && isAudioSequenceHeader(body)) {
@@ -831,10 +832,6 @@ class GroupPlayStream extends GroupStream {
   }
 }
 
-/** True for AMF0 data starting with the string "onMetaData". */
-function isMetadata(payload: Buffer): boolean {
-  return payload.length > 13 && payload[0] === 2 && payload.readUInt16BE(1) === 10 && payload.toString('latin1', 3, 13) === 'onMetaData';
-}
 
 /**
  * The media side of one NetGroup membership: its streams by key, the media flows neighbours open

@@ -10,12 +10,8 @@ import { parseGroupspec, groupspecForName, type Groupspec } from './group-spec.j
 import type { RtmfpClient } from './rtmfp-client.js';
 import type { RtmpUrl } from './rtmp-url.js';
 import type { PlaySession, PublishSession, StreamProtocol } from './stream-client.js';
-import { FlashMessageType } from '../codec/flash-command.js';
-import { encodeAmf0 } from '../codec/amf0.js';
+import { drainBeforeClose, sendFrame } from './publish-session-parts.js';
 
-const SET_DATA_FRAME = encodeAmf0('@setDataFrame');
-/** The longest an unpublishing publisher waits for what it sent to leave. */
-const CLOSE_DRAIN_MAX_MS = 2_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A groupspec as the user gave it (`G:...`), or built from a group name. */
@@ -36,9 +32,6 @@ export interface GroupPlaySession extends PlaySession {
   readonly counts: { fragmentsFromPeers: number; pushed: number; pulled: number; framesFromServer: number; fellBack: boolean };
 }
 
-function isMetadata(payload: Buffer): boolean {
-  return payload.length > 13 && payload[0] === 2 && payload.readUInt16BE(1) === 10 && payload.toString('latin1', 3, 13) === 'onMetaData';
-}
 
 export function groupStreamProtocol(parseUrl: (url: string) => RtmpUrl, connectTo: (url: RtmpUrl) => Promise<RtmfpClient>): Pick<StreamProtocol, 'publishToGroup' | 'playFromGroup'> {
   async function connect(url: RtmpUrl): Promise<RtmfpClient> {
@@ -75,16 +68,13 @@ export function groupStreamProtocol(parseUrl: (url: string) => RtmpUrl, connectT
       const session: PublishSession = {
         send(kind, timestamp, payload) {
           publisher.send(kind, timestamp, payload);
-          if (kind === 'audio') server.send(FlashMessageType.Audio, timestamp, payload);
-          else if (kind === 'video') server.send(FlashMessageType.Video, timestamp, payload);
-          else server.send(FlashMessageType.DataAmf0, timestamp, isMetadata(payload) ? [SET_DATA_FRAME, payload] : payload);
+          sendFrame(server, kind, timestamp, payload);
         },
         get bufferedBytes() {
           return client.bufferedBytes;
         },
         async close() {
-          const since = Date.now();
-          while (client.bufferedBytes > 0 && client.closedReason === undefined && Date.now() - since < CLOSE_DRAIN_MAX_MS) await sleep(10);
+          await drainBeforeClose(() => client.bufferedBytes, () => client.closedReason !== undefined);
           onInfo(`${publisher.lastFragment} fragments published into the group, ${publisher.stats.fragmentsSent} sent to ${publisher.neighbors} neighbours`);
           publisher.close();
           server.close();

@@ -1,15 +1,11 @@
 // StreamProtocol (what `covey publish` and `covey play` need) on top of any NetConnection: the
 // same code serves rtmp:// and rtmfp://, each supplying only how to connect.
-import { encodeAmf0 } from '../codec/amf0.js';
-import { FlashMessageType } from '../codec/flash-command.js';
 import { unlessAborted } from './abortable.js';
 import { NetCallError, type NetConnection } from './net-connection.js';
 import type { RtmpUrl } from './rtmp-url.js';
 import type { PlaySession, PublishSession, StreamProtocol } from './stream-client.js';
+import { drainBeforeClose, sendFrame } from './publish-session-parts.js';
 
-const SET_DATA_FRAME = encodeAmf0('@setDataFrame');
-/** The longest a publisher's close waits for its last frames to be delivered. */
-const CLOSE_DRAIN_MAX_MS = 2_000;
 /** How long a player keeps listening after the publisher is announced gone. */
 const END_GRACE_MS = 300;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -17,11 +13,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 function readable(err: unknown): Error {
   if (err instanceof NetCallError) return new Error(`server refused: ${err.message}`);
   return err instanceof Error ? err : new Error(String(err));
-}
-
-/** True for AMF0 data starting with the string "onMetaData". */
-function isMetadata(payload: Buffer): boolean {
-  return payload.length > 13 && payload[0] === 2 && payload.readUInt16BE(1) === 10 && payload.toString('latin1', 3, 13) === 'onMetaData';
 }
 
 export function netStreamProtocol(scheme: string, parseUrl: (url: string) => RtmpUrl, connect: (url: RtmpUrl, signal?: AbortSignal) => Promise<NetConnection>): StreamProtocol {
@@ -48,19 +39,13 @@ export function netStreamProtocol(scheme: string, parseUrl: (url: string) => Rtm
       try {
         const stream = await client.publish(url.stream);
         const session: PublishSession = {
-          send(kind, timestamp, payload) {
-            if (kind === 'audio') stream.send(FlashMessageType.Audio, timestamp, payload);
-            else if (kind === 'video') stream.send(FlashMessageType.Video, timestamp, payload);
-            else stream.send(FlashMessageType.DataAmf0, timestamp, isMetadata(payload) ? [SET_DATA_FRAME, payload] : payload);
-          },
+          send: (kind, timestamp, payload) => sendFrame(stream, kind, timestamp, payload),
           get bufferedBytes() {
             return client.bufferedBytes;
           },
           async close() {
-            // What was sent must reach the server before the stream is closed: over RTMFP the
-            // close travels on another flow and could overtake the last frames.
-            const since = Date.now();
-            while (client.bufferedBytes > 0 && client.closedReason === undefined && Date.now() - since < CLOSE_DRAIN_MAX_MS) await sleep(10);
+            // What was sent must reach the server before the stream is closed.
+            await drainBeforeClose(() => client.bufferedBytes, () => client.closedReason !== undefined);
             stream.close();
             await sleep(100);
             await client.close();

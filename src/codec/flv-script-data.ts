@@ -10,6 +10,14 @@ export interface FlvScriptData {
   values: unknown[];
 }
 
+/**
+ * True for script data whose AMF0 name is "onMetaData" (string marker 2, length 10), read from
+ * the bytes without decoding the rest: publishers check every data frame they send.
+ */
+export function isOnMetaData(payload: Uint8Array): boolean {
+  return payload.length > 13 && payload[0] === 2 && payload[1] === 0 && payload[2] === 10 && Buffer.from(payload.buffer, payload.byteOffset + 3, 10).toString('latin1') === 'onMetaData';
+}
+
 export function decodeFlvScriptData(data: Uint8Array, options?: Amf0ReaderOptions): FlvScriptData {
   let decoded: unknown[];
   try {

@@ -14,6 +14,7 @@ import {
   encodeFlvTag,
   type FlvTag,
 } from '../../src/codec/flv.js';
+import { isOnMetaData } from '../../src/codec/flv-script-data.js';
 import { parseVideoTag, isVideoKeyframe, isVideoSequenceHeader } from '../../src/codec/video-tag.js';
 import { parseAudioTag, isAudioSequenceHeader } from '../../src/codec/audio-tag.js';
 import { parseAvcDecoderConfiguration, avcCodecString } from '../../src/codec/avc.js';
@@ -181,6 +182,15 @@ describe('FLV script data', () => {
   it('round-trips a name and values', () => {
     const data = encodeFlvScriptData('onCuePoint', { name: 'cue', time: 1.5 });
     assert.deepEqual(decodeFlvScriptData(data), { name: 'onCuePoint', values: [{ name: 'cue', time: 1.5 }] });
+  });
+
+  it('tells onMetaData from other script data by its bytes, in a view into a larger buffer too', () => {
+    const metadata = encodeFlvScriptData('onMetaData', { duration: 0 });
+    assert.equal(isOnMetaData(metadata), true);
+    assert.equal(isOnMetaData(Buffer.concat([Buffer.from('xyz'), metadata]).subarray(3)), true);
+    assert.equal(isOnMetaData(encodeFlvScriptData('onCuePoint', {})), false);
+    assert.equal(isOnMetaData(encodeFlvScriptData('onMetaDatb', {})), false);
+    assert.equal(isOnMetaData(metadata.subarray(0, 13)), false, 'the name alone, nothing after it');
   });
 
   it('reports malformed script data as MediaFormatError', () => {
