@@ -5,7 +5,7 @@
 // malformed group messages loses its session, not the member.
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { startTestServer, until, type TestServer } from '../support/test-server.js';
+import { startGroupTestServer, until, type TestServer } from '../support/test-server.js';
 import { fixtureTags, type Got } from '../support/media.js';
 import { RtmfpClient } from '../../src/client/rtmfp-client.js';
 import { NetGroup } from '../../src/client/net-group.js';
@@ -24,12 +24,7 @@ const KIND = { [FlvTagType.Audio]: 'audio', [FlvTagType.Video]: 'video', [FlvTag
 
 let server: TestServer;
 before(async () => {
-  // Every member here shares 127.0.0.1, and the server's rendezvous budget is per source address
-  // (100 at once, 50 a second): 21 members meeting at once had 162 introductions refused and
-  // leaned on IHello retries (a connect gives up after 10 s, and nothing retries it). Each member
-  // gets the budget it would have on an address of its own.
-  const perSource = { perSecond: 50 * 64, burst: 100 * 64 };
-  server = await startTestServer({ flash: { groups: { maxMembersPerGroup: 64, joinsPerSecondPerClient: 100 } }, rtmfp: { rendezvous: { perSource } } });
+  server = await startGroupTestServer();
 });
 after(() => server.close());
 

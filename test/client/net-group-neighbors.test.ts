@@ -5,7 +5,7 @@
 // while every member keeps its ring neighbours.
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { startTestServer, until, type TestServer } from '../support/test-server.js';
+import { startGroupTestServer, until, type TestServer } from '../support/test-server.js';
 import { LossyPort } from '../support/lossy-port.js';
 import { RtmfpClient } from '../../src/client/rtmfp-client.js';
 import { NetGroup } from '../../src/client/net-group.js';
@@ -14,9 +14,7 @@ import { groupAddress, targetNeighbors } from '../../src/client/group-neighbors.
 let server: TestServer;
 let serverPort: number;
 before(async () => {
-  // All members share 127.0.0.1: each gets the rendezvous budget of an address of its own.
-  const perSource = { perSecond: 50 * 64, burst: 100 * 64 };
-  server = await startTestServer({ flash: { groups: { maxMembersPerGroup: 64, joinsPerSecondPerClient: 100 } }, rtmfp: { rendezvous: { perSource } } });
+  server = await startGroupTestServer();
   serverPort = Number(new URL(server.rtmfpUrl('live')).port);
 });
 after(() => server.close());
