@@ -5,17 +5,16 @@
 // that session's end within 1 s of the process's exit.
 import { test, before, after, afterEach } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createSocket } from 'node:dgram';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { projectRoot as root, startCovey, type CoveyRun } from '../support/covey-cli.js';
 import { startTestServer, until, type TestServer } from '../support/test-server.js';
 import { UdpShim } from '../support/udp-shim.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const fixture = 'test/fixtures/sample-h264-aac.flv';
 /** How soon after the process's exit the server must have ended its session. */
 const CLOSE_SEEN_MS = 1000;
@@ -40,21 +39,13 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-interface Run {
-  child: ChildProcess;
-  done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string; exitedAt: number }>;
-}
+type Run = CoveyRun;
 
+/** Starts `covey ARGS...`, killed when the test ends. */
 function covey(args: string[]): Run {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: root });
-  children.add(child);
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  child.stdout!.resume();
-  const done = new Promise<Awaited<Run['done']>>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal, stderr, exitedAt: Date.now() })),
-  );
-  return { child, done };
+  const run = startCovey(args);
+  children.add(run.child);
+  return run;
 }
 
 /** The session number of the next RTMFP session to open after `seen` log lines. */
@@ -82,10 +73,10 @@ test('covey publish over RTMFP closes its session when the file ends, and a play
   const mark2 = server.logs.length;
   const pub = covey(['publish', fixture, server.rtmfpUrl('live/ends'), '-q']);
   const pubSession = await nextRtmfpSession(mark2);
-  const published = await pub.done;
+  const published = await pub.exited;
   assert.equal(published.code, 0, published.stderr);
   await assertClosedSoon(pubSession, published.exitedAt);
-  const played = await play.done;
+  const played = await play.exited;
   assert.equal(played.code, 0, played.stderr);
   await assertClosedSoon(playSession, played.exitedAt);
 });
@@ -102,14 +93,14 @@ test('covey play over RTMFP closes its session on SIGINT and SIGTERM, and the pu
     await server.waitLog((l) => l.msg === 'play started' && l.session === session, START_MS);
     await new Promise((r) => setTimeout(r, 300));
     play.child.kill(signal);
-    const played = await play.done;
+    const played = await play.exited;
     assert.equal(played.code, 0, `${signal}: ${played.stderr}`);
     await assertClosedSoon(session, played.exitedAt);
     assert.equal(playersOf('sig'), 0, `${signal}: the server still counts the player`);
   }
   // And the publisher, interrupted in turn, closes too.
   pub.child.kill('SIGINT');
-  const published = await pub.done;
+  const published = await pub.exited;
   assert.equal(published.code, 0, published.stderr);
   await assertClosedSoon(pubSession, published.exitedAt);
   await server.waitLog((l) => l.msg === 'publish stopped' && l.stream === 'sig' && l.players === 0, 2000);
@@ -122,16 +113,16 @@ test('covey play over RTMFP closes its session when --duration is reached and wh
   const seen = server.logs.length;
   const play = covey(['play', server.rtmfpUrl('live/dur'), '-o', join(dir, 'dur.flv'), '--duration', '1', '-q']);
   const session = await nextRtmfpSession(seen);
-  const played = await play.done;
+  const played = await play.exited;
   assert.equal(played.code, 0, played.stderr);
   await assertClosedSoon(session, played.exitedAt);
   pub.child.kill('SIGINT');
-  await pub.done;
+  await pub.exited;
 
   const seen2 = server.logs.length;
   const idle = covey(['play', server.rtmfpUrl('live/nobody'), '-o', join(dir, 'nobody.flv'), '--wait', '1', '-q']);
   const idleSession = await nextRtmfpSession(seen2);
-  const failed = await idle.done;
+  const failed = await idle.exited;
   assert.equal(failed.code, 1, failed.stderr);
   assert.match(failed.stderr, /no media within 1 s/);
   await assertClosedSoon(idleSession, failed.exitedAt);
@@ -144,7 +135,7 @@ test('covey publish over RTMFP closes its session when its file turns out cut sh
   const seen = server.logs.length;
   const pub = covey(['publish', cut, server.rtmfpUrl('live/cut'), '-q']);
   const session = await nextRtmfpSession(seen);
-  const published = await pub.done;
+  const published = await pub.exited;
   assert.equal(published.code, 0, published.stderr);
   assert.match(published.stderr, /cut short/);
   await assertClosedSoon(session, published.exitedAt);
@@ -155,7 +146,7 @@ test('covey play over RTMP ends its TCP connection on SIGINT; the server logs it
   const play = covey(['play', server.url('live/rtmpsig'), '-o', '-', '-q']);
   await server.waitLog((l) => l.msg === 'play started' && l.stream === 'rtmpsig' && server.logs.indexOf(l) >= seen, START_MS);
   play.child.kill('SIGINT');
-  const played = await play.done;
+  const played = await play.exited;
   assert.equal(played.code, 0, played.stderr);
   const line = await server.waitLog((l) => l.msg === 'RTMP connection closed' && server.logs.indexOf(l) >= seen, CLOSE_SEEN_MS + 500);
   assert.ok((line.time as number) - played.exitedAt <= CLOSE_SEEN_MS);
@@ -171,7 +162,7 @@ test('covey play exits within about a second of SIGINT when the server has gone 
     shim.policy = { loss: 1 };
     const signalled = Date.now();
     play.child.kill('SIGINT');
-    const played = await play.done;
+    const played = await play.exited;
     assert.equal(played.code, 0, played.stderr);
     const took = played.exitedAt - signalled;
     // The close waits 1 s for an acknowledgement that cannot come; node's exit adds a little.
@@ -186,7 +177,7 @@ test('covey play exits within about a second of SIGINT when the server has gone 
 async function interruptBeforeHandshake(play: Run, file: string): Promise<void> {
   const signalled = Date.now();
   play.child.kill('SIGINT');
-  const played = await play.done;
+  const played = await play.exited;
   const took = played.exitedAt - signalled;
   assert.equal(played.code, 0, played.stderr);
   assert.ok(took < 5000, `exit took ${took} ms: it waited for the handshake to time out (10 s) instead`);
@@ -237,7 +228,7 @@ test('covey play interrupted while the server has not answered its connect or pl
     shim.policy = { loss: 1 };
     const signalled = Date.now();
     play.child.kill('SIGINT');
-    const played = await play.done;
+    const played = await play.exited;
     const took = played.exitedAt - signalled;
     assert.equal(played.code, 0, played.stderr);
     assert.ok(took < 5000, `exit took ${took} ms: it waited for the server's answer (10 s) instead`);

@@ -5,12 +5,12 @@
 // that was there); a stall is reported; a wrong -o is refused at once, before connecting.
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestServer, until, type TestServer } from '../support/test-server.js';
-import { startCovey, projectRoot } from '../support/covey-cli.js';
+import { startCovey, type CoveyExit } from '../support/covey-cli.js';
 import { fixtureTags, publishInRealTime } from '../support/media.js';
 import { FlvParser, FlvTagType } from '../../src/codec/flv.js';
 import { decodeFlvScriptData } from '../../src/codec/flv-script-data.js';
@@ -34,32 +34,21 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-interface Run {
-  code: number | null;
-  stdout: Buffer;
-  stderr: string;
-}
-
 /** Runs `covey ARGS` to its end (killed, and failing the test, if it runs past RUN_MS). */
-function runCovey(args: string[], onStderr?: (all: string) => void): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: projectRoot });
-    const out: Buffer[] = [];
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => out.push(d));
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-      onStderr?.(stderr);
-    });
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`covey ${args.join(' ')} still running after ${RUN_MS} ms; stderr: ${stderr}`));
+async function runCovey(args: string[], onStderr?: (all: string) => void): Promise<CoveyExit> {
+  const run = startCovey(args, { keepStdout: true, onStderr });
+  let timer: NodeJS.Timeout | undefined;
+  const overrun = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      run.child.kill('SIGKILL');
+      reject(new Error(`covey ${args.join(' ')} still running after ${RUN_MS} ms; stderr: ${run.stderr()}`));
     }, RUN_MS);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout: Buffer.concat(out), stderr });
-    });
   });
+  try {
+    return await Promise.race([run.exited, overrun]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** The properties of every onMetaData tag in an FLV. */

@@ -1,17 +1,15 @@
 // `covey publish` and `covey play` as a user runs them, against a live server (RTMFP and RTMP).
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { startCovey, type CoveyExit } from '../support/covey-cli.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
 import { FlvParser } from '../../src/codec/flv.js';
 import { isVideoKeyframe, isVideoSequenceHeader } from '../../src/codec/video-tag.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const covey = ['--import', 'tsx', 'src/cli/main.ts'];
 const fixture = 'test/fixtures/sample-h264-aac.flv';
 let server: TestServer;
 let dir: string;
@@ -25,15 +23,8 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function runCovey(args: string[]): Promise<{ code: number | null; stdout: Buffer; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [...covey, ...args], { cwd: root });
-    const out: Buffer[] = [];
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => out.push(d));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('exit', (code) => resolve({ code, stdout: Buffer.concat(out), stderr }));
-  });
+function runCovey(args: string[]): Promise<CoveyExit> {
+  return startCovey(args, { keepStdout: true }).exited;
 }
 
 test('covey play records what covey publish sends, over RTMFP to a file and over RTMP to stdout', async () => {
