@@ -9,6 +9,12 @@ import type { StreamName } from './stream-name.js';
 
 export type Refusal = string | undefined | void;
 
+/**
+ * The answer to a client's change request: accepted as asked (nothing), refused (a string), or
+ * accepted with another value stored instead (`{ value }`; undefined or null deletes the slot).
+ */
+export type ChangeDecision = Refusal | { value: unknown };
+
 /** A connect decision: a refusal, or acceptance with fields added to NetConnection.Connect.Success. */
 export type ConnectDecision = Refusal | { accept: Record<string, unknown> };
 
@@ -41,10 +47,11 @@ export interface AppHooks {
   /** A client uses a remote shared object; a refusal answers it SharedObject.NoReadAccess. */
   onSharedObjectUse?(client: FlashClient, name: string, persistent: boolean): Refusal;
   /**
-   * A client asks to set a slot (`value` undefined: delete it); a refusal answers it
-   * SharedObject.NoWriteAccess and nothing of its message's changes is applied.
+   * A client asks to set a slot (`value` undefined: delete it). A refusal answers it
+   * SharedObject.NoWriteAccess and nothing of its message's changes is applied; `{ value }`
+   * stores that value instead (the requester, like every other user, is told the stored value).
    */
-  onSharedObjectChange?(client: FlashClient, name: string, key: string, value: unknown): Refusal;
+  onSharedObjectChange?(client: FlashClient, name: string, key: string, value: unknown): ChangeDecision;
 }
 
 /** Thrown by a method to answer with a specific error status instead of NetConnection.Call.Failed. */

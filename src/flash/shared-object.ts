@@ -76,6 +76,8 @@ class EncodedMessage {
 
 export class SharedObject {
   readonly users = new Set<SharedObjectUser>();
+  /** Holds of server-side code (scripts): while any, the object stays loaded without users. */
+  scriptHolds = 0;
   /** Current version: that of the last applied batch. */
   version: number;
   /** Versions at or below this have no history here: a client that old gets the full state. */
@@ -163,9 +165,10 @@ export class SharedObject {
    * Applies one batch in order (later changes of a key win) under one new version, if anything
    * changed: the requester (if any: server-side writes have none) gets Success for every key it
    * asked about, every other user one message with the Changes and Removes. Checks (access,
-   * limits) are the caller's: here every change applies.
+   * limits) are the caller's: here every change applies. `rewritten`: slots whose value the
+   * application replaced (see there).
    */
-  apply(changes: readonly SlotChange[], requester?: SharedObjectUser): boolean {
+  apply(changes: readonly SlotChange[], requester?: SharedObjectUser, rewritten?: ReadonlySet<string>): boolean {
     const next = this.version + 1;
     const announced: SharedObjectEvent[] = [];
     for (const { key, value } of changes) {
@@ -193,8 +196,19 @@ export class SharedObject {
     if (requester !== undefined) {
       // Success for every key asked about, in the order asked (repeats included): the client
       // pops one pending request per Success.
-      const successes: SharedObjectEvent[] = changes.map(({ key }) => ({ type: E.Success, key }));
-      new EncodedMessage(this.name, this.version, this.persistent, successes).sendTo(requester);
+      const answer: SharedObjectEvent[] = changes.map(({ key }) => ({ type: E.Success, key }));
+      // A slot the application rewrote: after its Success (which settles the request), the
+      // value everyone else got, in the same message and version. FMS gives the same end state
+      // when a server script sets a slot in onSync after a client's change (success, then
+      // change: FMS 2 SSAS reference p.132-133), there under two versions. Change alone would
+      // leave a client that confirms requests by Success holding its own value.
+      if (rewritten !== undefined) {
+        for (const key of rewritten) {
+          const slot = this.slots.get(key);
+          answer.push(slot === undefined ? { type: E.Remove, key } : { type: E.Change, key, value: slot.value });
+        }
+      }
+      new EncodedMessage(this.name, this.version, this.persistent, answer).sendTo(requester);
     }
     if (changed) {
       const message = new EncodedMessage(this.name, this.version, this.persistent, collapse(announced));

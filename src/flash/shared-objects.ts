@@ -8,7 +8,7 @@ import {
 } from '../codec/shared-object-message.js';
 import type { Logger } from '../util/log.js';
 import { TokenBucket } from '../util/token-bucket.js';
-import type { AppHooks } from './app-hooks.js';
+import type { AppHooks, ChangeDecision } from './app-hooks.js';
 import type { FlashClient } from './flash-client.js';
 import { DEFAULT_SHARED_OBJECT_LIMITS, type SharedObjectLimits } from './shared-object-limits.js';
 import { SharedObject, sendStatus, slotBytes, type SharedObjectSnapshot, type SharedObjectUser, type SlotChange } from './shared-object.js';
@@ -145,29 +145,36 @@ export class SharedObjects {
   }
 
   /**
-   * An object for server-side code, created (or loaded) if needed; undefined when the app holds
-   * its limit of objects or the name is taken with the other persistence.
+   * Server-side code (a script) holds an object, created (or loaded) if needed: it stays loaded
+   * without users until every hold is released (FMS: a transient object lives on while the
+   * server script holds it). Returns why not when the app holds its limit of objects or the name
+   * is taken with the other persistence.
    */
-  open(name: string, persistent: boolean): SharedObject | undefined {
-    const object = this.objects.get(name);
-    if (object !== undefined) return object.persistent === persistent ? object : undefined;
-    return this.create(name, persistent);
+  hold(name: string, persistent: boolean): SharedObject | string {
+    let object = this.objects.get(name);
+    if (object !== undefined && object.persistent !== persistent) return `shared object "${name}" exists ${object.persistent ? 'persistent' : 'transient'} (SharedObject.BadPersistence)`;
+    object ??= this.create(name, persistent);
+    if (object === undefined) return `the application holds its limit of ${this.limits.maxObjectsPerApp} shared objects`;
+    object.scriptHolds++;
+    return object;
+  }
+
+  /** Releases one hold: without users and holds, a transient object vanishes, a persistent one is unloaded (its pending write still goes out). */
+  unhold(object: SharedObject): void {
+    if (object.scriptHolds > 0) object.scriptHolds--;
+    this.vacate(object);
   }
 
   /**
-   * Changes from the application's own code (a script): applied as one batch under one version,
-   * announced as Change/Remove to every user, with no Success (FMS: a server-side setProperty
-   * always succeeds and only notifies clients). Returns why nothing changed when the batch would
-   * take the object past a size limit or the object cannot be had (undefined: applied).
+   * Changes from the application's own code (a script) to an object it holds: applied as one
+   * batch under one version, announced as Change/Remove to every user, with no Success (FMS: a
+   * server-side setProperty always succeeds and only notifies clients). Returns why nothing
+   * changed when the batch would take the object past a size limit (undefined: applied).
    */
-  write(name: string, persistent: boolean, changes: SlotChange[]): string | undefined {
-    const object = this.open(name, persistent);
-    if (object === undefined) {
-      return this.objects.has(name) ? `shared object "${name}" exists with the other persistence` : `the application holds its limit of ${this.limits.maxObjectsPerApp} shared objects`;
-    }
+  write(object: SharedObject, changes: SlotChange[]): string | undefined {
     const over = this.overLimits(object, changes);
-    if (over !== undefined) return `shared object "${name}" not changed: ${over}`;
-    if (object.apply(changes) && object.persistent) this.options.store?.changed(this.options.app, name, () => object.snapshot());
+    if (over !== undefined) return `shared object "${object.name}" not changed: ${over}`;
+    if (object.apply(changes) && object.persistent) this.options.store?.changed(this.options.app, object.name, () => object.snapshot());
     return undefined;
   }
 
@@ -218,9 +225,9 @@ export class SharedObjects {
     if (object?.release(client)) this.vacate(object);
   }
 
-  /** A transient object goes with its last user; a persistent one is unloaded (the store has it). */
+  /** A transient object goes with its last user and hold; a persistent one is unloaded (the store has it). */
   private vacate(object: SharedObject): void {
-    if (object.users.size > 0) return;
+    if (object.users.size > 0 || object.scriptHolds > 0 || this.objects.get(object.name) !== object) return;
     this.objects.delete(object.name);
     if (!object.persistent) {
       this.retired.set(object.name, object.version);
@@ -230,10 +237,14 @@ export class SharedObjects {
         this.retiredFloor = Math.max(this.retiredFloor, version);
       }
     }
-    this.log.debug({ object: object.name, persistent: object.persistent, version: object.version }, 'shared object unloaded: no users left');
+    this.log.debug({ object: object.name, persistent: object.persistent, version: object.version }, 'shared object unloaded: no users or script holds left');
   }
 
-  /** A client's batch of changes: all applied under one version, or (refused, over a limit) none. */
+  /**
+   * A client's batch of changes: all applied under one version, or (refused, over a limit) none.
+   * The application's hook sees each change and may refuse the batch or replace a value; the
+   * values it stores are checked against the limits like the client's own.
+   */
   private change(client: FlashClient, name: string, persistent: boolean, changes: SlotChange[]): void {
     const object = this.objects.get(name);
     if (object === undefined || !object.users.has(client)) {
@@ -241,21 +252,33 @@ export class SharedObjects {
       return sendStatus(client, name, object?.version ?? 0, persistent, SharedObjectStatus.NoWriteAccess);
     }
     const hooks = this.options.hooks();
+    /** Slots whose last change in the batch the hook rewrote: the requester is told their value. */
+    let rewritten: Set<string> | undefined;
     if (hooks.onSharedObjectChange !== undefined) {
-      for (const { key, value } of changes) {
-        const refusal = this.callHook(() => hooks.onSharedObjectChange!(client, name, key, value ?? undefined));
-        if (typeof refusal === 'string') {
-          this.log.info({ client: client.id, object: name, key, reason: refusal }, 'shared object change refused');
+      for (let i = 0; i < changes.length; i++) {
+        const { key, value } = changes[i]!;
+        const decision = this.callHook(() => hooks.onSharedObjectChange!(client, name, key, value ?? undefined));
+        if (typeof decision === 'string') {
+          this.log.info({ client: client.id, object: name, key, reason: decision }, 'shared object change refused');
           return object.status(client, SharedObjectStatus.NoWriteAccess);
         }
+        if (typeof decision === 'object' && decision !== null) {
+          // The batch is this message's own array (handle() starts a new one after each).
+          changes[i] = { key, value: decision.value ?? undefined };
+          (rewritten ??= new Set()).add(key);
+        } else {
+          rewritten?.delete(key);
+        }
       }
+      if (rewritten?.size === 0) rewritten = undefined;
     }
     const over = this.overLimits(object, changes);
     if (over !== undefined) {
-      this.log.info({ client: client.id, object: name, reason: over }, 'shared object change refused');
+      this.log.info({ client: client.id, object: name, reason: over, rewritten: rewritten?.size ?? 0 }, 'shared object change refused');
       return object.status(client, SharedObjectStatus.NoWriteAccess);
     }
-    if (object.apply(changes, client) && object.persistent) this.options.store?.changed(this.options.app, name, () => object.snapshot());
+    if (rewritten !== undefined) this.log.debug({ client: client.id, object: name, slots: [...rewritten] }, 'shared object change rewritten by the application');
+    if (object.apply(changes, client, rewritten) && object.persistent) this.options.store?.changed(this.options.app, name, () => object.snapshot());
   }
 
   /** Why the batch would take the object past a limit, or undefined. */
@@ -284,7 +307,7 @@ export class SharedObjects {
     return undefined;
   }
 
-  private callHook(call: () => string | undefined | void): string | undefined | void {
+  private callHook<T extends ChangeDecision>(call: () => T): T | string {
     try {
       return call();
     } catch (err) {

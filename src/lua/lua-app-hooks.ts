@@ -6,7 +6,7 @@
 // returns becomes fields of Connect.Success itself (MonaServer2 nests it malformed), an RPC gets
 // one answer (_result or _error, never both), an unknown method gets _error (MonaServer2 sends
 // nothing), and _error carries level "error" and code NetConnection.Call.Failed (not swapped).
-import { CallRefused, type AppHooks, type ConnectDecision, type Refusal } from '../flash/app-hooks.js';
+import { CallRefused, type AppHooks, type ChangeDecision, type ConnectDecision, type Refusal } from '../flash/app-hooks.js';
 import type { FlashClient } from '../flash/flash-client.js';
 import type { GroupMembership } from '../flash/group-registry.js';
 import type { NetGroup } from '../flash/net-group.js';
@@ -14,6 +14,7 @@ import type { Publication } from '../flash/publication.js';
 import type { StreamName } from '../flash/stream-name.js';
 import type { LuaApps, LuaClientEntry } from './lua-apps.js';
 import type { LuaAppRuntime } from './lua-app-runtime.js';
+import { LuaSharedObjects } from './lua-shared-objects.js';
 import type { LuaRef, LuaVm } from './lua-vm.js';
 
 /** What a client is told: the script's message without the "file:line: " that error() put in front. */
@@ -45,12 +46,22 @@ export class LuaAppHooks implements AppHooks {
   private readonly publications = new Map<string, LuaRef>();
   /** The Lua publication and subscription objects of accepted plays, by client id and stream name. */
   private readonly subscriptions = new Map<string, Array<[LuaRef, LuaRef]>>();
+  /** Clients (by id) whose object got an onSharedObjectChange member: only theirs cost a Lua call per change. */
+  private readonly changeHooked = new Set<string>();
+  /** Lua calls made for shared-object change requests (tests, stats). */
+  sharedObjectChangeCalls = 0;
 
   constructor(
     private readonly vm: LuaVm,
     private readonly runtime: LuaAppRuntime,
     private readonly apps: LuaApps,
+    private readonly sharedObjects: LuaSharedObjects,
   ) {}
+
+  /** The runtime saw a watched member set on a client object (lua-app-runtime.ts, Client.__newindex). */
+  memberSet(clientId: string, name: string): void {
+    if (name === 'onSharedObjectChange') this.changeHooked.add(clientId);
+  }
 
   onConnect(client: FlashClient): ConnectDecision {
     const request = client.request!;
@@ -76,11 +87,13 @@ export class LuaAppHooks implements AppHooks {
       values = this.apps.event(app, 'onConnection', [ref, ...request.args]);
     } catch (err) {
       this.vm.release(ref);
+      this.changeHooked.delete(client.id);
       const message = clientMessage(this.apps.reportError(app, 'onConnection rejected a client', err));
       return message === '' ? 'client rejected' : message;
     }
     if (values?.[0] === false) {
       this.vm.release(ref);
+      this.changeHooked.delete(client.id);
       return 'client rejected';
     }
     this.clients.set(client.id, entry);
@@ -93,6 +106,7 @@ export class LuaAppHooks implements AppHooks {
 
   onDisconnect(client: FlashClient): void {
     const entry = this.clients.get(client.id);
+    this.changeHooked.delete(client.id);
     if (entry === undefined) return;
     this.clients.delete(client.id);
     // Dropped by a reload already: its app is gone.
@@ -205,13 +219,24 @@ export class LuaAppHooks implements AppHooks {
   }
 
   // Remote shared objects (lua-shared-objects.ts has the server-side API): client:onSharedObjectUse(name,
-  // persistent) and client:onSharedObjectChange(name, key, value) refuse with false or error().
+  // persistent) refuses with false or error(); client:onSharedObjectChange(name, key, value) too,
+  // or returns the value to store instead (mona.DELETE: delete the slot).
   onSharedObjectUse(client: FlashClient, name: string, persistent: boolean): Refusal {
     return this.refusable(client, 'onSharedObjectUse', [name, persistent], 'shared object use refused by the application');
   }
 
-  onSharedObjectChange(client: FlashClient, name: string, key: string, value: unknown): Refusal {
-    return this.refusable(client, 'onSharedObjectChange', [name, key, value], 'shared object change refused by the application');
+  onSharedObjectChange(client: FlashClient, name: string, key: string, value: unknown): ChangeDecision {
+    if (!this.changeHooked.has(client.id)) return undefined;
+    const entry = this.live(client);
+    if (entry === undefined) return undefined;
+    this.sharedObjectChangeCalls++;
+    const refused = 'shared object change refused by the application';
+    try {
+      return LuaSharedObjects.decision(this.vm.call(this.sharedObjects.changeHook, [entry.ref, name, key, value]), refused);
+    } catch (err) {
+      const message = clientMessage(this.apps.reportError(entry.app, 'onSharedObjectChange refused', err));
+      return message === '' ? refused : message;
+    }
   }
 
   onLeaveGroup(client: FlashClient, group: NetGroup<GroupMembership>): void {

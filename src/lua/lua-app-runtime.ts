@@ -24,6 +24,13 @@ end
 local Client = {}
 Client.__index = Client
 Client.__tostring = function(self) return 'client ' .. rawget(self, 'id') end
+-- Members the host calls for every event of a kind (onSharedObjectChange: each change a user
+-- asks for): it is told when a client gets one, so a client without costs no Lua call.
+local watched = { onSharedObjectChange = true }
+Client.__newindex = function(self, key, value)
+  rawset(self, key, value)
+  if watched[key] then host.memberSet(rawget(self, 'id'), key) end
+end
 -- client:writeInvocation(name, ...[, callback]): calls the client's own method; a function last
 -- receives its answer (the result, or nil and the error description).
 function Client:writeInvocation(name, ...) return host.invoke(rawget(self, 'id'), name, ...) end
@@ -263,6 +270,8 @@ export interface RuntimeHost {
   findPublication(appPath: string, name: string): unknown;
   listGroups(appPath: string): unknown[];
   findGroup(appPath: string, id: string): unknown;
+  /** A client object got a member the host watches (see Client.__newindex). */
+  memberSet(clientId: string, name: string): void;
   /** The file a require/dofile/loadfile name gives for an app, asked from `caller` (file:line). */
   resolve(appPath: string, caller: string, name: string, kind: 'module' | 'file'): { file: string; chunkName: string };
   read(file: string): string;
@@ -295,6 +304,7 @@ export function installRuntime(vm: LuaVm, host: RuntimeHost): LuaAppRuntime {
     findPublication: vm.hostFunction((args) => host.findPublication(String(args[0]), String(args[1]))),
     listGroups: vm.hostFunction((args) => host.listGroups(String(args[0]))),
     findGroup: vm.hostFunction((args) => host.findGroup(String(args[0]), String(args[1]))),
+    memberSet: vm.hostFunction((args) => host.memberSet(String(args[0]), String(args[1]))),
   };
   const chunk = vm.load(RUNTIME, '=covey-runtime');
   const refs = vm.call(chunk, [hostTable]) as LuaRef[];

@@ -97,12 +97,13 @@ export async function startLuaHost(options: LuaHostOptions): Promise<LuaHost> {
     findPublication: (path, name) => publications.find(appAt(path), name),
     listGroups: (path) => groups.list(appAt(path)),
     findGroup: (path, id) => groups.find(appAt(path), id),
+    memberSet: (clientId, name) => hooks?.memberSet(clientId, name),
   });
 
   const config = scriptConfig();
   const monaHost = { vm, config, timerFailed: (app: LuaApp, err: unknown) => apps.reportError(app, 'timer failed (stopped)', err) };
-  const apps = new LuaApps({ www: options.www, vm, runtime, log, monaFor: (app) => ({ ...monaFor(app, monaHost), sharedObject: sharedObjects.functionFor(app) }) });
-  hooks = new LuaAppHooks(vm, runtime, apps);
+  const apps = new LuaApps({ www: options.www, vm, runtime, log, monaFor: (app) => ({ ...monaFor(app, monaHost), ...sharedObjects.monaFieldsFor(app) }) });
+  hooks = new LuaAppHooks(vm, runtime, apps, sharedObjects);
   const manage = setInterval(() => {
     for (const app of apps.apps.values()) {
       if (app.env === undefined || app.failure !== undefined) continue;

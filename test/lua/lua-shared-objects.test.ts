@@ -4,8 +4,16 @@
 // script and changes nothing; client:onSharedObjectUse and client:onSharedObjectChange refuse.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { luaWorld } from '../support/lua-world.js';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { eventually, luaWorld, type LuaWorld } from '../support/lua-world.js';
+import { until } from '../support/test-server.js';
 import { SharedObject, type SyncChange } from '../../src/client/shared-object.js';
+import { decodeSnapshot } from '../../src/flash/shared-object-store.js';
+import type { LuaAppHooks } from '../../src/lua/lua-app-hooks.js';
+
+const serverObject = (w: LuaWorld, app: string, name: string) => w.server.flash.sharedObjectsOf(app).get(name);
 
 const APP = `
 function onConnection(client, name)
@@ -79,5 +87,192 @@ test('a script writes a shared object: RTMP and RTMFP users get one batch per un
     assert.equal(users[0]!.version, before + 1);
   } finally {
     await w.close();
+  }
+});
+
+// client:onSharedObjectChange rewriting a request: the value it returns is stored and every user,
+// the requester included, ends with it; one version for the message; persisted as rewritten;
+// checked against the limits; a hook that fails or runs out of time refuses and changes nothing.
+const REWRITE_APP = `
+function onConnection(client, name)
+  if name == 'plain' then return end
+  function client:onSharedObjectChange(so, key, value)
+    if key == 'nick' then return string.upper(value) end
+    if key == 'typing' and value == '' then return mona.DELETE end
+    if key == 'score' then return math.max(0, math.min(100, value)) end
+    if key == 'big' then return string.rep('x', 70000) end
+    if key == 'boom' then error('no boom here') end
+    if key == 'slow' then while true do end end
+    if key == 'odd' then return function() end end
+    if key == 'gone' then return 'back' end
+  end
+end
+`;
+
+test('client:onSharedObjectChange rewrites a request: the requester (RTMP or RTMFP) and every other user get the stored value under one version, persisted; over a limit, an error or the time limit refuses with nothing changed; clients without the hook cost no Lua call', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'covey-so-rewrite-'));
+  const w = await luaWorld({ 'game/main.lua': REWRITE_APP }, {
+    configure: (config) => {
+      config.sharedObjects.dataDir = dataDir;
+      // The hook that loops is stopped by the time limit: a short one keeps the test short.
+      config.lua.timeLimitMs = 200;
+    },
+  });
+  try {
+    const conns = [await w.rtmp('game', ['ann']), await w.rtmfp('game', ['ben']), await w.rtmp('game', ['plain'])];
+    const users = conns.map(() => new SharedObject('board', true));
+    const batches: SyncChange[][][] = users.map(() => []);
+    users.forEach((so, i) => (so.onSync = (changes) => batches[i]!.push(changes)));
+    for (const [i, so] of users.entries()) await so.connect(conns[i]!);
+    const [ann, ben, plain] = users as [SharedObject, SharedObject, SharedObject];
+    const settled = (what: string, check: (so: SharedObject) => boolean) =>
+      Promise.all(users.map((so, i) => so.waitFor(() => so.pendingCount === 0 && check(so), 20_000, `user ${i}: ${what}`)));
+    const sameVersion = () => users.every((so) => so.version === ann.version);
+
+    // RTMP requester, two slots in one message, one rewritten.
+    let before = ann.version;
+    ann.setProperty('nick', 'ann');
+    ann.setProperty('color', 'red');
+    await settled('nick rewritten, color as asked', (so) => so.data.nick === 'ANN' && so.data.color === 'red' && so.version === before + 1);
+    assert.deepEqual(batches[0]!.at(-1)!.map((c) => [c.code, c.name, c.value]), [['success', 'nick', 'ann'], ['success', 'color', 'red'], ['change', 'nick', 'ANN']], 'the requester: its successes, then the stored value, in one message');
+    for (const i of [1, 2]) assert.deepEqual(batches[i]!.at(-1)!.map((c) => [c.code, c.name, c.value, c.version]), [['change', 'nick', 'ANN', before + 1], ['change', 'color', 'red', before + 1]], `user ${i}: the stored values, one version`);
+
+    // RTMFP requester: a clamp, and a rewrite into a delete (of a slot that exists, then of one that does not).
+    ben.setProperty('typing', 'yes');
+    ben.setProperty('score', 250);
+    await settled('typing set, score clamped', (so) => so.data.typing === 'yes' && so.data.score === 100);
+    before = ann.version;
+    ben.setProperty('typing', '');
+    await settled('typing deleted', (so) => !('typing' in so.data) && so.version === before + 1);
+    assert.deepEqual(batches[1]!.at(-1)!.map((c) => c.code), ['success', 'delete']);
+    assert.ok(batches[0]!.at(-1)!.some((c) => c.code === 'delete' && c.name === 'typing'));
+    ben.setProperty('typing', '');
+    await ben.waitFor(() => ben.pendingCount === 0 && !('typing' in ben.data), 20_000, 'a delete of nothing leaves the requester without the slot');
+
+    // Refusals: a rewritten value over the 64 KiB slot limit, error(), the time limit, a value
+    // that cannot be stored. Each message has an innocent slot too: nothing of it applies.
+    const state = () => JSON.stringify(serverObject(w, 'game', 'board')!.snapshot());
+    const stateBefore = state();
+    before = ann.version;
+    const statusesBefore = users.map((so) => so.statuses.length);
+    const refusals: Array<[SharedObject, string]> = [[ann, 'big'], [ben, 'boom'], [ann, 'slow'], [ben, 'odd']];
+    for (const [so, key] of refusals) {
+      const n = so.statuses.length;
+      so.setProperty('innocent', key);
+      so.setProperty(key, 'v');
+      await so.waitFor(() => so.statuses.length > n && so.pendingCount === 0, 20_000, `${key} refused`);
+      assert.deepEqual(so.statuses.at(-1), { code: 'SharedObject.NoWriteAccess', level: 'error' }, key);
+      assert.ok(!('innocent' in so.data) && !(key in so.data), `${key}: rolled back at the requester`);
+    }
+    assert.equal(state(), stateBefore, 'the server object did not change');
+    // A later change goes through at the next version: the refused messages took none.
+    plain.setProperty('after', 1);
+    await settled('the next change', (so) => so.data.after === 1);
+    assert.equal(ann.version, before + 1);
+    assert.ok(sameVersion());
+    assert.equal(plain.statuses.length, statusesBefore[2], 'the others were told nothing of the refusals');
+    assert.ok(w.logs.some((l) => String(l.msg).includes('time limit exceeded')), 'the looping hook was stopped by the time limit');
+
+    // A client without the hook: its requests cost no Lua call, and are stored as asked.
+    const hooks = w.server.lua!.hooks as LuaAppHooks;
+    const calls = hooks.sharedObjectChangeCalls;
+    plain.setProperty('nick', 'plain');
+    plain.setProperty('gone', 'x');
+    await settled('plain values', (so) => so.data.nick === 'plain' && so.data.gone === 'x');
+    assert.equal(hooks.sharedObjectChangeCalls, calls, 'no Lua call for a client without onSharedObjectChange');
+    ann.setProperty('gone', 'x');
+    await settled('a hooked client\'s request rewritten', (so) => so.data.gone === 'back');
+    assert.equal(hooks.sharedObjectChangeCalls, calls + 1);
+
+    // Persisted as stored.
+    const file = join(dataDir, 'game', 'board.so');
+    await eventually(async () => {
+      try {
+        const saved = decodeSnapshot(readFileSync(file));
+        return saved.version === ann.version && saved.slots.nick === 'plain' && saved.slots.score === 100 && saved.slots.gone === 'back' && !('typing' in saved.slots);
+      } catch {
+        return false;
+      }
+    }, 20_000, 'the file holds the stored values');
+  } finally {
+    await w.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+// A script's holds: an object a script opened stays loaded without users while the script holds
+// it, and goes (transient) or is unloaded after its file is written (persistent) once neither a
+// user nor a script holds it: so:release(), the handle's garbage collection, the app's reload.
+const HOLD_APP = `
+local held = {}
+local function touch(name) mona:sharedObject(name):set('tmp', 1) end
+function onConnection(client)
+  function client:open(name, persistent)
+    held[name] = mona:sharedObject(name, persistent)
+    held[name]:set('by', 'script')
+  end
+  function client:release(name) held[name]:release() held[name]:release() end
+  function client:afterRelease(name) return held[name]:get('by') end
+  function client:touch(name) touch(name) end
+  function client:collect() collectgarbage() end
+end
+`;
+
+test('a script holds the objects it opens until so:release(), garbage collection or its reload; then a transient object vanishes and a persistent one is saved and unloaded', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'covey-so-hold-'));
+  const w = await luaWorld({ 'hold/main.lua': HOLD_APP }, { configure: (config) => (config.sharedObjects.dataDir = dataDir) });
+  const loaded = (name: string) => serverObject(w, 'hold', name);
+  try {
+    const a = await w.rtmp('hold');
+    const b = await w.rtmfp('hold');
+
+    // Transient, held by the script: a user comes and goes, the object and its slots stay.
+    await a.call('open', 'notes', false);
+    assert.equal(loaded('notes')?.get('by'), 'script', 'loaded with no user, as the script holds it');
+    const user = new SharedObject('notes');
+    await user.connect(b);
+    assert.equal(user.data.by, 'script');
+    user.setProperty('seen', true);
+    await user.waitFor(() => user.pendingCount === 0, 20_000, 'the change applied');
+    user.close();
+    await until(() => w.logs.some((l) => l.msg === 'shared object used' && l.object === 'notes') && loaded('notes')?.users.size === 0, 20_000, 'the user released it');
+    assert.deepEqual(loaded('notes')?.snapshot().slots, { by: 'script', seen: true }, 'still there: the script holds it');
+    const lastVersion = loaded('notes')!.version;
+    // Released (twice: the second is a no-op): no user, no hold, gone.
+    await a.call('release', 'notes');
+    assert.equal(loaded('notes'), undefined, 'gone once nobody holds it');
+    await assert.rejects(a.call('afterRelease', 'notes'), /so:get\(\): shared object "notes" was released \(open it again with mona:sharedObject\)/);
+    const again = new SharedObject('notes');
+    const first = await again.connect(a);
+    assert.deepEqual(first.map((c) => c.code), ['clear'], 'a new, empty incarnation');
+    assert.ok(again.version > lastVersion, 'above the old version');
+    again.close();
+
+    // Persistent: released with no user, its file is written and it is unloaded.
+    await a.call('open', 'saved', true);
+    await a.call('release', 'saved');
+    assert.equal(loaded('saved'), undefined, 'unloaded');
+    await eventually(async () => {
+      try {
+        return decodeSnapshot(readFileSync(join(dataDir, 'hold', 'saved.so'))).slots.by === 'script';
+      } catch {
+        return false;
+      }
+    }, 20_000, 'the persistent object saved');
+
+    // A handle the script drops: collected, its hold released.
+    await a.call('touch', 'scratch');
+    assert.equal(loaded('scratch')?.get('tmp'), 1);
+    await a.call('collect');
+    await until(() => loaded('scratch') === undefined, 20_000, 'the collected handle released its hold');
+
+    // The app's reload releases what its previous incarnation held.
+    await a.call('open', 'lobby', false);
+    assert.equal(loaded('lobby')?.get('by'), 'script');
+    w.write('hold/main.lua', `${HOLD_APP}\n-- edited`);
+    await until(() => loaded('lobby') === undefined, 20_000, 'the reloaded app no longer holds the lobby');
+  } finally {
+    await w.close();
+    rmSync(dataDir, { recursive: true, force: true });
   }
 });

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { captureLogs } from './test-server.js';
 import { startServer, type RunningServer } from '../../src/server.js';
-import { defaultConfig } from '../../src/server-config.js';
+import { defaultConfig, type ServerConfig } from '../../src/server-config.js';
 import { RtmpClient } from '../../src/client/rtmp-client.js';
 import { RtmfpClient } from '../../src/client/rtmfp-client.js';
 import type { NetConnection } from '../../src/client/net-connection.js';
@@ -38,7 +38,7 @@ export async function eventually<T>(check: () => Promise<T | undefined | false |
 
 let stampBump = 0;
 
-export async function luaWorld(files: Record<string, string>, options: { www?: string; keep?: boolean } = {}): Promise<LuaWorld> {
+export async function luaWorld(files: Record<string, string>, options: { www?: string; keep?: boolean; configure?: (config: ServerConfig) => void } = {}): Promise<LuaWorld> {
   const www = options.www ?? mkdtempSync(join(tmpdir(), 'covey-lua-'));
   const write = (rel: string, code: string) => {
     const file = join(www, rel);
@@ -55,6 +55,7 @@ export async function luaWorld(files: Record<string, string>, options: { www?: s
   config.www = www;
   config.rtmp = { enabled: true, host: '127.0.0.1', port: 0 };
   config.rtmfp = { ...config.rtmfp, enabled: true, host: '127.0.0.1', port: 0 };
+  options.configure?.(config);
   const server = await startServer(config, log);
   const clients: NetConnection[] = [];
   return {

@@ -17,5 +17,10 @@ end
 
 function onDisconnection(client)
   super.onDisconnection(client)
-  if client.presenceKey then mona:sharedObject('presence'):set(client.presenceKey, nil) end
+  if client.presenceKey then
+    -- Released at once: a hold kept would keep the list loaded after its last user.
+    local presence = mona:sharedObject('presence')
+    presence:set(client.presenceKey, nil)
+    presence:release()
+  end
 end
