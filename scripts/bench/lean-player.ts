@@ -51,7 +51,7 @@ interface OpenMessage {
 }
 
 /** What a player keeps of one of the server's flows. */
-class LeanFlow {
+export class LeanFlow {
   /** Everything up to here has arrived, or the server has given it up. */
   cumulative = 0;
   /** Sequence numbers received above a gap, ascending. */
@@ -116,7 +116,12 @@ export interface LeanSession {
   send(datagram: OutgoingDatagram): void;
 }
 
-export class LeanPlayer {
+/**
+ * The session half of a lean reader: reading packets (decrypting only what is read), flows and
+ * acknowledgements. What a new fragment means is the subclass's: media frames (LeanPlayer), or
+ * shared-object updates (lean-rtmfp-so-user.ts).
+ */
+export abstract class LeanReceiver {
   packetsIn = 0;
   packetsOut = 0;
   /** Packets that could not be read (too long, or chunks running past the end). */
@@ -124,7 +129,7 @@ export class LeanPlayer {
   /** Set by the scheduler: when a lone data packet's ack is due (Infinity: none owed). */
   ackDeadline = Infinity;
   /** Called when an ack is due at once; the scheduler sends it after the datagrams at hand. */
-  onAckNow: (player: LeanPlayer) => void = () => {};
+  onAckNow: (player: LeanReceiver) => void = () => {};
 
   private readonly roundKeys: Uint32Array;
   private readonly protection: PacketProtection;
@@ -143,15 +148,13 @@ export class LeanPlayer {
   private readonly words = new Int32Array(MAX_BLOCKS * 4);
   private readonly decryptedIn = new Uint32Array(MAX_BLOCKS);
   private packetNumber = 0;
-  private cursor = 0;
-  private readonly codecHead = Buffer.alloc(CODEC_HEAD_BYTES);
+  protected cursor = 0;
 
   private readonly scratch = Buffer.alloc(PROTECTION_FRONT_MARGIN + MAX_PACKET_LENGTH + PROTECTION_BACK_MARGIN);
   private readonly writer = new ChunkWriter(this.scratch, 0, 0);
 
   constructor(
     private readonly session: LeanSession,
-    private readonly frames: PlayerFrames,
   ) {
     if (session.params.recvHmac || session.params.recvSequence || session.params.sendHmac || session.params.sendSequence) {
       throw new Error('lean players read packets with the checksum and no session sequence numbers only (the default Flash profile)');
@@ -162,7 +165,7 @@ export class LeanPlayer {
 
   // ---- Reading a packet, decrypting only what is read ----
 
-  private byte(at: number): number {
+  protected byte(at: number): number {
     const block = at >>> 4;
     if (this.decryptedIn[block] !== this.packetNumber) this.decryptBlock(block);
     return (this.words[at >>> 2]! >>> ((at & 3) << 3)) & 0xff;
@@ -192,7 +195,7 @@ export class LeanPlayer {
     return (this.byte(at) << 8) | this.byte(at + 1);
   }
 
-  private u32(at: number): number {
+  protected u32(at: number): number {
     return ((this.byte(at) << 24) | (this.byte(at + 1) << 16) | (this.byte(at + 2) << 8) | this.byte(at + 3)) >>> 0;
   }
 
@@ -298,46 +301,11 @@ export class LeanPlayer {
 
   /** A User Data fragment whose data runs from the cursor to `end`. */
   private fragment(flow: LeanFlow, flags: number, seq: number, forward: number, end: number): void {
-    if (!flow.receive(seq, forward)) return;
-    const at = this.cursor;
-    const size = end - at;
-    const position = flags & UserDataFlag.FRAGMENT_MASK;
-    const abandoned = (flags & UserDataFlag.ABANDON) !== 0;
-    if (position === Fragment.WHOLE || position === Fragment.BEGIN) {
-      flow.open = undefined;
-      if (abandoned || size < TC_MESSAGE_HEADER_LENGTH) return;
-      const type = this.byte(at);
-      if (type !== FlashMessageType.Audio && type !== FlashMessageType.Video) return;
-      const message: OpenMessage = {
-        next: seq + 1,
-        ts: this.u32(at + 1),
-        bytes: size - TC_MESSAGE_HEADER_LENGTH,
-        codecConfig: this.isCodecConfig(type, at + TC_MESSAGE_HEADER_LENGTH, end),
-      };
-      if (position === Fragment.WHOLE) this.frames.frame(message.ts, message.bytes, message.codecConfig, Date.now());
-      else flow.open = message;
-      return;
-    }
-    const open = flow.open;
-    if (open === undefined) return;
-    if (abandoned || seq !== open.next) {
-      flow.open = undefined;
-      return;
-    }
-    open.next++;
-    open.bytes += size;
-    if (position === Fragment.END) {
-      flow.open = undefined;
-      this.frames.frame(open.ts, open.bytes, open.codecConfig, Date.now());
-    }
+    if (flow.receive(seq, forward)) this.newFragment(flow, flags, seq, end);
   }
 
-  private isCodecConfig(type: number, from: number, end: number): boolean {
-    const n = Math.min(CODEC_HEAD_BYTES, end - from);
-    for (let i = 0; i < n; i++) this.codecHead[i] = this.byte(from + i);
-    const head = this.codecHead.subarray(0, n);
-    return type === FlashMessageType.Video ? isVideoSequenceHeader(head) : isAudioSequenceHeader(head);
-  }
+  /** A fragment not seen before, its data from the cursor to `end` (read it with byte and u32). */
+  protected abstract newFragment(flow: LeanFlow, flags: number, seq: number, end: number): void;
 
   // ---- Acknowledging ----
 
@@ -391,25 +359,79 @@ export class LeanPlayer {
   }
 }
 
+/** A lean media player: counts the audio and video frames of its session's flows. */
+export class LeanPlayer extends LeanReceiver {
+  private readonly codecHead = Buffer.alloc(CODEC_HEAD_BYTES);
+
+  constructor(
+    session: LeanSession,
+    private readonly frames: PlayerFrames,
+  ) {
+    super(session);
+  }
+
+  /** Media messages are counted into `frames` when their last fragment arrives. */
+  protected override newFragment(flow: LeanFlow, flags: number, seq: number, end: number): void {
+    const at = this.cursor;
+    const size = end - at;
+    const position = flags & UserDataFlag.FRAGMENT_MASK;
+    const abandoned = (flags & UserDataFlag.ABANDON) !== 0;
+    if (position === Fragment.WHOLE || position === Fragment.BEGIN) {
+      flow.open = undefined;
+      if (abandoned || size < TC_MESSAGE_HEADER_LENGTH) return;
+      const type = this.byte(at);
+      if (type !== FlashMessageType.Audio && type !== FlashMessageType.Video) return;
+      const message: OpenMessage = {
+        next: seq + 1,
+        ts: this.u32(at + 1),
+        bytes: size - TC_MESSAGE_HEADER_LENGTH,
+        codecConfig: this.isCodecConfig(type, at + TC_MESSAGE_HEADER_LENGTH, end),
+      };
+      if (position === Fragment.WHOLE) this.frames.frame(message.ts, message.bytes, message.codecConfig, Date.now());
+      else flow.open = message;
+      return;
+    }
+    const open = flow.open;
+    if (open === undefined) return;
+    if (abandoned || seq !== open.next) {
+      flow.open = undefined;
+      return;
+    }
+    open.next++;
+    open.bytes += size;
+    if (position === Fragment.END) {
+      flow.open = undefined;
+      this.frames.frame(open.ts, open.bytes, open.codecConfig, Date.now());
+    }
+  }
+
+  private isCodecConfig(type: number, from: number, end: number): boolean {
+    const n = Math.min(CODEC_HEAD_BYTES, end - from);
+    for (let i = 0; i < n; i++) this.codecHead[i] = this.byte(from + i);
+    const head = this.codecHead.subarray(0, n);
+    return type === FlashMessageType.Video ? isVideoSequenceHeader(head) : isAudioSequenceHeader(head);
+  }
+}
+
 /**
  * Sends the players' acks as Covey's client's sessions do: one owed at once goes out after the
  * datagrams already at hand have been read (so a burst is acknowledged once), and a lone packet's
  * when its delay runs out.
  */
 export class AckScheduler {
-  private readonly now: LeanPlayer[] = [];
+  private readonly now: LeanReceiver[] = [];
   private scheduled = false;
   private readonly timer: NodeJS.Timeout;
 
   constructor(
-    private readonly players: readonly LeanPlayer[],
+    private readonly players: readonly LeanReceiver[],
     private readonly clock: () => number,
   ) {
     for (const p of players) p.onAckNow = (player) => this.ackSoon(player);
     this.timer = setInterval(() => this.sendDelayed(), 20);
   }
 
-  private ackSoon(player: LeanPlayer): void {
+  private ackSoon(player: LeanReceiver): void {
     this.now.push(player);
     if (this.scheduled) return;
     this.scheduled = true;

@@ -1,6 +1,7 @@
 // Covey's client turned into a lean player (lean-player.ts): the client opens the session,
-// connects and plays; `takeOver` then freezes its endpoint (its timers stop firing and whatever it
-// sends is dropped) and hands the session's socket and keys to a LeanPlayer.
+// connects and plays (or uses a shared object: `connect`, then the caller's setup); `takeOver`
+// then freezes its endpoint (its timers stop firing and whatever it sends is dropped) and hands
+// the session's socket and keys to a LeanPlayer (or another LeanReceiver: `takeOverWith`).
 import { createSocket, type Socket } from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import { RtmfpClient } from '../../src/client/rtmfp-client.js';
@@ -11,7 +12,7 @@ import { RtmfpEndpoint } from '../../src/rtmfp/endpoint.js';
 import { SOCKET_BUFFER_BYTES, systemClock } from '../../src/rtmfp/node-platform.js';
 import type { Clock, DatagramHandler, DatagramPort, OutgoingDatagram, TimerHandle } from '../../src/rtmfp/platform.js';
 import type { Address } from '../../src/rtmfp/address.js';
-import { LeanPlayer } from './lean-player.js';
+import { LeanPlayer, type LeanReceiver, type LeanSession } from './lean-player.js';
 import type { PlayerFrames } from './player-frames.js';
 
 /** Keeps the keys of the session its endpoint opens (one session per endpoint here). */
@@ -111,9 +112,9 @@ class DivertablePort implements DatagramPort {
   }
 }
 
-/** One player: Covey's client until `takeOver`, a LeanPlayer after. */
+/** One player: Covey's client until `takeOver`, a LeanPlayer (or another LeanReceiver) after. */
 export class LeanSessionPlayer {
-  lean: LeanPlayer | undefined;
+  lean: LeanReceiver | undefined;
 
   private constructor(
     private readonly port: DivertablePort,
@@ -125,22 +126,33 @@ export class LeanSessionPlayer {
 
   /** Connects to `url` (rtmfp://host:port/app) and plays `streamName`, counting frames into `frames`. */
   static async open(url: string, streamName: string, frames: PlayerFrames): Promise<LeanSessionPlayer> {
+    const player = await LeanSessionPlayer.connect(url);
+    await player.client.play(streamName, { onFrame: frames.onClientFrame });
+    return player;
+  }
+
+  /** Connects to `url` (rtmfp://host:port/app), a socket of its own; the caller does the rest with `client`. */
+  static async connect(url: string): Promise<LeanSessionPlayer> {
     const port = await DivertablePort.bind();
     const clock = new FreezableClock();
     const crypto = new KeyRecordingCrypto({ server: false });
     const endpoint = new RtmfpEndpoint({ port, crypto, clock });
     const client = await RtmfpClient.connect(url, { endpoint });
-    await client.play(streamName, { onFrame: frames.onClientFrame });
     return new LeanSessionPlayer(port, clock, crypto, endpoint, client);
   }
 
   /** Hands the session over to a LeanPlayer, which counts frames into `frames` from then on. */
   async takeOver(frames: PlayerFrames): Promise<LeanPlayer> {
+    return this.takeOverWith((session) => new LeanPlayer(session, frames));
+  }
+
+  /** Hands the session over to the LeanReceiver `make` builds on it. */
+  async takeOverWith<T extends LeanReceiver>(make: (session: LeanSession) => T): Promise<T> {
     const session = this.client.session;
     if (this.crypto.keys === undefined) throw new Error('lean player: the session opened without its keys being seen');
     this.clock.freeze();
     const socket = this.port.socket;
-    const lean = new LeanPlayer({ params: this.crypto.keys, remoteId: session.remoteId, send: (d) => socket.send(d as Buffer | Buffer[]) }, frames);
+    const lean = make({ params: this.crypto.keys, remoteId: session.remoteId, send: (d) => socket.send(d as Buffer | Buffer[]) });
     await this.port.divert(session.address, (data: Buffer) => lean.receive(data, performance.now()));
     this.lean = lean;
     return lean;

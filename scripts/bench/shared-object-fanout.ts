@@ -3,27 +3,36 @@
 // from /proc).
 //
 //   node --import tsx scripts/bench/shared-object-fanout.ts [--users 100,1000] [--protocols rtmp,rtmfp]
-//        [--updates 300] [--seconds 5] [--window 256] [--procs 2]
+//        [--kinds lean,full] [--updates 300] [--seconds 5] [--window 256] [--procs N]
 //
-// The N users are Covey clients spread over --procs child processes (shared-object-users.ts); a
-// writer, one more client in this process, changes the slot. For each protocol and N:
+// The N users run in child processes, of one of two kinds (--kinds, each measured in turn on a
+// server of its own):
+// - lean (the default): bench-only users that do the minimum (shared-object-lean-users.ts: RTMP,
+//   the handshake, connect and Use, then chunk headers and the update's bytes; RTMFP, Covey's
+//   client until the object is in use, then a reader that acknowledges the flows and decrypts
+//   only the blocks of the update it reads), all in one process (--procs 1): they cost the
+//   second core less than the server costs the first, so the figures are the server's;
+// - full: Covey's own clients with its SharedObject (shared-object-users.ts) in 2 processes, the
+//   comparison: they need more CPU than the server, and their figures are theirs as much.
+// A writer, one more Covey client in this process, changes the slot. For each protocol, N, kind:
 // - latency: the writer sets the slot --updates times, one at a time, 20 ms apart; an update's
 //   latency is from the writer's setProperty to the moment the last of the N users has it, both
-//   read from the monotonic clock all processes share. Median, p99, max.
+//   read from CLOCK_MONOTONIC (process.hrtime), which every process on the machine shares (checked
+//   at the start: a users process's reading falls between this one's before and after). Median,
+//   p99, max.
 // - throughput: the writer keeps up to --window updates unanswered (one message each) for
 //   --seconds; updates per second is what the slowest user received in that time, with the
 //   server's CPU per update and per user.
 // The users' processes share the machine's cores with the server: the latency to the last of N
-// users includes the time their event loops take to read N messages, so on a loaded machine
-// these are the clients' figures as much as the server's (the server's own CPU per delivered
-// message is printed beside them). BENCH_PROFILE=dir writes the server's CPU profile there,
-// BENCH_USERS_PROFILE=dir the users processes'.
+// users includes the time their event loops take to read N messages (the server's own CPU per
+// delivered message is printed beside them, and the users' CPU). BENCH_PROFILE=dir writes the
+// server's CPU profile there, BENCH_USERS_PROFILE=dir the users processes'.
 // Targets (issue 18): p99 at most 20 ms to the last of 1,000 users; at least 1,000 updates/s
 // fanned out to 100 users.
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -38,10 +47,12 @@ const { values: args } = parseArgs({
   options: {
     users: { type: 'string', default: '100,1000' },
     protocols: { type: 'string', default: 'rtmp,rtmfp' },
+    kinds: { type: 'string', default: 'lean' },
+    writer: { type: 'string', default: 'same' },
     updates: { type: 'string', default: '300' },
     seconds: { type: 'string', default: '5' },
     window: { type: 'string', default: '256' },
-    procs: { type: 'string', default: '2' },
+    procs: { type: 'string' },
   },
 });
 const USER_COUNTS = args.users.split(',').map(Number);
@@ -49,8 +60,15 @@ const PROTOCOLS = args.protocols.split(',') as Array<'rtmp' | 'rtmfp'>;
 const UPDATES = Number(args.updates);
 const SECONDS = Number(args.seconds);
 const WINDOW = Number(args.window);
-const PROCS = Number(args.procs);
-const usersScript = fileURLToPath(new URL('./shared-object-users.ts', import.meta.url));
+const KINDS = args.kinds.split(',') as Kind[];
+for (const k of KINDS) if (k !== 'lean' && k !== 'full') throw new Error(`--kinds: ${k} is neither lean nor full`);
+type Kind = 'lean' | 'full';
+/** The writer's protocol: the users' (same), or rtmp or rtmfp whatever theirs. */
+const WRITER = args.writer as 'same' | 'rtmp' | 'rtmfp';
+if (!['same', 'rtmp', 'rtmfp'].includes(WRITER)) throw new Error(`--writer: ${WRITER} is not same, rtmp or rtmfp`);
+/** Lean users all fit in one process; full ones need two to keep up at all. */
+const procsFor = (kind: Kind) => Number(args.procs ?? (kind === 'lean' ? 1 : 2));
+const usersScript = (kind: Kind) => fileURLToPath(new URL(kind === 'lean' ? './shared-object-lean-users.ts' : './shared-object-users.ts', import.meta.url));
 const now = () => process.hrtime.bigint();
 
 function freePort(): Promise<number> {
@@ -91,15 +109,17 @@ interface UsersProcess {
   /** Update value -> when the first and the last user of this process got it (ns, monotonic). */
   arrivals: Map<number, { firstNs: bigint; lastNs: bigint }>;
   fewest?: number;
+  clockNs?: bigint;
 }
 
-function startUsers(protocol: 'rtmp' | 'rtmfp', url: string, count: number): Promise<UsersProcess> {
-  const child = fork(usersScript, [protocol, url, 'fan', String(count)], { execArgv: ['--import', 'tsx', ...(process.env.BENCH_USERS_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_USERS_PROFILE}`] : [])], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+function startUsers(kind: Kind, protocol: 'rtmp' | 'rtmfp', url: string, count: number): Promise<UsersProcess> {
+  const child = fork(usersScript(kind), [protocol, url, 'fan', String(count)], { execArgv: ['--import', 'tsx', ...(process.env.BENCH_USERS_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_USERS_PROFILE}`] : [])], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const users: UsersProcess = { child, arrivals: new Map() };
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`a users process exited (${code}) before its ${count} users were ready`)));
-    child.on('message', (m: { ready?: true; seq?: number; firstNs?: string; lastNs?: string; fewest?: number }) => {
+    child.on('message', (m: { ready?: true; seq?: number; firstNs?: string; lastNs?: string; fewest?: number; clockNs?: string }) => {
       if (m.ready) resolve(users);
+      else if (m.clockNs !== undefined) users.clockNs = BigInt(m.clockNs);
       else if (m.seq !== undefined) users.arrivals.set(m.seq, { firstNs: BigInt(m.firstNs!), lastNs: BigInt(m.lastNs!) });
       else if (m.fewest !== undefined) users.fewest = m.fewest;
     });
@@ -115,19 +135,32 @@ async function waitUntil(check: () => boolean, timeoutMs: number, what: string):
   }
 }
 
-async function run(protocol: 'rtmp' | 'rtmfp', n: number): Promise<void> {
+/** Fails unless the users process reads the same monotonic clock as this one (its reading between ours). */
+async function checkClock(p: UsersProcess): Promise<void> {
+  p.clockNs = undefined;
+  const before = now();
+  p.child.send({ clock: true });
+  await waitUntil(() => p.clockNs !== undefined, 10_000, 'a users process reading its clock');
+  const after = now();
+  if (p.clockNs! < before || p.clockNs! > after) throw new Error(`a users process's monotonic clock (${p.clockNs}) is not between this process's readings (${before}, ${after}): receipt times cannot be compared with send times`);
+}
+
+async function run(protocol: 'rtmp' | 'rtmfp', n: number, kind: Kind): Promise<void> {
   const server = await startServer();
   const url = protocol === 'rtmp' ? `rtmp://127.0.0.1:${server.rtmpPort}/bench` : `rtmfp://127.0.0.1:${server.rtmfpPort}/bench`;
   const procs: UsersProcess[] = [];
   let writerConnection: NetConnection | undefined;
   try {
     const t0 = performance.now();
+    const PROCS = procsFor(kind);
     const perProc = Array.from({ length: Math.min(PROCS, n) }, (_, i) => Math.floor(n / PROCS) + (i < n % PROCS ? 1 : 0));
-    procs.push(...(await Promise.all(perProc.map((count) => startUsers(protocol, url, count)))));
-    writerConnection = protocol === 'rtmp' ? await RtmpClient.connect(url) : await RtmfpClient.connect(url, { localAddresses: 'none' });
+    procs.push(...(await Promise.all(perProc.map((count) => startUsers(kind, protocol, url, count)))));
+    for (const p of procs) await checkClock(p);
+    const writerProtocol = WRITER === 'same' ? protocol : WRITER;
+    writerConnection = writerProtocol === 'rtmp' ? await RtmpClient.connect(`rtmp://127.0.0.1:${server.rtmpPort}/bench`) : await RtmfpClient.connect(`rtmfp://127.0.0.1:${server.rtmfpPort}/bench`, { localAddresses: 'none' });
     const writer = new SharedObject('fan');
     await writer.connect(writerConnection);
-    console.log(`${protocol} N=${n}: ${n} users in ${procs.length} processes connected and using the object in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    console.log(`${protocol} N=${n}, ${kind} users: ${n} users in ${procs.length} process${procs.length > 1 ? 'es' : ''} connected and using the object (writer over ${writerProtocol}) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
     // Latency, one update at a time: to the first user (the way in and through the server) and
     // to the last (plus the fan-out: the server's sends and the users' reads).
@@ -173,6 +206,8 @@ async function run(protocol: 'rtmp' | 'rtmfp', n: number): Promise<void> {
       }
     };
     const cpu0 = cpuSeconds(server.child.pid!);
+    const usersCpu0 = procs.map((p) => cpuSeconds(p.child.pid!));
+    const writerCpu0 = process.cpuUsage();
     const start = performance.now();
     let sentCount = 0;
     while (performance.now() - start < SECONDS * 1000) {
@@ -186,10 +221,13 @@ async function run(protocol: 'rtmp' | 'rtmfp', n: number): Promise<void> {
     }
     const elapsed = (performance.now() - start) / 1000;
     const cpu = cpuSeconds(server.child.pid!) - cpu0;
+    const writerCpuUs = process.cpuUsage(writerCpu0);
+    const writerCpu = (writerCpuUs.user + writerCpuUs.system) / 1e6;
+    const usersCpu = procs.reduce((sum, p, i) => sum + cpuSeconds(p.child.pid!) - usersCpu0[i]!, 0);
     for (const p of procs) p.child.send({ counts: true });
     await waitUntil(() => procs.every((p) => p.fewest !== undefined), 10_000, 'users processes reporting their counts');
     const slowest = Math.min(...procs.map((p) => p.fewest!));
-    console.log(`  throughput: ${(slowest / elapsed).toFixed(0)} updates/s reached the slowest of ${n} users (${sentCount} sent in ${elapsed.toFixed(1)} s, window ${WINDOW}); server CPU ${(cpu / elapsed * 100).toFixed(0)}% of a core, ${(cpu * 1e6 / Math.max(1, slowest * n)).toFixed(2)} us per update per user`);
+    console.log(`  throughput: ${(slowest / elapsed).toFixed(0)} updates/s reached the slowest of ${n} users (${sentCount} sent in ${elapsed.toFixed(1)} s, window ${WINDOW}); server CPU ${(cpu / elapsed * 100).toFixed(0)}% of a core, ${(cpu * 1e6 / Math.max(1, slowest * n)).toFixed(2)} us per update per user; users ${(usersCpu / elapsed * 100).toFixed(0)}%, writer ${(writerCpu / elapsed * 100).toFixed(0)}%`);
     answers.sort((a, b) => a - b);
     console.log(`  the writer's answers (Success) in that time: median ${ms(quantile(answers, 0.5))} ms, p99 ${ms(quantile(answers, 0.99))} ms`);
     await writer.waitFor(() => writer.pendingCount === 0, 20_000, 'the last updates answered');
@@ -201,5 +239,6 @@ async function run(protocol: 'rtmp' | 'rtmfp', n: number): Promise<void> {
   }
 }
 
-for (const protocol of PROTOCOLS) for (const n of USER_COUNTS) await run(protocol, n);
+console.log(`shared-object fan-out, ${process.version}, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+for (const protocol of PROTOCOLS) for (const n of USER_COUNTS) for (const kind of KINDS) await run(protocol, n, kind);
 process.exit(0);
