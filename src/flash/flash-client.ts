@@ -114,6 +114,15 @@ export class FlashClient implements SharedObjectUser {
     });
   }
 
+  /**
+   * Calls a method of the client without asking for an answer: transaction 0, as Flash Media
+   * Server's client.call without a responder (and MonaServer's writeInvocation) send it, so the
+   * client neither answers nor reports a missing method back.
+   */
+  notify(method: string, ...args: unknown[]): void {
+    if (this.state === 'connected') this.transport.sendCommand(0, this.objectEncoding, method, 0, null, ...args);
+  }
+
   /** @internal A shared-object message to the client (see SharedObject). */
   sendSharedObjectMessage(type: number, payload: Buffer): void {
     if (this.state === 'connected') this.transport.sendSharedObject?.(type, payload);

@@ -139,7 +139,7 @@ export class LuaAppHooks implements AppHooks {
     if (entry === undefined) return undefined;
     // The publication object the script sees in onPublish, onUnpublish and the packet callbacks.
     const publication = this.vm.ref({ name: name.key });
-    const refusal = this.refusable(client, 'onPublish', [publication], `publish of ${name.key} refused by the application`);
+    const refusal = this.refusable(client, 'onPublish', [publication], `Not allowed to publish ${name.key}`);
     if (refusal !== undefined) {
       this.vm.release(publication);
       return refusal;
@@ -184,7 +184,7 @@ export class LuaAppHooks implements AppHooks {
     // The objects onSubscribe sees come back in onUnsubscribe (a client may play a name twice: in turn).
     const publication = this.vm.ref({ name: name.key });
     const subscription = this.vm.ref({ name: name.key, query: Object.fromEntries(name.query) });
-    const refusal = this.refusable(client, 'onSubscribe', [publication, subscription], `play of ${name.key} refused by the application`);
+    const refusal = this.refusable(client, 'onSubscribe', [publication, subscription], `Not authorized to play ${name.key}`);
     if (refusal !== undefined) {
       this.vm.release(publication);
       this.vm.release(subscription);

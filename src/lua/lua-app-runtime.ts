@@ -11,13 +11,49 @@ local load, setmetatable, rawget, rawequal, type, error, tostring, pairs =
   load, setmetatable, rawget, rawequal, type, error, tostring, pairs
 local G = _G
 
--- Logging globals, each line with the caller's file:line.
+-- Logging globals, each line with the caller's file:line. The arguments are concatenated as they
+-- are, as MonaServer's (INFO('user ', name, ' joined')).
+local function logText(...)
+  local parts = table.pack(...)
+  for i = 1, parts.n do parts[i] = tostring(parts[i]) end
+  return table.concat(parts, '', 1, parts.n)
+end
 for _, level in ipairs({'ERROR', 'WARN', 'NOTE', 'INFO', 'DEBUG', 'TRACE'}) do
   local write = host.log
-  G[level] = function(...)
-    local parts = table.pack(...)
-    for i = 1, parts.n do parts[i] = tostring(parts[i]) end
-    write(level, table.concat(parts, ' ', 1, parts.n))
+  G[level] = function(...) write(level, logText(...)) end
+end
+-- LOG(level, ...) with MonaServer2's level numbers (LOG_FATAL 1 ... LOG_TRACE 8): fatal and critic
+-- log as errors, a level that is not a number as INFO (its default), above 8 as TRACE.
+local LOG_NAMES = { 'FATAL', 'CRITIC', 'ERROR', 'WARN', 'NOTE', 'INFO', 'DEBUG', 'TRACE' }
+local LOG_AS = { FATAL = 'ERROR', CRITIC = 'ERROR' }
+for i, name in ipairs(LOG_NAMES) do G['LOG_' .. name] = i end
+do
+  local write, tointeger = host.log, math.tointeger
+  G.LOG = function(level, ...)
+    local n = type(level) == 'number' and tointeger(level // 1) or 0
+    local name = n <= 0 and 'INFO' or LOG_NAMES[n > 8 and 8 or n]
+    write(LOG_AS[name] or name, logText(...))
+  end
+end
+
+-- error(...) and assert(v, ...) as MonaServer2's: more than one message argument (and not Lua's
+-- error(message, level)) are concatenated, as the logging globals do; error() alone rejects with
+-- an empty message (the host then says "client rejected", as MonaServer v1).
+do
+  local rawError, rawAssert, select = error, assert, select
+  G.error = function(...)
+    local n, message, level = select('#', ...), ...
+    if n == 0 then rawError('', 2) end
+    if n == 1 or (n == 2 and (level == nil or type(level) == 'number')) then
+      -- Level 1 is the caller of this wrapper: one more for the wrapper itself (0 stays "no position").
+      if level == nil then level = 1 end
+      rawError(message, level > 0 and level + 1 or 0)
+    end
+    rawError(logText(...), 2)
+  end
+  G.assert = function(v, ...)
+    if v or select('#', ...) <= 1 then return rawAssert(v, ...) end
+    rawError(logText(...), 2)
   end
 end
 
@@ -41,23 +77,69 @@ Client.writer = setmetatable({}, { __index = function(_, key)
 end })
 
 -- A publication a script made (mona:publish / mona:newPublication). Packets are FLV tag bodies,
--- as publication:onAudio/onVideo receive them, so a script can forward what it gets.
+-- as publication:onAudio/onVideo receive them, so a script can forward what it gets; or, in
+-- MonaServer2's form, a tag table and the codec's own bytes, which get the FLV header from the tag.
 local Publication = {}
 Publication.__index = Publication
 Publication.__tostring = function(self) return 'publication ' .. rawget(self, 'name') end
-local function mediaWriter(kind, method)
-  return function(self, time, packet)
-    if type(time) ~= 'number' then
-      error("publication:" .. method .. "(time, packet): the time in ms first (MonaServer2's tag table is not supported), got " .. type(time), 2)
+
+local AAC, AVC, HEVC = 10, 7, 12
+local tointeger, char, spack = math.tointeger, string.char, string.pack
+local function tagCodec(tag, method)
+  local codec = tointeger(tag.codec)
+  if codec == nil or codec < 0 or codec > 15 then
+    error('publication:' .. method .. '(tag, packet): tag.codec is the FLV codec number (0-15), got ' .. tostring(tag.codec), 4)
+  end
+  return codec
+end
+-- FLV audio header: codec, rate (5.5, 11, 22 or 44 kHz), 16-bit, stereo; AAC adds its packet type
+-- (0 for the AudioSpecificConfig, tag.isConfig) and is always "44 kHz stereo" in FLV.
+local function audioBody(tag, packet)
+  local codec = tagCodec(tag, 'writeAudio')
+  local rate = tonumber(tag.rate) or 44100
+  local rateIndex = rate <= 5512 and 0 or rate <= 11025 and 1 or rate <= 22050 and 2 or 3
+  local stereo = (tonumber(tag.channels) or 2) > 1 and 1 or 0
+  if codec == AAC then return char((AAC << 4) | 15, tag.isConfig and 0 or 1) .. packet end
+  return char((codec << 4) | (rateIndex << 2) | 2 | stereo) .. packet
+end
+-- FLV video header: frame type (MonaServer2's tag.frame: 1 key, 2 inter, 3 disposable, 5 info,
+-- 7 config, which FLV sends as a key frame) and codec; H.264 and HEVC add the packet type (0 for
+-- the decoder configuration, 1 for NAL units) and the composition offset in ms.
+local function videoBody(tag, packet)
+  local codec = tagCodec(tag, 'writeVideo')
+  local frame = tointeger(tag.frame) or 2
+  local config = frame == 7
+  local frameType = config and 1 or (frame >= 1 and frame <= 5) and frame or 2
+  local head = char((frameType << 4) | codec)
+  if codec == AVC or codec == HEVC then
+    head = head .. char(config and 0 or 1) .. spack('>i3', tointeger(tag.compositionOffset) or 0)
+  end
+  return head .. packet
+end
+
+local function mediaWriter(kind, method, tagBody)
+  local usage = 'publication:' .. method .. '(time, packet) or (tag, packet)'
+  return function(self, time, packet, ...)
+    -- MonaServer2's (track, tag, packet): one track per kind here.
+    if type(time) == 'number' and type(packet) == 'table' then
+      if time ~= 0 and time ~= 1 then error(usage .. ': track ' .. tostring(time) .. ' (a publication has one track of each kind)', 2) end
+      time, packet = packet, ...
     end
-    if type(packet) ~= 'string' then error('publication:' .. method .. '(time, packet): the packet is a string of bytes, got ' .. type(packet), 2) end
+    if type(packet) ~= 'string' then error(usage .. ': the packet is a string of bytes, got ' .. type(packet), 2) end
+    if type(time) == 'table' then
+      local tag = time
+      packet = tagBody(tag, packet)
+      time = tonumber(tag.time) or 0
+    elseif type(time) ~= 'number' then
+      error(usage .. ': the time in ms or a tag table first, got ' .. type(time), 2)
+    end
     host.media(rawget(self, 'id'), kind, time, packet)
   end
 end
-Publication.pushAudioPacket = mediaWriter('audio', 'pushAudioPacket')
-Publication.pushVideoPacket = mediaWriter('video', 'pushVideoPacket')
-Publication.writeAudio = mediaWriter('audio', 'writeAudio')
-Publication.writeVideo = mediaWriter('video', 'writeVideo')
+Publication.pushAudioPacket = mediaWriter('audio', 'pushAudioPacket', audioBody)
+Publication.pushVideoPacket = mediaWriter('video', 'pushVideoPacket', videoBody)
+Publication.writeAudio = mediaWriter('audio', 'writeAudio', audioBody)
+Publication.writeVideo = mediaWriter('video', 'writeVideo', videoBody)
 -- v1: the handler name and its values already in AMF (mona:toAMF(...)).
 function Publication:pushDataPacket(name, packet) host.dataPacket(rawget(self, 'id'), tostring(name), packet or '') end
 -- The handler name and Lua values, sent as AMF0 (NetStream.send on the players' side).
@@ -66,6 +148,70 @@ function Publication:writeData(name, ...) host.data(rawget(self, 'id'), tostring
 function Publication:writeProperties(properties) host.properties(rawget(self, 'id'), properties) end
 function Publication:flush() end
 function Publication:close() host.unpublish(rawget(self, 'id')) end
+
+-- Timers (MonaServer2's API): mona:setTimer(function[, ms]) returns a timer object. The callback
+-- gets the ms elapsed since the timer was made or last fired and returns the next delay (0 or
+-- nothing stops it); without ms it runs at once and its result is the first delay.
+-- mona:setTimer(timer, ms) re-arms a timer, mona:setTimer(timer, 0) stops it, mona:setTimer(timer)
+-- and timer() fire it now, timer:nextRaising() tells when it fires next (ms since the epoch, 0 when
+-- stopped). An armed timer is pinned in its app (as MonaServer2 pins it in the app's environment),
+-- a stopped one lives as long as the script keeps it; a reload stops them all.
+local Timer = { __metatable = 'timer' }
+local timerRecords = setmetatable({}, { __mode = 'k' })
+local function armTimer(r, t, delay)
+  delay = tonumber(delay) or 0
+  if delay > 0 then r.pins[r.id] = t else r.pins[r.id] = nil end
+  r.host.arm(r.id, delay)
+end
+local function fireTimer(r, t, elapsed)
+  -- Unpinned first: a callback that fails leaves its timer stopped.
+  armTimer(r, t, 0)
+  armTimer(r, t, r.fn(elapsed))
+end
+Timer.__index = {
+  nextRaising = function(self)
+    local r = timerRecords[self]
+    if r == nil then error('timer:nextRaising(): call it on a timer (mona:setTimer returns one)', 2) end
+    return r.host.due(r.id)
+  end,
+}
+Timer.__call = function(self)
+  local r = timerRecords[self]
+  fireTimer(r, self, r.host.elapsed(r.id))
+end
+Timer.__tostring = function(self) return 'timer ' .. timerRecords[self].id end
+
+local function newSetTimer(timerHost)
+  local pins, lastId = {}, 0
+  -- Called by the host when an armed timer's delay has passed.
+  timerHost.init(function(id, elapsed)
+    local t = pins[id]
+    if t ~= nil then fireTimer(timerRecords[t], t, elapsed) end
+  end)
+  return function(target, delay)
+    local t, r
+    if type(target) == 'function' then
+      lastId = lastId + 1
+      t = setmetatable({}, Timer)
+      r = { id = lastId, fn = target, host = timerHost, pins = pins }
+      timerRecords[t] = r
+    else
+      r = target ~= nil and timerRecords[target] or nil
+      if r == nil or r.pins ~= pins then
+        error('mona:setTimer(function or timer[, delay in ms]): got ' .. type(target) .. (r and " (a timer of another app)" or ''), 3)
+      end
+      t = target
+    end
+    if delay == nil then
+      fireTimer(r, t, type(target) == 'function' and 0 or timerHost.elapsed(r.id))
+    elseif type(delay) ~= 'number' then
+      error('mona:setTimer(' .. type(target) .. ', delay): the delay in ms is a number, got ' .. type(delay), 3)
+    else
+      armTimer(r, t, delay)
+    end
+    return t
+  end
+end
 
 local runtime = {}
 
@@ -129,7 +275,11 @@ local function fileFunctions(meta, env, path)
 end
 
 function runtime.newEnv(parent, path, api, data)
+  local timerHost = api._timer
+  api._timer = nil
   local mona = newMona(api)
+  local setTimer = newSetTimer(timerHost)
+  mona.setTimer = function(first, ...) if rawequal(first, mona) then return setTimer(...) end return setTimer(first, ...) end
   local meta = { path = path, super = parent, mona = mona, data = data }
   setmetatable(meta, { __index = parent or G })
   local env = setmetatable({}, { __index = meta })

@@ -73,8 +73,12 @@ export async function startLuaHost(options: LuaHostOptions): Promise<LuaHost> {
       const entry = hooks?.clients.get(clientId);
       if (entry === undefined) throw new Error(`writeInvocation: client ${clientId} is gone`);
       const callback = args.at(-1) instanceof LuaRef ? (args.pop() as LuaRef) : undefined;
+      // Without a callback nobody waits for the answer: the call goes as transaction 0.
+      if (callback === undefined) {
+        entry.client.notify(name, ...args);
+        return;
+      }
       const answer = (values: unknown[]) => {
-        if (callback === undefined) return;
         try {
           vm.call(callback, values);
         } catch (err) {

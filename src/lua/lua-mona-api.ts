@@ -1,5 +1,5 @@
 // Each app's `mona` object (the runtime wraps each function so that mona.f(x) and mona:f(x) both work) (MonaServer2's global, one per app here so that timers and clients
-// belong to the app that made them and stop with it): setTimer, clients, JSON and AMF codecs,
+// belong to the app that made them and stop with it): timers, clients, JSON and AMF codecs,
 // hashes and HMACs, configuration values.
 //
 // hash/hmac use the algorithm asked for: MonaServer2 maps MD5, SHA1 and SHA256 all to MD5
@@ -39,34 +39,66 @@ export function monaFor(app: LuaApp, host: MonaApiHost): Record<string, unknown>
   app.refs.push(clients);
   app.clientsTable = clients;
 
-  const setTimer = fn((args) => {
-    const [callback, delay] = args;
-    if (!(callback instanceof LuaRef)) throw new Error('mona:setTimer(function, delay in ms) needs a function');
-    app.refs.push(callback);
-    let last = Date.now();
-    let timer: NodeJS.Timeout;
-    const fire = () => {
-      app.timers.delete(timer);
-      if (app.env === undefined) return;
-      const now = Date.now();
-      let next: unknown;
-      try {
-        [next] = vm.call(callback, [now - last]);
-      } catch (err) {
-        host.timerFailed(app, err);
+  // Timers (MonaServer2's mona:setTimer): the timer objects live in Lua (lua-app-runtime.ts),
+  // pinned there while armed; here each timer id has at most one pending setTimeout, cleared with
+  // the app. `fire` is the app's Lua function that runs timer `id` and re-arms it by its result.
+  let fire: LuaRef | undefined;
+  const pending = new Map<number, { handle?: NodeJS.Timeout; last: number; due: number }>();
+  const timerState = (id: number) => {
+    let state = pending.get(id);
+    if (state === undefined) pending.set(id, (state = { last: Date.now(), due: 0 }));
+    return state;
+  };
+  const timer = {
+    init: fn((args) => {
+      if (!(args[0] instanceof LuaRef)) throw new Error('timer init needs a function');
+      fire = args[0];
+      app.refs.push(fire);
+    }),
+    // arm(id, ms): fire after ms; 0 stops it.
+    arm: fn((args) => {
+      const id = Number(args[0]);
+      const ms = Number(args[1]);
+      const state = timerState(id);
+      if (state.handle !== undefined) {
+        clearTimeout(state.handle);
+        app.timers.delete(state.handle);
+        state.handle = undefined;
+      }
+      if (!(ms > 0)) {
+        // Stopped: a timer re-armed later counts its elapsed time from then.
+        pending.delete(id);
         return;
       }
-      last = now;
-      if (typeof next === 'number' && next > 0) arm(next);
-    };
-    const arm = (ms: number) => {
-      timer = setTimeout(fire, ms);
-      app.timers.add(timer);
-    };
-    // Without a delay the callback runs at once and its return value is the first delay (MonaServer2).
-    arm(typeof delay === 'number' && delay > 0 ? delay : 0);
-    return undefined;
-  });
+      state.due = Date.now() + ms;
+      const handle = setTimeout(() => {
+        app.timers.delete(handle);
+        state.handle = undefined;
+        state.due = 0;
+        if (app.env === undefined || fire === undefined) return;
+        const now = Date.now();
+        const elapsed = now - state.last;
+        state.last = now;
+        try {
+          vm.call(fire, [id, elapsed]);
+        } catch (err) {
+          host.timerFailed(app, err);
+        }
+      }, ms);
+      state.handle = handle;
+      app.timers.add(handle);
+    }),
+    // elapsed(id): ms since the timer was made or last fired (the callback's argument), now a firing.
+    elapsed: fn((args) => {
+      const state = timerState(Number(args[0]));
+      const now = Date.now();
+      const elapsed = now - state.last;
+      state.last = now;
+      return elapsed;
+    }),
+    // due(id): when the timer fires next (ms since the epoch), 0 when it is stopped.
+    due: fn((args) => pending.get(Number(args[0]))?.due ?? 0),
+  };
 
   const digest = (name: string, algorithm: unknown): string => {
     const a = String(algorithm ?? '').toLowerCase();
@@ -95,7 +127,7 @@ export function monaFor(app: LuaApp, host: MonaApiHost): Record<string, unknown>
     }
   });
   return {
-    setTimer, clients, hash, hmac, hex, toJSON, fromJSON, toAMF, toAMF0: toAMF, fromAMF, fromAMF0: fromAMF,
+    _timer: timer, clients, hash, hmac, hex, toJSON, fromJSON, toAMF, toAMF0: toAMF, fromAMF, fromAMF0: fromAMF,
     MD5: 'md5', SHA1: 'sha1', SHA256: 'sha256',
     config: host.config,
   };

@@ -77,7 +77,7 @@ for (const proto of ['rtmp', 'rtmfp'] as const) {
       s1.sendCommand('publish', 'forbidden');
       const f1 = await s1.waitStatus((code) => code.startsWith('NetStream.Publish.'));
       assert.equal(f1.code, 'NetStream.Publish.Failed');
-      assert.equal(f1.description, 'publish of forbidden refused by the application');
+      assert.equal(f1.description, 'Not allowed to publish forbidden');
       const s2 = await c.createNetStream();
       s2.sendCommand('publish', 'secret');
       const f2 = await s2.waitStatus((code) => code.startsWith('NetStream.Publish.'));
@@ -165,7 +165,7 @@ test('hot reload: a changed app restarts (onStop, its clients closed with AppShu
     'main.lua': 'function who() return "root v1" end',
     'a/main.lua': `
       stops = 0
-      function onStop(path) INFO('a stopping', path) end
+      function onStop(path) INFO('a stopping ', path) end
       function onConnection(client) function client:version() return 'a v1 ' .. who() end end`,
     'a/b/.keep': '',
     'sibling/main.lua': 'function onConnection(client) function client:version() return "sibling v1" end end',

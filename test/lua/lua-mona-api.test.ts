@@ -44,6 +44,78 @@ test('mona: hashes and HMACs with the algorithm asked for, JSON and AMF both way
   }
 });
 
+test('mona:setTimer returns a timer (MonaServer2): setTimer(timer, 0) stops it, setTimer(timer, ms) re-arms it, timer() fires it now, nextRaising tells when', async () => {
+  const w = await luaWorld({ 'live/main.lua': `
+    fired, period, probes = 0, 20, 0
+    t = mona:setTimer(function(elapsed) fired = fired + 1 return period end, 20)
+    function onConnection(client)
+      function client:state() return { fired = fired, probes = probes, next = t:nextRaising(), kind = tostring(t), meta = getmetatable(t) } end
+      function client:stop() mona:setTimer(t, 0) return t:nextRaising() end
+      -- a second timer that fires five times: once it has, a stopped 20 ms timer would have fired too
+      function client:probe() probes = 0 mona:setTimer(function() probes = probes + 1 if probes < 5 then return 20 end end, 20) end
+      function client:fireNow(nextPeriod) period = nextPeriod local before = fired t() return fired - before, t:nextRaising() end
+      function client:rearm() period = 20 local same = mona:setTimer(t, 20) return rawequal(same, t) and t:nextRaising() > 0 end
+      function client:immediate()
+        local runs = 0
+        local u = mona:setTimer(function(elapsed) runs = runs + 1 return 0 end)
+        return { runs = runs, next = u:nextRaising() }
+      end
+      function client:bad() mona:setTimer(42) end
+      function client:badDelay() mona:setTimer(t, 'soon') end
+    end` });
+  try {
+    const c = await w.rtmp('live');
+    type State = { fired: number; probes: number; next: number; kind: string; meta: string };
+    const state = async () => (await c.call('state')) as State;
+    await eventually(async () => (await state()).fired >= 2, 20_000, 'the timer firing twice');
+    const armed = await state();
+    assert.match(armed.kind, /^timer \d+$/);
+    assert.equal(armed.meta, 'timer');
+    // nextRaising is a time in ms since the epoch while armed.
+    assert.ok(armed.next > Date.now() - 60_000 && armed.next < Date.now() + 60_000, String(armed.next));
+    assert.equal(await c.call('stop'), 0);
+    const stopped = (await state()).fired;
+    await c.call('probe');
+    await eventually(async () => (await state()).probes === 5, 20_000, 'the probe timer firing five times');
+    assert.equal((await state()).fired, stopped, 'a stopped timer does not fire');
+    // timer() runs the callback now; its 0 leaves the timer stopped.
+    assert.equal(await c.call('fireNow', 0), 1);
+    assert.equal((await state()).next, 0);
+    assert.equal(await c.call('rearm'), true);
+    const rearmed = (await state()).fired;
+    await eventually(async () => (await state()).fired >= rearmed + 2, 20_000, 'the re-armed timer firing');
+    // Without a delay the callback runs before setTimer returns; returning 0 leaves it stopped.
+    assert.deepEqual(await c.call('immediate'), { runs: 1, next: 0 });
+    await assert.rejects(c.call('bad'), /mona:setTimer\(function or timer\[, delay in ms\]\): got number/);
+    await assert.rejects(c.call('badDelay'), /the delay in ms is a number, got string/);
+  } finally {
+    await w.close();
+  }
+});
+
+test('LOG(level, ...) with MonaServer2\'s LOG_* numbers logs at that level with the file:line', async () => {
+  const w = await luaWorld({ 'live/main.lua': `
+    function onConnection(client)
+      function client:log()
+        LOG(LOG_WARN, 'warned ', 42)
+        LOG(LOG_FATAL, 'fatal')
+        LOG('not a level', 'default')
+        LOG(LOG_DEBUG, 'debugged')
+        return LOG_ERROR .. LOG_TRACE
+      end
+    end` });
+  try {
+    const c = await w.rtmp('live');
+    assert.equal(await c.call('log'), '38');
+    const line = (msg: string) => w.logs.find((l) => l.msg === msg);
+    // pino levels: 50 error, 40 warn, 30 info, 20 debug. The arguments are concatenated, as MonaServer's.
+    assert.deepEqual([line('warned 42')?.level, line('fatal')?.level, line('default')?.level, line('debugged')?.level], [40, 50, 30, 20]);
+    assert.match(String(line('warned 42')?.at), /live\/main\.lua:4$/);
+  } finally {
+    await w.close();
+  }
+});
+
 test('data survives a restart: nested tables, numbers stay numbers', async () => {
   const www = mkdtempSync(join(tmpdir(), 'covey-lua-data-'));
   const app = `

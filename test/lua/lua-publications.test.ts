@@ -25,7 +25,16 @@ function onConnection(client)
     show:pushAudioPacket(40 * n, string.char(0xaf, 1, 0xde, 0xad))
     show:writeData('onText', { text = 'from the script' })
   end
+  -- MonaServer2's form: a tag table and the codec's bytes (the FLV header comes from the tag).
+  function client:pushTags()
+    show:writeVideo({ time = 200, codec = 7, frame = 7 }, string.char(1, 2))
+    show:writeVideo(1, { time = 240, codec = 7, frame = 1, compositionOffset = 40 }, string.char(3))
+    show:writeAudio({ time = 200, codec = 10, isConfig = true }, string.char(0x12, 0x10))
+    show:writeAudio({ time = 223, codec = 10 }, string.char(0x21))
+    show:writeAudio({ time = 250, codec = 2, rate = 22050, channels = 1 }, string.char(0xff))
+  end
   function client:badWrite() show:writeVideo({ time = 1 }, 'x') end
+  function client:badTrack() show:writeAudio(2, { codec = 10 }, 'x') end
   function client:stopShow() show:close() end
   function client:listing()
     local names = {}
@@ -68,7 +77,17 @@ for (const proto of ['rtmp', 'rtmfp'] as const) {
       assert.deepEqual(await control.call('listing'), {
         count: 2, names: 'cam,show*', showFrames: 6, showListeners: 1, title: 'made in Lua', called: true, missing: true, clients: 3, me: true,
       });
-      await assert.rejects(control.call('badWrite'), /publication:writeVideo\(time, packet\): the time in ms first \(MonaServer2's tag table is not supported\), got table/);
+      await assert.rejects(control.call('badWrite'), /publication:writeVideo\(tag, packet\): tag.codec is the FLV codec number \(0-15\), got nil/);
+      await assert.rejects(control.call('badTrack'), /publication:writeAudio\(time, packet\) or \(tag, packet\): track 2 \(a publication has one track of each kind\)/);
+      const before = got.length;
+      await control.call('pushTags');
+      const tagged = () => got.slice(before).filter(([k]) => k !== 'data');
+      await until(() => tagged().length >= 5, 20_000, 'the 5 frames written with tag tables');
+      const frames = (kind: string) => tagged().filter(([k]) => k === kind).map(([, ts, p]) => `${ts}:${p.toString('hex')}`);
+      // H.264 config as a key frame with packet type 0; a key frame with its composition offset (40 = 0x28).
+      assert.deepEqual(frames('video'), ['200:1700000000' + '0102', '240:1701000028' + '03']);
+      // AAC config (packet type 0) then raw (1), "44 kHz stereo" as FLV has it; MP3 22 kHz mono 16-bit.
+      assert.deepEqual(frames('audio'), ['200:af001210', '223:af0121', '250:2aff']);
 
       await control.call('stopShow');
       await until(() => play.statuses.some((s) => s.code === 'NetStream.Play.UnpublishNotify'), 20_000, 'UnpublishNotify at the player after publication:close()');
