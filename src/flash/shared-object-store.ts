@@ -1,14 +1,16 @@
 // Persistent shared objects on disk: one msgpack file per object under
-// <dir>/<app>/<name>.so (both URI-encoded), holding its version and slots. Written so that a
-// kill -9 at any moment leaves the old file or the new one, never a torn or empty one: the new
-// state goes to a temporary file, which is fsynced, then renamed over the old (rename is atomic
-// on POSIX file systems), then the folder is fsynced so the rename itself survives a power cut.
+// <dir>/<app>/<name>.so (both URI-encoded; long ones cut and hashed, see fileName), holding
+// its version and slots. Written so that a kill -9 at any moment leaves the old file or the new
+// one, never a torn or empty one: the new state goes to a temporary file, which is fsynced, then
+// renamed over the old (rename is atomic on POSIX file systems), then the folder is fsynced so
+// the rename itself survives a power cut.
 // Red5 overwrites its files in place (a crash mid-write tears them) and does not keep the
 // version; FMS flushes when the last user leaves. Here a burst of changes costs one write: the
 // first change of an object arms a timer (writeDelayMs), later ones only mark it dirty, and the
 // snapshot is taken when the write starts. Objects are read lazily, on their first use.
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync } from 'node:fs';
 import { mkdir, open, rename } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { addExtension, Packr } from 'msgpackr';
 import {
@@ -59,6 +61,21 @@ export function decodeSnapshot(bytes: Buffer): SharedObjectSnapshot {
   return { version: stored.version, slots };
 }
 
+/**
+ * Bytes of a URI-encoded name kept as the file name. File systems take 255 bytes a name, and a
+ * client names objects freely (up to 65,535 bytes; a CJK character costs 9 encoded; app names
+ * are checked at connect: 64 characters, no leading dot, connect-request.ts):
+ * beyond this, the name is cut and the SHA-256 of the whole name follows, so that every name has
+ * a file (120 + 1 + 64 bytes, plus ".so" and the temporary suffix, stays under 255).
+ */
+const MAX_ENCODED_NAME = 120;
+
+function fileName(name: string): string {
+  const encoded = encodeURIComponent(name);
+  if (encoded.length <= MAX_ENCODED_NAME) return encoded;
+  return `${encoded.slice(0, MAX_ENCODED_NAME)}~${createHash('sha256').update(name).digest('hex')}`;
+}
+
 export interface FileStoreOptions {
   dir: string;
   log: Logger;
@@ -96,7 +113,7 @@ export class FileSharedObjectStore implements SharedObjectStore {
   }
 
   path(app: string, name: string): string {
-    return join(this.dir, encodeURIComponent(app), `${encodeURIComponent(name)}.so`);
+    return join(this.dir, fileName(app), `${fileName(name)}.so`);
   }
 
   load(app: string, name: string): SharedObjectSnapshot | undefined {

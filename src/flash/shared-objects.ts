@@ -153,8 +153,11 @@ export class SharedObjects {
   hold(name: string, persistent: boolean): SharedObject | string {
     let object = this.objects.get(name);
     if (object !== undefined && object.persistent !== persistent) return `shared object "${name}" exists ${object.persistent ? 'persistent' : 'transient'} (SharedObject.BadPersistence)`;
-    object ??= this.create(name, persistent);
-    if (object === undefined) return `the application holds its limit of ${this.limits.maxObjectsPerApp} shared objects`;
+    if (object === undefined) {
+      const created = this.create(name, persistent);
+      if (typeof created === 'string') return created;
+      object = created;
+    }
     object.scriptHolds++;
     return object;
   }
@@ -178,11 +181,20 @@ export class SharedObjects {
     return undefined;
   }
 
-  private create(name: string, persistent: boolean): SharedObject | undefined {
-    if (this.objects.size >= this.limits.maxObjectsPerApp) return undefined;
+  /** A new object (a persistent one loaded from the store), or why it cannot be had. */
+  private create(name: string, persistent: boolean): SharedObject | string {
+    if (this.objects.size >= this.limits.maxObjectsPerApp) return `the application holds its limit of ${this.limits.maxObjectsPerApp} shared objects`;
     let object: SharedObject;
     if (persistent) {
-      const saved = this.options.store?.load(this.options.app, name);
+      let saved: SharedObjectSnapshot | undefined;
+      try {
+        saved = this.options.store?.load(this.options.app, name);
+      } catch (err) {
+        // Not there is not an error (load says undefined): this is a file that exists and cannot
+        // be read (a folder in its place, an I/O error). Starting empty would overwrite it.
+        this.log.error({ object: name, reason: (err as Error).message }, 'shared object file cannot be read: the object is refused');
+        return `shared object "${name}" cannot be read from the store: ${(err as Error).message}`;
+      }
       object = new SharedObject(name, true, this.limits.resyncDepth, saved?.version ?? 0, saved?.slots);
     } else {
       // One above any version a client of an earlier incarnation may hold, so it gets the full state.
@@ -206,11 +218,12 @@ export class SharedObjects {
       return sendStatus(client, name, object?.version ?? 0, persistent, SharedObjectStatus.NoReadAccess);
     }
     if (object === undefined) {
-      object = this.create(name, persistent);
-      if (object === undefined) {
-        this.log.info({ client: client.id, object: name, max: this.limits.maxObjectsPerApp }, 'shared object use refused: the app holds its limit of objects');
+      const created = this.create(name, persistent);
+      if (typeof created === 'string') {
+        this.log.info({ client: client.id, object: name, reason: created }, 'shared object use refused: it cannot be created');
         return sendStatus(client, name, 0, persistent, SharedObjectStatus.ObjectCreationFailed);
       }
+      object = created;
     }
     if (!object.users.has(client) && object.users.size >= this.limits.maxUsersPerObject) {
       this.log.info({ client: client.id, object: name, max: this.limits.maxUsersPerObject }, 'shared object use refused: the object has its limit of users');

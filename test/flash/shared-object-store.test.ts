@@ -5,16 +5,16 @@
 import { test, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pino } from 'pino';
 import { AmfDictionary, AmfEcmaArray, AmfExternalizable, AmfTypedObject, AmfVector, AmfXml, AmfXmlDocument } from '../../src/codec/amf-types.js';
 import { decodeSnapshot, encodeSnapshot, FileSharedObjectStore } from '../../src/flash/shared-object-store.js';
 import { RtmpClient } from '../../src/client/rtmp-client.js';
 import { RtmfpClient } from '../../src/client/rtmfp-client.js';
-import { SharedObject } from '../../src/client/shared-object.js';
+import { SharedObject, SharedObjectError } from '../../src/client/shared-object.js';
 import { startTestServer, until } from '../support/test-server.js';
 
 const dirs: string[] = [];
@@ -87,6 +87,66 @@ test('a burst of changes costs one write; the state and version survive a restar
   fresh.close();
   c3.close();
   await server2.close();
+});
+
+test('object names a file system cannot take as they are (900 encoded bytes, dots, slashes) are saved inside the data folder and read back', async () => {
+  const dir = tempDir();
+  const store = new FileSharedObjectStore({ dir, log: silent, writeDelayMs: 20 });
+  const server = await startTestServer({ flash: { sharedObjectStore: store } });
+  const longName = '名'.repeat(100);
+  const cases: Array<[string, string]> = [['app', 'first'], ['app', longName], ['app', '..'], ['app', '../../escape']];
+  const connect = (app: string) => RtmpClient.connect({ host: '127.0.0.1', port: server.port, app, stream: '', tcUrl: `rtmp://127.0.0.1:${server.port}/${app}` });
+  for (const [app, name] of cases) {
+    const c = await connect(app);
+    const so = new SharedObject(name, true);
+    await so.connect(c);
+    so.setProperty('kept', `${app}/${name.length}`);
+    await so.waitFor(() => so.pendingCount === 0, 5000, `${app}/${name.slice(0, 8)} applied`);
+    so.close();
+    c.close();
+  }
+  await until(() => store.writes === cases.length, 5000, 'every object written');
+  // Every file is inside the data folder, in its app's folder, none beside it.
+  for (const [app, name] of cases) {
+    const file = store.path(app, name);
+    assert.ok(file.startsWith(`${dir}/`) && relative(dir, file).split('/').length === 2 && !relative(dir, file).startsWith('.'), file);
+    assert.equal(decodeSnapshot(readFileSync(file)).slots.kept, `${app}/${name.length}`);
+  }
+  assert.ok(basename(store.path('app', longName)).length < 255);
+  assert.equal(readdirSync(join(dir, '..')).filter((f) => f.endsWith('.so')).length, 0, 'nothing written beside the data folder');
+  await server.close();
+
+  // Read back by a new server, on first use.
+  const server2 = await startTestServer({ flash: { sharedObjectStore: new FileSharedObjectStore({ dir, log: silent }) } });
+  for (const [app, name] of cases) {
+    const c = await RtmfpClient.connect({ host: '127.0.0.1', port: server2.rtmfp.localAddress.port, app, stream: '', tcUrl: `rtmfp://127.0.0.1:${server2.rtmfp.localAddress.port}/${app}` });
+    const so = new SharedObject(name, true);
+    await so.connect(c);
+    assert.equal(so.data.kept, `${app}/${name.length}`);
+    so.close();
+    c.close();
+  }
+  await server2.close();
+});
+
+test('a persistent object whose file cannot be read is refused to its user (ObjectCreationFailed), logged, and everything else carries on', async () => {
+  const dir = tempDir();
+  const store = new FileSharedObjectStore({ dir, log: silent, writeDelayMs: 20 });
+  const server = await startTestServer({ flash: { sharedObjectStore: store } });
+  // A folder where the file should be: reading it fails with EISDIR (as root, permissions would not).
+  mkdirSync(store.path('app', 'blocked'), { recursive: true });
+  for (const connect of [() => RtmpClient.connect(server.url('app')), () => RtmfpClient.connect(server.rtmfpUrl('app'))]) {
+    const c = await connect();
+    await assert.rejects(new SharedObject('blocked', true).connect(c), (e: SharedObjectError) => e.status?.code === 'SharedObject.ObjectCreationFailed');
+    const fine = new SharedObject('fine', true);
+    await fine.connect(c);
+    fine.setProperty('n', 1);
+    await fine.waitFor(() => fine.pendingCount === 0, 5000, 'the connection serves on');
+    fine.close();
+    c.close();
+  }
+  assert.ok(server.logs.some((l) => String(l.msg).includes('cannot be read') && String(l.reason).includes('EISDIR')), JSON.stringify(server.logs.filter((l) => Number(l.level) >= 40)));
+  await server.close();
 });
 
 /** Starts the child server on `dir`; resolves with its process and RTMP port. */
