@@ -117,8 +117,9 @@ export class LeanRtmpSoUser {
     });
   }
 
+  /** Ends the connection and reads on until the server closes its side (a reset would be logged as an error). */
   close(): void {
-    this.socket.destroy();
+    this.socket.end();
   }
 
   private send(csid: number, type: number, payload: Buffer): void {
