@@ -323,3 +323,109 @@ test('malformed shared-object messages (truncated, absurd lengths, unknown event
     sender.close();
   }
 });
+
+test('malformed AMF3 containers (type 16: a bad format byte, a truncated or invalid value behind 0x11) cost only their sender a status, over RTMP and RTMFP', async () => {
+  for (const kind of ['rtmp', 'rtmfp'] as Kind[]) {
+    const good = new SharedObject('sturdy3');
+    await good.connect(await connect(kind === 'rtmp' ? 'rtmfp' : 'rtmp', 'room', 3));
+    const c = await connect(kind, 'room', 3);
+    const sender = new SharedObject('sturdy3');
+    await sender.connect(c);
+    const version = serverObject('sturdy3')!.version;
+    const statuses: StatusInfo[] = [];
+    c.onStatus = (info) => statuses.push(info);
+    const valid = encodeSharedObjectMessage(3, { name: 'sturdy3', version: 0, persistent: false, events: [{ type: E.RequestChange, key: 'k', value: { deep: [1, 2, 3] } }] }).payload;
+    // Layout: 00 | name (2 + 7) | version, flags, reserved (12) | event type, length (5) | key (2 + 1) | 11 | AMF3 value.
+    const valueAt = 1 + 2 + 7 + 12 + 5 + 3;
+    assert.equal(valid[valueAt], 0x11, 'the value is behind the AVM+ switch');
+    const badFormat = Buffer.from(valid);
+    badFormat[0] = 5;
+    // The event claims fewer bytes and the body ends there: the AMF3 object is cut short.
+    const cut = Buffer.from(valid.subarray(0, valueAt + 3));
+    cut.writeUInt32BE(cut.length - (valueAt - 3), valueAt - 7);
+    const badMarker = Buffer.from(valid);
+    badMarker[valueAt + 1] = 0x7f;
+    for (const bad of [badFormat, cut, badMarker]) c.sendOnStream(0, 16, 0, bad);
+    await until(() => statuses.length === 3, 5000, `three BadVersion statuses over ${kind}`);
+    assert.ok(statuses.every((s) => s.code === 'NetConnection.Call.BadVersion'), JSON.stringify(statuses));
+    assert.equal(serverObject('sturdy3')!.version, version, 'nothing changed');
+    // The well-formed message still applies, and the other user sees it.
+    c.sendOnStream(0, 16, 0, valid);
+    await good.waitFor(() => JSON.stringify(good.data.k) === '{"deep":[1,2,3]}', 5000, 'the valid AMF3 change');
+    good.close();
+    sender.close();
+  }
+});
+
+test('server-to-client events sent by a client (change, success, status, clear, remove, use success) change nothing and reach no one', async () => {
+  const c = await connect('rtmfp');
+  const sender = new SharedObject('quiet');
+  await sender.connect(c);
+  const watcher = new SharedObject('quiet');
+  await watcher.connect(await connect('rtmp'));
+  sender.setProperty('k', 'kept');
+  await watcher.waitFor(() => watcher.data.k === 'kept', 5000, 'the first change');
+  const object = serverObject('quiet')!;
+  const before = { version: object.version, slots: object.snapshot().slots };
+  const batches = record(watcher);
+  for (const type of ['rtmp', 'rtmfp'] as Kind[]) {
+    const conn = type === 'rtmfp' ? c : await connect('rtmp');
+    if (type === 'rtmp') await new SharedObject('quiet').connect(conn);
+    conn.sendSharedObjectMessage({
+      name: 'quiet', version: 0, persistent: false,
+      events: [{ type: E.Change, key: 'k', value: 'forged' }, { type: E.Success, key: 'k' }, { type: E.Status, code: 'SharedObject.Forged', level: 'error' }, { type: E.Clear }, { type: E.Remove, key: 'k' }, { type: E.UseSuccess }],
+    });
+  }
+  // A real change after them, from the sender: everything before it was handled.
+  sender.setProperty('after', 1);
+  await watcher.waitFor(() => watcher.data.after === 1, 5000, 'the change after the forged events');
+  assert.equal(object.version, before.version + 1, 'only the real change took a version');
+  assert.deepEqual(object.snapshot().slots, { ...before.slots, after: 1 });
+  assert.deepEqual(batches.flat().map((e) => [e.code, e.name]), [['change', 'after']], 'the watcher got the real change only');
+  assert.deepEqual(watcher.statuses, []);
+  sender.close();
+  watcher.close();
+});
+
+test('sends over a limit, or from a connection that does not use the object, are refused at level warning and reach no one; over the event rate, refused messages change nothing', async () => {
+  const c = await connect('rtmp', 'limits');
+  const sender = new SharedObject('talk');
+  await sender.connect(c);
+  const listener = new SharedObject('talk');
+  await listener.connect(await connect('rtmfp', 'limits'));
+  const heard: unknown[] = [];
+  listener.handlers.say = (...args) => heard.push(args[0]);
+  // 21 sends in one message: over maxEventsPerMessage (20).
+  for (let i = 0; i < 21; i++) sender.send('say', `too many ${i}`);
+  await sender.waitFor(() => sender.statuses.length === 1, 5000, 'the refused sends');
+  assert.deepEqual(sender.statuses[0], { code: 'SharedObject.NoWriteAccess', level: 'warning' });
+  // A send from a connection that never used the object.
+  const stranger = await connect('rtmfp', 'limits');
+  const strangerStatuses: unknown[] = [];
+  stranger.attachSharedObject('talk', (m) => m.events.forEach((e) => e.type === E.Status && strangerStatuses.push(e)), () => {});
+  stranger.sendSharedObjectMessage({ name: 'talk', version: 0, persistent: false, events: [{ type: E.SendMessage, handler: 'say', args: ['stranger'] }] });
+  await until(() => strangerStatuses.length === 1, 5000, 'the stranger refused');
+  assert.deepEqual(strangerStatuses[0], { type: E.Status, code: 'SharedObject.NoWriteAccess', level: 'warning' });
+  sender.send('say', 'fine');
+  await until(() => heard.length > 0, 5000, 'a send within bounds');
+  assert.deepEqual(heard, ['fine'], 'none of the refused sends reached the listener');
+
+  // Over the event rate (400 a second, as much burst): each message sets the slot to its own
+  // number; the refused ones must not show in the object or its version.
+  const object = serverObject('talk', 'limits')!;
+  const version = object.version;
+  const n = sender.statuses.length;
+  for (let i = 0; i < 25; i++) {
+    for (let j = 0; j < 20; j++) sender.setProperty('seq', i);
+    await new Promise((r) => setImmediate(r));
+  }
+  await sender.waitFor(() => sender.pendingCount === 0, 5000, 'every message answered');
+  const refused = sender.statuses.length - n;
+  assert.ok(refused > 0 && sender.statuses.slice(n).every((s) => s.code === 'SharedObject.NoWriteAccess' && s.level === 'error'), JSON.stringify(sender.statuses.slice(n)));
+  assert.equal(object.version, version + 25 - refused, 'one version per accepted message, none for the refused');
+  await listener.waitFor(() => listener.version === object.version, 5000, 'the listener up to date');
+  assert.equal(listener.data.seq, object.get('seq'));
+  assert.equal(sender.data.seq, object.get('seq'), 'the sender converged too');
+  sender.close();
+  listener.close();
+});
