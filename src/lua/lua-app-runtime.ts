@@ -278,8 +278,10 @@ function runtime.newEnv(parent, path, api, data)
   local timerHost = api._timer
   api._timer = nil
   local mona = newMona(api)
-  local setTimer = newSetTimer(timerHost)
-  mona.setTimer = function(first, ...) if rawequal(first, mona) then return setTimer(...) end return setTimer(first, ...) end
+  if timerHost then
+    local setTimer = newSetTimer(timerHost)
+    mona.setTimer = function(first, ...) if rawequal(first, mona) then return setTimer(...) end return setTimer(first, ...) end
+  end
   local meta = { path = path, super = parent, mona = mona, data = data }
   setmetatable(meta, { __index = parent or G })
   local env = setmetatable({}, { __index = meta })
