@@ -7,6 +7,8 @@
 //   node --import tsx scripts/bench/group-multicast.ts [--members 20] [--seconds 20] [--verbose]
 //
 // --verbose prints each group member's neighbours, counters and progress after the run.
+// --trace says how the fragments of late frames (over 1 s from publication to a member, or never
+// within the window) came: pushed or pulled, after how many hops from the publisher, how late.
 //
 // Everything runs in this process (server, publisher, members: each member its own UDP socket),
 // so on a 2-core machine N is bounded by CPU, not by the protocol. The stream is synthetic: 25
@@ -23,7 +25,7 @@ import { groupspecForName } from '../../src/client/group-spec.js';
 import { FlashMessageType } from '../../src/codec/flash-command.js';
 import { encodeAmf0 } from '../../src/codec/amf0.js';
 
-const { values } = parseArgs({ options: { members: { type: 'string', default: '20' }, seconds: { type: 'string', default: '20' }, verbose: { type: 'boolean', default: false } } });
+const { values } = parseArgs({ options: { members: { type: 'string', default: '20' }, seconds: { type: 'string', default: '20' }, verbose: { type: 'boolean', default: false }, trace: { type: 'boolean', default: false } } });
 const N = Number(values.members);
 const SECONDS = Number(values.seconds);
 const WINDOW_MS = 8000;
@@ -57,7 +59,7 @@ function makeFrames(seconds: number): Frame[] {
 
 const mediaIndex = (f: { kind: Kind; payload: Buffer }) => (f.kind !== 'data' && f.payload.length >= 9 && f.payload[1] === 1 ? f.payload.readUInt32BE(5) : -1);
 
-interface Result { serverBytes: number; delivered: number; expected: number; latencies: number[]; joinerWaitMs: number; mediaBytes: number }
+interface Result { serverBytes: number; delivered: number; expected: number; latencies: number[]; joinerWaitMs: number; mediaBytes: number; cpuShare?: number }
 
 async function runGroup(url: string, frames: Frame[]): Promise<Result> {
   const spec = groupspecForName(`bench-${Date.now()}`);
@@ -70,19 +72,30 @@ async function runGroup(url: string, frames: Frame[]): Promise<Result> {
   const pub = await join();
   const arrivals: Array<Map<number, number>> = [];
   const players: Array<{ g: NetGroup; p: ReturnType<typeof playFromGroup> }> = [];
+  const fragmentsAt: FragmentArrivals[] = [];
+  const memberOf = new Map<string, number>();
   for (let i = 0; i < N; i++) {
     const m = await join();
     const got = new Map<number, number>();
     arrivals.push(got);
+    const frags: FragmentArrivals = new Map();
+    fragmentsAt.push(frags);
+    memberOf.set(m.c.peerId, i);
     players.push({ g: m.g, p: null as never });
-    players[i]!.p = playFromGroup(m.g, 'bench', { onFrame: (kind, _ts, payload) => { const k = mediaIndex({ kind, payload }); if (k >= 0 && !got.has(k)) got.set(k, Date.now()); } });
+    players[i]!.p = playFromGroup(m.g, 'bench', {
+      onFrame: (kind, _ts, payload) => { const k = mediaIndex({ kind, payload }); if (k >= 0 && !got.has(k)) got.set(k, Date.now()); },
+      onFragment: values.trace ? (id, via, from) => frags.set(id, { at: Date.now(), via, from }) : undefined,
+    });
   }
   // The publisher's neighbours settle (a full mesh up to 32 members), or 60 s pass.
   const t0 = Date.now();
   while (Date.now() - t0 < 60_000 && pub.g.neighbors.length < Math.min(N, 20)) await sleep(200);
   await sleep(2000);
   const publisher = publishToGroup(pub.g, 'bench');
+  const cpu0 = process.cpuUsage();
+  const wall0 = Date.now();
   const published = new Map<number, number>();
+  const fragmentsOf = new Map<number, [number, number]>();
   const before = serverBytes();
   let joinerWait = NaN;
   const start = Date.now();
@@ -99,10 +112,20 @@ async function runGroup(url: string, frames: Frame[]): Promise<Result> {
       });
     }
     published.set(f.index, Date.now());
+    const first = publisher.lastFragment + 1;
     publisher.send(f.kind, f.ts, f.payload);
+    fragmentsOf.set(f.index, [first, publisher.lastFragment]);
   }
   await sleep(WINDOW_MS);
+  const cpu = process.cpuUsage(cpu0);
   const result = summarize(arrivals, published, serverBytes() - before, joinerWait, frames);
+  // Everything runs on this one thread: a share near 100% means the figures measure the CPU.
+  result.cpuShare = (cpu.user + cpu.system) / 1000 / (Date.now() - wall0);
+  if (values.trace) {
+    traceLate(frames, published, fragmentsOf, arrivals, fragmentsAt, memberOf);
+    const sum = (k: keyof typeof publisher.stats) => players.reduce((n, m) => n + m.p.stats[k], 0);
+    console.log(`trace: members' duplicates ${sum('duplicateFragments')}, pulls sent ${sum('pullsSent')}, pushers dropped ${sum('pushersDropped')}, fragments sent ${sum('fragmentsSent')} (publisher ${publisher.stats.fragmentsSent})`);
+  }
   if (values.verbose) {
     console.log(`publisher: neighbours ${pub.g.neighbors.length}, stats ${JSON.stringify(publisher.stats)}`);
     for (const [i, m] of players.entries()) console.log(`member ${i}: frames ${arrivals[i]!.size}, group neighbours ${m.g.neighbors.length} (introduced ${m.g.introduced.length}, unreachable ${[...m.g.unreachable.values()].slice(0, 2).join(' | ')}, refused ${[...m.g.refused.values()].slice(0, 2).join(' | ')}), stats ${JSON.stringify(m.p.stats)}, progress ${JSON.stringify(m.p.progress)}`);
@@ -158,6 +181,63 @@ async function runPlain(url: string, frames: Frame[]): Promise<Result> {
 
 let serverBytes: () => number = () => 0;
 
+type FragmentArrivals = Map<number, { at: number; via: 'push' | 'pull'; from: string }>;
+
+/**
+ * For each frame that reached a member over 1 s after its publication (or not within the window):
+ * how its last fragment came (pushed or pulled), after how many hops from the publisher (the
+ * chain of senders, each member's own arrival record), and how long after publication.
+ */
+function traceLate(frames: Frame[], published: Map<number, number>, fragmentsOf: Map<number, [number, number]>, arrivals: Array<Map<number, number>>, fragmentsAt: FragmentArrivals[], memberOf: Map<string, number>): void {
+  const hops = (member: number, id: number, depth = 0): number => {
+    const a = fragmentsAt[member]!.get(id);
+    if (a === undefined || depth > 60) return NaN;
+    const from = memberOf.get(a.from);
+    return from === undefined ? 1 : hops(from, id, depth + 1) + 1;
+  };
+  const all = { push: 0, pull: 0 };
+  const hopCount = new Map<number, number>();
+  for (const [m, frags] of fragmentsAt.entries()) for (const [id, a] of frags) {
+    all[a.via]++;
+    const h = hops(m, id);
+    hopCount.set(h, (hopCount.get(h) ?? 0) + 1);
+  }
+  console.log(`trace: fragments received ${all.push} pushed, ${all.pull} pulled; hops from the publisher: ${[...hopCount].sort((a, b) => a[0] - b[0]).map(([h, n]) => `${h}:${n}`).join(' ')}`);
+  const late = { push: [] as number[], pull: [] as number[], missing: 0, frames: 0 };
+  const lateHops = new Map<string, number>();
+  const lateBySecond: number[] = [];
+  const outBySecond: number[] = [];
+  for (const f of frames) {
+    const range = fragmentsOf.get(f.index);
+    const at = published.get(f.index);
+    if (range === undefined || at === undefined || mediaIndex(f) < 0) continue;
+    for (const [m, got] of arrivals.entries()) {
+      const t = got.get(mediaIndex(f));
+      if (t !== undefined && t - at <= 1000) continue;
+      late.frames++;
+      const sec = Math.floor(f.ts / 1000);
+      lateBySecond[sec] = (lateBySecond[sec] ?? 0) + 1;
+      if (t === undefined || t - at > WINDOW_MS) outBySecond[sec] = (outBySecond[sec] ?? 0) + 1;
+      // The fragment that came last decides when the frame could play.
+      let lastId = -1;
+      let lastAt = -1;
+      for (let id = range[0]; id <= range[1]; id++) {
+        const a = fragmentsAt[m]!.get(id);
+        if (a === undefined) { lastId = id; lastAt = Infinity; break; }
+        if (a.at > lastAt) { lastAt = a.at; lastId = id; }
+      }
+      if (lastAt === Infinity) { late.missing++; continue; }
+      const a = fragmentsAt[m]!.get(lastId)!;
+      late[a.via].push(a.at - at);
+      const key = `${a.via}/${hops(m, lastId)}`;
+      lateHops.set(key, (lateHops.get(key) ?? 0) + 1);
+    }
+  }
+  for (const xs of [late.push, late.pull]) xs.sort((a, b) => a - b);
+  console.log(`trace: late frames by second of the stream: ${Array.from(lateBySecond, (n) => n ?? 0).join(' ')}; past the window: ${Array.from(outBySecond, (n) => n ?? 0).join(' ')}`);
+  console.log(`trace: ${late.frames} late frames (over 1 s at a member): last fragment pushed ${late.push.length} (median ${pct(late.push, 50)} ms, p99 ${pct(late.push, 99)}), pulled ${late.pull.length} (median ${pct(late.pull, 50)} ms, p99 ${pct(late.pull, 99)}), a fragment never came ${late.missing}; by way/hops: ${[...lateHops].sort().map(([k, n]) => `${k}:${n}`).join(' ')}`);
+}
+
 function summarize(arrivals: Array<Map<number, number>>, published: Map<number, number>, bytes: number, joinerWaitMs: number, frames: Frame[]): Result {
   const media = frames.filter((f) => mediaIndex(f) >= 0);
   let delivered = 0;
@@ -200,7 +280,8 @@ for (const [name, r] of [['NetGroup (P2P)', group], ['plain RTMFP', plain]] as c
       ` (${((r.serverBytes / N / r.mediaBytes) * 100).toFixed(2)}% of the media)` +
       `  delivered ${((r.delivered / r.expected) * 100).toFixed(2)}%` +
       `  to last member: median ${pct(r.latencies, 50)} ms, p99 ${pct(r.latencies, 99)} ms` +
-      `  joiner's first frame after ${Number.isNaN(r.joinerWaitMs) ? 'never' : `${r.joinerWaitMs} ms`}`,
+      `  joiner's first frame after ${Number.isNaN(r.joinerWaitMs) ? 'never' : `${r.joinerWaitMs} ms`}` +
+      (r.cpuShare === undefined ? '' : `  (process CPU ${(r.cpuShare * 100).toFixed(0)}% of a core while streaming)`),
   );
 }
 console.log(`group server egress / plain: ${((group.serverBytes / plain.serverBytes) * 100).toFixed(3)}%`);

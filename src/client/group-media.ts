@@ -7,13 +7,18 @@
 //   fragments maps `22`, push masks `23` and pulls `2B`; fragments `20`/`30`/`10`/`00` go on a flow
 //   47 52 12 associated with the other's 47 52 11 flow, so each side knows which stream they are.
 //
-// Push: a member asks neighbours for slices of the stream (fragment ID mod 8), one pusher per
-// slice; a fragment that comes first from another neighbour that was asked makes the slower one
-// drop that slice (librtmfp GroupMedia.cpp:161-194), and a pusher that has sent nothing for a
-// while is replaced. Every holder pushes what it gets to the neighbours that asked, at most
-// pushLimit + 1 of them per fragment. Pull: a fragment still missing a fetch period after a map
-// showed it exists is asked of a neighbour that holds it (`2B`), and of another after one more
-// fetch period. Fragments older than the window (plus the relay margin) are dropped.
+// Push: a member asks a neighbour for each slice of the stream (fragment ID mod 8), one pusher a
+// slice. Every holder pushes what it gets to the neighbours it took for that slice: pushLimit + 1
+// a slice at most (librtmfp's bound), taken while there is room; one asked when the slice was full
+// sees nothing of it come, and within half a second asks another neighbour (not that one again for
+// 5 s), so every member finds a pusher for every slice and the slices' push trees cover the group.
+// A pusher silent for a second while the stream reaches us otherwise is replaced the same way.
+// Pull (`2B`): a fragment no pusher will bring (its slice has none, or it is older than the
+// pusher's first) is pulled from a neighbour whose map shows it 200 ms after it was known; one a
+// pusher should bring, after the fetch period; a pull unanswered, from another holder after one
+// more fetch period; 16... pending pulls a neighbour at most. Fragments older than the window
+// (plus the relay margin) are dropped. The wire is librtmfp's throughout: a full pusher says
+// nothing (there is no message for it), and librtmfp members that ask us are served the same way.
 //
 // A player delivers messages in fragment order. It starts on a video keyframe, preceded by the
 // stream's latest metadata and codec headers; to make that possible for members that join late,
@@ -76,13 +81,42 @@ const PULL_PERIOD_MS = 100;
 /** Pending pulls at most (librtmfp's NETGROUP_PULL_LIMIT). */
 const MAX_PENDING_PULLS = 300;
 /**
+ * Pending pulls to one neighbour at most: as a stream begins, before the push trees form, only
+ * the publisher holds anything, and each of its neighbours would pull all of it there at once.
+ * 48 is a third of a second of a 1 Mbit/s stream (135 fragments a second).
+ */
+const MAX_PULLS_PER_HOLDER = 48;
+/**
  * How often slices without a working pusher are offered to another neighbour. librtmfp adds one
  * pusher every 2 s (NETGROUP_PUSH_DELAY), 16 s before all 8 slices are pushed; we check each slice
- * every 250 ms, so that a new member is pushed the whole stream within a second.
+ * every 100 ms, so that a new member is pushed the whole stream within a second.
  */
-const PUSH_CHECK_MS = 250;
+const PUSH_CHECK_MS = 100;
+/**
+ * A neighbour asked to push a slice that sent none of it for this long, while PUSH_SLICE_LAG
+ * newer fragments of the slice reached us otherwise, did not take us (its slice was full): we
+ * ask another. At 1 Mbit/s a slice has 17 fragments a second: one comes every 60 ms.
+ */
+const PUSH_TRIAL_MS = 500;
 /** A pusher that sent nothing of its slice for this long, while the stream went on, is replaced. */
 const PUSH_STALE_MS = 1000;
+/**
+ * How many newer fragments of the slice we must hold (pulled, or of other slices as far as the
+ * IDs go) before a pusher counts as silent. Counted in fragments that reached us, not in fragments
+ * maps say exist: when this process is short of CPU, every pusher is late alike, and dropping
+ * them for it (then pulling) only added work; at N = 50 in one process that fed on itself. A
+ * neighbour on trial that sent nothing for four trial periods while maps showed the stream going
+ * on is dropped too (a member refused everywhere as the stream began holds nothing newer).
+ */
+const PUSH_SLICE_LAG = 3;
+/** A neighbour that did not push a slice we asked for is not asked for it again before this. */
+const PUSH_RETRY_MS = 5000;
+/**
+ * A fragment of a slice no pusher serves us is pulled once a map has shown it for this long (not
+ * after the fetch period: nothing will push it). Two map periods: the fragment may be on its way.
+ */
+const PULL_UNCOVERED_MS = 200;
+
 /** Fragments held at most, whatever the window says (64 MB of 959-byte fragments). */
 const MAX_FRAGMENTS = 70_000;
 /** A neighbour whose media flow holds more than this unsent is not pushed to (it can pull). */
@@ -107,6 +141,8 @@ class Link {
   map: FragmentsMap | undefined;
   /** Slices it asked us to push. */
   pushOut = 0;
+  /** Of those, the slices we push to it (each slice goes to pushLimit + 1 neighbours at most). */
+  served = 0;
   /** Slices we asked it to push. */
   pushIn = 0;
   /** The `last` of the map we sent it last. */
@@ -156,6 +192,8 @@ export interface GroupMediaStats {
   fragmentsPulled: number;
   duplicateFragments: number;
   pullsSent: number;
+  /** Pushers dropped: asked ones that pushed nothing (their slice was full), silent ones. */
+  pushersDropped: number;
   /** Fragments we sent to neighbours (pushed or pulled from us). */
   fragmentsSent: number;
   /** Fragments given up on (missing for longer than the window). */
@@ -177,7 +215,7 @@ abstract class GroupStream {
   protected readonly knownAt: Array<[number, number]> = [];
   /** The ID the end message named: one past the publisher's last fragment (librtmfp's numbering, codec encodeStreamEnd). */
   endFragment: number | undefined;
-  readonly stats: GroupMediaStats = { fragmentsFromPeers: 0, fragmentsPushedToUs: 0, fragmentsPulled: 0, duplicateFragments: 0, pullsSent: 0, fragmentsSent: 0, fragmentsSkipped: 0, framesDelivered: 0 };
+  readonly stats: GroupMediaStats = { fragmentsFromPeers: 0, fragmentsPushedToUs: 0, fragmentsPulled: 0, duplicateFragments: 0, pullsSent: 0, pushersDropped: 0, fragmentsSent: 0, fragmentsSkipped: 0, framesDelivered: 0 };
   protected readonly timers: NodeJS.Timeout[] = [];
   private mapTurn = 0;
   closed = false;
@@ -239,9 +277,45 @@ abstract class GroupStream {
     this.links.delete(peerId);
     link.close();
     this.linkGone(link);
+    if (link.served !== 0) this.fillSlices();
   }
 
   protected linkGone(_link: Link): void {}
+
+  /**
+   * A neighbour's push mask. Each slice goes to pushLimit + 1 neighbours at most (librtmfp's
+   * bound), the first that asked: a slice already full is not served to a later asker, which
+   * sees nothing of it come and asks another neighbour (GroupPlayStream.checkPushers). Serving
+   * whoever came first in our neighbour list instead (librtmfp's way, and ours before) left the
+   * others of a full slice asking in vain; at N = 50 on loopback, most of the stream then came by
+   * pull, 2.5 s late or more.
+   */
+  private pushRequest(link: Link, mask: number): void {
+    link.pushOut = mask & 0xff;
+    link.served &= link.pushOut;
+    this.fillSlices();
+    if (link.served !== link.pushOut) this.log.debug({ peer: shortPeerId(link.peerId), asked: link.pushOut, served: link.served }, 'push request: slices full or pushed to us by that neighbour, not served');
+  }
+
+  /** Gives each slice with room to neighbours still asking for it, in neighbour order (a slice given up, or a neighbour gone, frees room). */
+  protected fillSlices(): void {
+    for (let slice = 0; slice < 8; slice++) {
+      const bit = 1 << slice;
+      let room = this.pushLimit + 1;
+      for (const l of this.links.values()) if (l.served & bit) room--;
+      for (const l of this.links.values()) {
+        if (room <= 0) break;
+        if ((l.pushOut & bit) === 0 || l.served & bit || !this.acceptsPush(l, slice)) continue;
+        l.served |= bit;
+        room--;
+      }
+    }
+  }
+
+  /** Whether pushing this slice to that neighbour is of any use (a player does not push a slice back to its pusher). */
+  protected acceptsPush(_link: Link, _slice: number): boolean {
+    return true;
+  }
 
   /** A message on a neighbour's 47 52 11 flow after its announce. */
   receiveControl(link: Link, message: Buffer): void {
@@ -256,7 +330,7 @@ abstract class GroupStream {
     } else if (type === GroupMediaMessage.PUSH) {
       const mask = parsePushRequest(message);
       if (mask === undefined) return this.host.malformed(link.peerId, 'malformed push request');
-      link.pushOut = mask;
+      this.pushRequest(link, mask);
     } else if (type === GroupMediaMessage.PULL) {
       const id = parsePull(message);
       if (id === undefined) return this.host.malformed(link.peerId, 'malformed pull');
@@ -295,14 +369,10 @@ abstract class GroupStream {
     if (f.id > this.newest) this.newest = f.id;
     this.learn(f.id);
     const bit = 1 << (f.id % 8);
-    let pushes = this.pushLimit + 1;
+    // At most pushLimit + 1 neighbours have the bit served (pushRequest).
     for (const l of this.links.values()) {
-      if (pushes === 0) break;
-      if (l === from || (l.pushOut & bit) === 0 || l.has(f.id)) continue;
-      if (l.sendFragment(wire)) {
-        this.stats.fragmentsSent++;
-        pushes--;
-      }
+      if (l === from || (l.served & bit) === 0 || l.has(f.id)) continue;
+      if (l.sendFragment(wire)) this.stats.fragmentsSent++;
     }
     if (this.fragments.size > MAX_FRAGMENTS) this.dropBelow(this.newest - MAX_FRAGMENTS + 1);
     return true;
@@ -411,6 +481,8 @@ export class GroupPublisher extends GroupStream {
 
 export interface GroupPlayOptions extends GroupMediaOptions {
   onFrame?: (kind: GroupFrameKind, timestamp: number, payload: Buffer) => void;
+  /** Each new fragment as it arrives: pushed or pulled, and from which neighbour (for benchmarks and logs). */
+  onFragment?: (id: number, via: 'push' | 'pull', fromPeerId: string) => void;
 }
 
 /** Where a player stands, in fragment IDs. */
@@ -443,7 +515,7 @@ export class GroupPlayer {
   /** When the first frame was delivered (ms since the epoch). */
   startedAt: number | undefined;
   stream: GroupPlayStream | undefined;
-  private readonly emptyStats: GroupMediaStats = { fragmentsFromPeers: 0, fragmentsPushedToUs: 0, fragmentsPulled: 0, duplicateFragments: 0, pullsSent: 0, fragmentsSent: 0, fragmentsSkipped: 0, framesDelivered: 0 };
+  private readonly emptyStats: GroupMediaStats = { fragmentsFromPeers: 0, fragmentsPushedToUs: 0, fragmentsPulled: 0, duplicateFragments: 0, pullsSent: 0, pushersDropped: 0, fragmentsSent: 0, fragmentsSkipped: 0, framesDelivered: 0 };
 
   constructor(
     readonly host: GroupMediaHost,
@@ -482,6 +554,24 @@ export class GroupPlayer {
   }
 }
 
+/** Who pushes us one slice of the stream (fragment ID mod 8). */
+interface SlicePusher {
+  /** The neighbour asked for it, on trial until its first fragment of the slice comes. */
+  peerId: string | undefined;
+  askedAt: number;
+  /** The newest fragment we held when we asked, and the newest we knew of. */
+  askedHeld: number;
+  askedKnown: number;
+  /** It pushed us the slice since we asked. */
+  confirmed: boolean;
+  /** The first and newest fragments of the slice it pushed us, and when the newest came. */
+  firstId: number;
+  lastId: number;
+  lastAt: number;
+  /** Neighbours that did not push the slice when asked, and until when they are not asked again. */
+  refused: Map<string, number>;
+}
+
 /** A stream a player receives: fragments in, messages out in order. */
 class GroupPlayStream extends GroupStream {
   /** Where delivery starts looking (1 when we saw the stream from its first fragment). */
@@ -503,8 +593,11 @@ class GroupPlayStream extends GroupStream {
   /** Fragment ID -> [peer, when] of pulls not answered yet. */
   private readonly pending = new Map<number, { peerId: string; at: number; tried: Set<string> }>();
   private pullCursor = 1;
+  private lastPushCheck = 0;
+  /** Pending pulls by the neighbour asked (worked out at each pull round). */
+  private readonly pullsTo = new Map<string, number>();
   /** Who pushes each slice to us, and the newest fragment of it they sent. */
-  private readonly pushers: Array<{ peerId: string | undefined; lastId: number; lastAt: number; trialAt: number }> = Array.from({ length: 8 }, () => ({ peerId: undefined, lastId: 0, lastAt: 0, trialAt: 0 }));
+  private readonly pushers: SlicePusher[] = Array.from({ length: 8 }, () => ({ peerId: undefined, askedAt: 0, askedHeld: 0, askedKnown: 0, confirmed: false, firstId: 0, lastId: 0, lastAt: 0, refused: new Map() }));
 
   constructor(
     host: GroupMediaHost,
@@ -548,7 +641,10 @@ class GroupPlayStream extends GroupStream {
   }
 
   protected override linkGone(link: Link): void {
-    for (const p of this.pushers) if (p.peerId === link.peerId) p.peerId = undefined;
+    for (const p of this.pushers) {
+      if (p.peerId === link.peerId) p.peerId = undefined;
+      p.refused.delete(link.peerId);
+    }
   }
 
   receiveFragment(link: Link, f: MediaFragment, wire: Buffer): void {
@@ -568,81 +664,117 @@ class GroupPlayStream extends GroupStream {
     this.stats.fragmentsFromPeers++;
     if (pulled) this.stats.fragmentsPulled++;
     else this.stats.fragmentsPushedToUs++;
+    this.player.options.onFragment?.(f.id, pulled ? 'pull' : 'push', link.peerId);
     this.deliver();
   }
 
-  /** librtmfp's rule: of two neighbours pushing one slice, the one whose fragment is newer stays. */
+  /** A fragment of a slice we asked `link` to push: it is the slice's pusher now, confirmed. */
   private pushedBy(link: Link, id: number): void {
     const slice = id % 8;
-    const bit = 1 << slice;
     const p = this.pushers[slice]!;
-    const now = Date.now();
-    if (p.peerId === undefined || !this.links.has(p.peerId)) {
-      p.peerId = link.peerId;
-    } else if (p.peerId !== link.peerId) {
-      if (id > p.lastId) {
-        const old = this.links.get(p.peerId);
-        old?.sendPushMask(old.pushIn & ~bit);
-        p.peerId = link.peerId;
-      } else {
-        link.sendPushMask(link.pushIn & ~bit);
-        return;
-      }
+    if (p.peerId !== link.peerId) {
+      // One we asked before and dropped (our mask has not reached it yet): only one pusher a slice.
+      if (p.peerId !== undefined && this.links.has(p.peerId)) return link.sendPushMask(link.pushIn & ~(1 << slice));
+      this.asked(p, link.peerId, Date.now());
+    }
+    if (!p.confirmed) {
+      p.confirmed = true;
+      p.firstId = id;
     }
     if (id > p.lastId) {
       p.lastId = id;
-      p.lastAt = now;
+      p.lastAt = Date.now();
     }
   }
 
-  /** Gives each slice with no working pusher to a neighbour that has the stream. */
+  private asked(p: SlicePusher, peerId: string, now: number): void {
+    p.peerId = peerId;
+    p.askedAt = now;
+    p.askedHeld = this.newest;
+    p.askedKnown = this.newestKnown;
+    p.confirmed = false;
+    p.firstId = 0;
+    p.lastId = 0;
+    p.lastAt = now;
+  }
+
+  /** We do not push a slice to the neighbour that pushes it to us (a loop of two). */
+  protected override acceptsPush(link: Link, slice: number): boolean {
+    return this.pushers[slice]!.peerId !== link.peerId;
+  }
+
+  /**
+   * Keeps a pusher on each slice: one asked that pushed nothing of it within PUSH_TRIAL_MS (its
+   * slice was full, or it is cut off itself), or a pusher silent for PUSH_STALE_MS, is dropped and
+   * not asked again for PUSH_RETRY_MS, and another neighbour with the stream is asked, at random,
+   * leaving out those we push the slice to (a loop; longer loops go silent and break the same way).
+   */
   private checkPushers(): void {
-    if (this.newestKnown === 0) return;
     const now = Date.now();
+    // This timer firing late means this process is short of CPU: pushers look silent only because we are late reading them.
+    const late = now - this.lastPushCheck > 3 * PUSH_CHECK_MS;
+    this.lastPushCheck = now;
+    if (this.newestKnown === 0 || late) return;
     const candidates = [...this.links.values()].filter((l) => l.in !== undefined && l.map !== undefined && l.peer.isOpen);
-    if (candidates.length === 0) return;
     for (let slice = 0; slice < 8; slice++) {
       const p = this.pushers[slice]!;
       const bit = 1 << slice;
       const current = p.peerId === undefined ? undefined : this.links.get(p.peerId);
-      const stale = current === undefined || (now - p.lastAt > PUSH_STALE_MS && this.newestKnown > p.lastId + 8);
-      if (!stale || now - p.trialAt < PUSH_STALE_MS) continue;
-      if (current && current.pushIn & bit) {
+      if (current !== undefined) {
+        const lag = 8 * PUSH_SLICE_LAG;
+        const silence = p.confirmed ? now - p.lastAt : now - p.askedAt;
+        const limit = p.confirmed ? PUSH_STALE_MS : PUSH_TRIAL_MS;
+        const held = this.newest > (p.confirmed ? p.lastId : p.askedHeld) + lag;
+        const known = !p.confirmed && this.newestKnown > p.askedKnown + lag;
+        if (!((held && silence > limit) || (known && silence > 4 * limit))) continue;
         current.sendPushMask(current.pushIn & ~bit);
-        p.peerId = undefined;
+        p.refused.set(current.peerId, now + PUSH_RETRY_MS);
+        this.stats.pushersDropped++;
+        this.log.debug({ peer: shortPeerId(current.peerId), slice, confirmed: p.confirmed }, p.confirmed ? 'pusher silent: asking another' : 'asked pusher sent nothing (slice full?): asking another');
       }
-      // Another neighbour on trial: the newest holders first, at random among them.
-      const fresh = candidates.filter((l) => (l.pushIn & bit) === 0 && l !== current);
+      p.peerId = undefined;
+      p.confirmed = false;
+      for (const [peerId, until] of p.refused) if (until <= now || !this.links.has(peerId)) p.refused.delete(peerId);
+      const fresh = candidates.filter((l) => !p.refused.has(l.peerId) && (l.served & bit) === 0);
       if (fresh.length === 0) {
-        // Everyone was asked already: start over with any of them.
-        for (const l of candidates) if (l.pushIn & bit) l.sendPushMask(l.pushIn & ~bit);
+        // Every neighbour was tried: try them again from the next check on.
+        p.refused.clear();
         continue;
       }
-      const newest = Math.max(...fresh.map((l) => l.map!.last));
-      const best = fresh.filter((l) => l.map!.last >= newest - 16);
-      const pick = best[Math.floor(Math.random() * best.length)]!;
+      const pick = fresh[Math.floor(Math.random() * fresh.length)]!;
       pick.sendPushMask(pick.pushIn | bit);
-      p.trialAt = now;
-      // The trial holds the slice until someone pushes faster.
-      if (p.peerId === undefined) {
-        p.peerId = pick.peerId;
-        p.lastAt = now;
-        p.lastId = this.newestKnown;
-      }
+      this.asked(p, pick.peerId, now);
     }
   }
 
-  /** Asks for fragments a fetch period overdue, and again elsewhere after another fetch period. */
+  /**
+   * Whether the slice's pusher will push fragment `id`: a confirmed one from its first fragment
+   * on, one on trial what comes after we asked it (nothing older: that is pulled).
+   */
+  private covered(id: number): boolean {
+    const p = this.pushers[id % 8]!;
+    if (p.peerId === undefined || !this.links.has(p.peerId)) return false;
+    return p.confirmed ? id >= p.firstId : id > p.askedKnown;
+  }
+
+  /**
+   * Asks a holder for fragments a fetch period overdue, and at once (PULL_UNCOVERED_MS) for those
+   * no pusher will push us; again elsewhere when a pull is not answered within a fetch period.
+   */
   private pull(): void {
     if (this.floor === undefined) return;
     // With no neighbour left, only the end can move us on (see hole()).
     if (this.links.size === 0) return this.deliver();
     const now = Date.now();
     const fetch = this.info.fetchPeriodMs;
+    this.pullsTo.clear();
+    for (const p of this.pending.values()) this.pullsTo.set(p.peerId, (this.pullsTo.get(p.peerId) ?? 0) + 1);
     let due = 0;
+    let dueUncovered = 0;
     for (const [at, id] of this.knownAt) {
-      if (at > now - fetch) break;
-      due = id;
+      if (at > now - PULL_UNCOVERED_MS) break;
+      dueUncovered = id;
+      if (at <= now - fetch) due = id;
     }
     for (const [id, p] of this.pending) {
       if (id < this.low || this.fragments.has(id)) {
@@ -661,28 +793,36 @@ class GroupPlayStream extends GroupStream {
       other.sendControl(encodePull(id));
       this.stats.pullsSent++;
       p.tried.add(other.peerId);
+      this.countPull(p.peerId, -1);
+      this.countPull(other.peerId, 1);
       p.peerId = other.peerId;
       p.at = now;
     }
     if (this.pullCursor < this.low) this.pullCursor = this.low;
-    for (let id = this.pullCursor; id <= due && this.pending.size < MAX_PENDING_PULLS; id++) {
+    for (let id = this.pullCursor; id <= dueUncovered && this.pending.size < MAX_PENDING_PULLS; id++) {
       if (this.fragments.has(id) || this.pending.has(id)) {
         if (id === this.pullCursor) this.pullCursor++;
         continue;
       }
+      if (id > due && this.covered(id)) continue;
       const link = this.holder(id, new Set());
       if (link === undefined) continue;
       link.sendControl(encodePull(id));
       this.stats.pullsSent++;
+      this.countPull(link.peerId, 1);
       this.pending.set(id, { peerId: link.peerId, at: now, tried: new Set([link.peerId]) });
       if (id === this.pullCursor) this.pullCursor++;
     }
     this.deliver();
   }
 
-  /** A neighbour whose map shows fragment `id`, not one of `tried`, chosen at random. */
+  private countPull(peerId: string, n: number): void {
+    this.pullsTo.set(peerId, (this.pullsTo.get(peerId) ?? 0) + n);
+  }
+
+  /** A neighbour whose map shows fragment `id`, not one of `tried`, with room for pulls, chosen at random. */
   private holder(id: number, tried: Set<string>): Link | undefined {
-    const holders = [...this.links.values()].filter((l) => l.in !== undefined && l.peer.isOpen && !tried.has(l.peerId) && l.has(id));
+    const holders = [...this.links.values()].filter((l) => l.in !== undefined && l.peer.isOpen && !tried.has(l.peerId) && (this.pullsTo.get(l.peerId) ?? 0) < MAX_PULLS_PER_HOLDER && l.has(id));
     return holders.length === 0 ? undefined : holders[Math.floor(Math.random() * holders.length)];
   }
 
