@@ -32,6 +32,11 @@ export interface PlayOptions {
   group?: string;
   /** With group: fall back to the server's stream when no frame came from peers within this many seconds. */
   p2pWait?: number;
+  /**
+   * With group: end when the group brought nothing new for this many seconds (its publisher gone
+   * without ending the stream: nothing else tells a member). Default: wait.
+   */
+  groupIdle?: number;
 }
 
 export async function recordStream(url: string, options: PlayOptions): Promise<void> {
@@ -93,7 +98,11 @@ export async function recordStream(url: string, options: PlayOptions): Promise<v
   const groupSession =
     options.group === undefined
       ? undefined
-      : await protocol.playFromGroup!(url, options.group, onFrame, { fallbackMs: (options.p2pWait ?? 8) * 1000, onInfo: (line) => console.error(`covey play: ${line}`) });
+      : await protocol.playFromGroup!(url, options.group, onFrame, {
+          fallbackMs: (options.p2pWait ?? 8) * 1000,
+          idleMs: (options.groupIdle ?? options.wait) * 1000,
+          onInfo: (line) => console.error(`covey play: ${line}`),
+        });
   // From before the connect: an interrupt while connecting or starting ends the play cleanly too
   // (a SIGINT between the server's Play.Start and our handler killed the process without a close).
   // An interrupt while the server has not answered the play yet (a silent server) gives up the
@@ -128,7 +137,8 @@ export async function recordStream(url: string, options: PlayOptions): Promise<v
     const now = Date.now();
     if (lastMediaAt === 0) {
       if (now - startedAt >= waitMs) finish(new Error(`no media within ${options.wait} s${base === undefined ? ': is the stream published?' : ' (the stream is published, but no audio or video frame came)'} (${url})`));
-    } else if (!stalled && now - lastMediaAt >= waitMs) {
+    } else if (!stalled && now - lastMediaAt >= waitMs && !(groupSession && !groupSession.counts.fellBack)) {
+      // (From a group, silence ends the play at the idle limit instead, which is never longer.)
       stalled = true;
       console.error(`covey play: no media for ${options.wait} s: the stream has stalled; still recording`);
     }
@@ -163,7 +173,7 @@ export function registerPlay(program: Command): void {
     .option('--peer <peerId>', 'play directly from the peer that publishes the stream (rtmfp:// only; the server only introduces): its peer ID, as covey publish --p2p prints it')
     .option('--group <spec>', 'play from a NetGroup (rtmfp:// only): its members carry the stream peer to peer; a groupspec (G:...) or a group name to build one from, as covey publish --group prints it')
     .option('--p2p-wait <seconds>', 'with --group: play from the server when no frame came from peers within this time', '8')
-    .option('--wait <seconds>', 'fail when no audio or video frame comes within this time (metadata and codec headers do not count); once media flows, report a stall as long', '10')
+    .option('--wait <seconds>', 'fail when no audio or video frame comes within this time (metadata and codec headers do not count); once media flows, report a stall as long (with --group: end, the publisher gone)', '10')
     .option('-q, --quiet', 'no progress lines')
     .addHelpText(
       'after',
@@ -182,7 +192,8 @@ the source's (on stdout, neither).`,
       }
       if (!(wait > 0)) exitWithError('play', new UsageError(`--wait must be a positive number of seconds, got ${flags.wait}`));
       try {
-        await recordStream(url, { output: flags.output, duration, wait: flags.group !== undefined ? Math.max(wait, p2pWait + 5) : wait, quiet: flags.quiet, peer: flags.peer, group: flags.group, p2pWait });
+        // From a group, --wait is also the idle limit: no publisher tells a member it vanished.
+        await recordStream(url, { output: flags.output, duration, wait: flags.group !== undefined ? Math.max(wait, p2pWait + 5) : wait, quiet: flags.quiet, peer: flags.peer, group: flags.group, p2pWait, groupIdle: wait });
       } catch (err) {
         exitWithError('play', err);
       }

@@ -481,6 +481,12 @@ export class GroupPublisher extends GroupStream {
 
 export interface GroupPlayOptions extends GroupMediaOptions {
   onFrame?: (kind: GroupFrameKind, timestamp: number, payload: Buffer) => void;
+  /**
+   * End when no new fragment came from the group for this long (ms) once the stream was found: its
+   * publisher is gone without the end message (killed, or its network cut), and nothing else says
+   * so. Default: no limit (wait until closed).
+   */
+  idleMs?: number;
   /** Each new fragment as it arrives: pushed or pulled, and from which neighbour (for benchmarks and logs). */
   onFragment?: (id: number, via: 'push' | 'pull', fromPeerId: string) => void;
 }
@@ -594,6 +600,8 @@ class GroupPlayStream extends GroupStream {
   private readonly pending = new Map<number, { peerId: string; at: number; tried: Set<string> }>();
   private pullCursor = 1;
   private lastPushCheck = 0;
+  /** When the stream last grew for us: a fragment newer than any we knew of, or one we lacked. */
+  private grewAt = Date.now();
   /** Pending pulls by the neighbour asked (worked out at each pull round). */
   private readonly pullsTo = new Map<string, number>();
   /** Who pushes each slice to us, and the newest fragment of it they sent. */
@@ -607,7 +615,9 @@ class GroupPlayStream extends GroupStream {
     readonly player: GroupPlayer,
   ) {
     super(host, info, pushLimit, log);
-    this.every(PULL_PERIOD_MS, () => this.pull());
+    this.every(PULL_PERIOD_MS, () => {
+      if (!this.idle()) this.pull();
+    });
     this.every(PUSH_CHECK_MS, () => this.checkPushers());
   }
 
@@ -662,6 +672,7 @@ class GroupPlayStream extends GroupStream {
       return;
     }
     this.stats.fragmentsFromPeers++;
+    this.grewAt = Date.now();
     if (pulled) this.stats.fragmentsPulled++;
     else this.stats.fragmentsPushedToUs++;
     this.player.options.onFragment?.(f.id, pulled ? 'pull' : 'push', link.peerId);
@@ -745,6 +756,20 @@ class GroupPlayStream extends GroupStream {
       pick.sendPushMask(pick.pushIn | bit);
       this.asked(p, pick.peerId, now);
     }
+  }
+
+  protected override learn(id: number): void {
+    if (id > this.newestKnown) this.grewAt = Date.now();
+    super.learn(id);
+  }
+
+  /** Ends the player when the group brought nothing new for the idle limit (a publisher gone without a word). */
+  private idle(): boolean {
+    const limit = this.player.options.idleMs;
+    if (limit === undefined || this.endFragment !== undefined || Date.now() - this.grewAt < limit) return false;
+    this.log.info({ idleMs: limit, neighbors: this.neighbors, progress: this.progress }, 'nothing new from the group for the idle limit: the publisher is gone without ending the stream');
+    this.player.ended(`no fragment from the group for ${limit / 1000} s: its publisher is gone without ending the stream`);
+    return true;
   }
 
   /**

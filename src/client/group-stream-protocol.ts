@@ -22,7 +22,9 @@ export function groupspecFromArgument(text: string): Groupspec {
 export interface GroupPlayOptions {
   /** Play from the server when no frame came from the group within this long (default 8 s). */
   fallbackMs?: number;
-  /** One-line notices (joined, fell back). */
+  /** End when the group brings nothing new for this long once the stream was found (a publisher gone without a word); default none. */
+  idleMs?: number;
+  /** One-line notices (joined, fell back, why the group stream ended). */
   onInfo?: (line: string) => void;
 }
 
@@ -98,6 +100,7 @@ export function groupStreamProtocol(parseUrl: (url: string) => RtmpUrl, connectT
       let fellBack = false;
       let framesFromServer = 0;
       let timer: NodeJS.Timeout | undefined;
+      let closing = false;
       const session: GroupPlaySession = {
         onFrame,
         get counts() {
@@ -105,15 +108,18 @@ export function groupStreamProtocol(parseUrl: (url: string) => RtmpUrl, connectT
           return { fragmentsFromPeers: s?.fragmentsFromPeers ?? 0, pushed: s?.fragmentsPushedToUs ?? 0, pulled: s?.fragmentsPulled ?? 0, framesFromServer, fellBack };
         },
         async close() {
+          closing = true;
           clearTimeout(timer);
           player?.close();
           group.leave();
           client.close();
         },
       };
-      player = playFromGroup(group, url.stream, { onFrame: (kind, ts, payload) => session.onFrame?.(kind, ts, payload) });
+      player = playFromGroup(group, url.stream, { idleMs: options.idleMs, onFrame: (kind, ts, payload) => session.onFrame?.(kind, ts, payload) });
       player.onEnd = (reason) => {
-        if (!fellBack) session.onEnd?.(reason);
+        if (fellBack || closing) return;
+        options.onInfo?.(reason);
+        session.onEnd?.(reason);
       };
       options.onInfo?.(`joined group ${spec.groupIdHex.slice(0, 16)}… as ${client.peerId}; waiting up to ${fallbackMs / 1000} s for the stream from peers`);
       timer = setTimeout(() => {

@@ -47,7 +47,7 @@ export interface StreamProtocol {
    */
   publishToGroup?(url: string, groupspec: string, onInfo: (line: string) => void): Promise<PublishSession>;
   /** Protocols with peers only: plays the stream from a NetGroup, from the server if no peer carries it in time. */
-  playFromGroup?(url: string, groupspec: string, onFrame: PlaySession['onFrame'], options?: { fallbackMs?: number; onInfo?: (line: string) => void }): Promise<PlaySession & { readonly counts: { fragmentsFromPeers: number; pushed: number; pulled: number; framesFromServer: number; fellBack: boolean } }>;
+  playFromGroup?(url: string, groupspec: string, onFrame: PlaySession['onFrame'], options?: { fallbackMs?: number; idleMs?: number; onInfo?: (line: string) => void }): Promise<PlaySession & { readonly counts: { fragmentsFromPeers: number; pushed: number; pulled: number; framesFromServer: number; fellBack: boolean } }>;
 }
 
 const protocols = new Map<string, StreamProtocol>();

@@ -1,9 +1,10 @@
 // `covey publish --group` and `covey play --group` as a user runs them: processes meet in a
 // NetGroup through a live server and the media goes member to member; a player that no peer
-// serves falls back to the server's stream and says so; wrong combinations are refused.
+// serves falls back to the server's stream and says so; a player whose publisher is killed ends
+// at its idle limit, saying why; wrong combinations are refused.
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startCovey } from '../support/covey-cli.js';
@@ -69,6 +70,29 @@ test('covey play --group falls back to the server stream when no peer carries it
     assert.ok(videoOf(file).length > 20);
   } finally {
     publisher.child.kill('SIGINT');
+    await publisher.exited;
+  }
+});
+
+test('covey play --group ends when its publisher is killed (no end message): after --wait seconds with nothing from the group, saying why, exit 0 with the recording', async () => {
+  const url = server.rtmfpUrl('live/gone');
+  const publisher = startCovey(['publish', '--group', 'gone', '--loop', '-q', fixture, url]);
+  try {
+    await until(() => publisher.stderr().includes('covey publish: publishing gone into group'), 20_000, "the publisher's group line");
+    const file = join(dir, 'gone.flv');
+    const player = startCovey(['play', url, '--group', 'gone', '-o', file, '--wait', '2', '-q']);
+    // Media from the group is on disk: the file is made at the first frame.
+    await until(() => existsSync(file) && statSync(file).size > 50_000, 40_000, 'media recorded from the group');
+    publisher.child.kill('SIGKILL');
+    const r = await player.exited;
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /^covey play: no fragment from the group for 2 s: its publisher is gone without ending the stream$/m);
+    assert.match(r.stderr, /covey play: \d+ fragments from peers \(\d+ pushed, \d+ pulled\), 0 frames from the server\n/);
+    assert.doesNotMatch(r.stderr, /stalled/);
+    const video = videoOf(file);
+    assert.ok(isVideoSequenceHeader(video[0]!.data) && isVideoKeyframe(video[1]!.data) && video.length > 20, `${video.length} video tags recorded`);
+  } finally {
+    if (publisher.child.exitCode === null && publisher.child.signalCode === null) publisher.child.kill('SIGKILL');
     await publisher.exited;
   }
 });
