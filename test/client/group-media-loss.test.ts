@@ -1,7 +1,9 @@
 // Live media inside a NetGroup when the P2P links lose datagrams: every member (the publisher
 // too) loses 10% of what its peers send it, on its real UDP socket (test/support/lossy-port.ts),
 // and still plays every frame, in order and intact, none given up on (nothing older than the
-// window skipped). The server's packets are spared: the loss under test is between peers.
+// window skipped), also when the member passing most fragments on is killed mid-stream (its
+// socket closed without a word). The server's packets are spared: the loss under test is
+// between peers.
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { startGroupTestServer, until, type TestServer } from '../support/test-server.js';
@@ -42,49 +44,95 @@ function stream(): FlvTag[] {
   return [...fixture, ...[1, 2].flatMap((loop) => again.map((t) => ({ ...t, timestamp: t.timestamp + loop * 2000 })))];
 }
 
+/** A publisher and MEMBERS players on lossy sockets (seeds from `seed`), every one a neighbour of all the others. */
+async function lossyGroup(members: Member[], seed: number): Promise<[Member, ...Member[]]> {
+  for (let i = 0; i <= MEMBERS; i++) {
+    const port = await LossyPort.bind(LOSS, (from) => from.port === serverPort, seed + i);
+    const client = await RtmfpClient.connect(server.rtmfpUrl('live'), { port });
+    const group = await NetGroup.join(client, GROUPSPEC);
+    const m: Member = { client, port, group, frames: [] };
+    if (i > 0) m.player = playFromGroup(group, 'cam', { onFrame: (kind, ts, payload) => m.frames.push({ kind, ts, payload: Buffer.from(payload) }) });
+    members.push(m);
+  }
+  // A handshake datagram lost is sent again a second later or more: meeting takes its time.
+  await until(() => members.every((m) => m.group.neighbors.length >= MEMBERS - 1), 60_000, 'neighbours').catch((e: Error) => {
+    throw new Error(`${e.message}: ${members.map((m) => m.group.neighbors.length).join(' ')}`);
+  });
+  return members as [Member, ...Member[]];
+}
+
+/** Publishes the stream at the pace of its timestamps; `beforeTag` runs before each tag goes out. */
+async function publishPaced(publisher: Member, tags: readonly FlvTag[], beforeTag?: (t: FlvTag) => void) {
+  const pub = publishToGroup(publisher.group, 'cam');
+  const t0 = Date.now();
+  for (const t of tags) {
+    const wait = t.timestamp - (Date.now() - t0);
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    beforeTag?.(t);
+    pub.send(KIND[t.type as keyof typeof KIND], t.timestamp, t.data);
+  }
+  return pub;
+}
+
+/** Every player plays every tag, in order, intact, and gave up on no fragment. */
+async function assertAllPlayed(players: readonly Member[], tags: readonly FlvTag[]): Promise<void> {
+  await until(() => players.every((m) => m.frames.length >= tags.length), 60_000, 'every frame at every member').catch((e: Error) => {
+    const lacking = players.filter((m) => m.frames.length < tags.length).map((m) => `member ${players.indexOf(m)}: ${m.frames.length}/${tags.length} frames; stats ${JSON.stringify(m.player!.stats)}; progress ${JSON.stringify(m.player!.progress)}`);
+    throw new Error(`${e.message}:\n${lacking.join('\n')}`);
+  });
+  for (const [i, m] of players.entries()) {
+    assert.equal(m.frames.length, tags.length, `member ${i}: ${m.frames.length} frames of ${tags.length}`);
+    for (const [k, t] of tags.entries()) {
+      const f = m.frames[k]!;
+      if (f.kind !== KIND[t.type as keyof typeof KIND] || f.ts !== t.timestamp || !f.payload.equals(t.data)) assert.fail(`member ${i}: frame ${k} differs (${f.kind} ${f.ts} vs ${t.timestamp})`);
+    }
+    assert.equal(m.player!.stats.fragmentsSkipped, 0, `member ${i} gave up on fragments`);
+  }
+}
+
+/** The loss was real, on every member, at about the rate asked. */
+function assertLossy(members: readonly Member[]): void {
+  for (const [i, m] of members.entries()) {
+    const share = m.port.dropped / (m.port.dropped + m.port.passed);
+    assert.ok(m.port.dropped > 0 && share > LOSS / 2 && share < LOSS * 2, `member ${i} lost ${m.port.dropped} of ${m.port.dropped + m.port.passed} datagrams`);
+  }
+}
+
 test(`every member loses ${LOSS * 100}% of what its peers send: ${MEMBERS} members still play every frame, in order, intact, none skipped`, async () => {
   const members: Member[] = [];
   try {
-    for (let i = 0; i <= MEMBERS; i++) {
-      const port = await LossyPort.bind(LOSS, (from) => from.port === serverPort, 11 + i);
-      const client = await RtmfpClient.connect(server.rtmfpUrl('live'), { port });
-      const group = await NetGroup.join(client, GROUPSPEC);
-      const m: Member = { client, port, group, frames: [] };
-      if (i > 0) m.player = playFromGroup(group, 'cam', { onFrame: (kind, ts, payload) => m.frames.push({ kind, ts, payload: Buffer.from(payload) }) });
-      members.push(m);
-    }
-    const [publisher, ...players] = members as [Member, ...Member[]];
-    // A handshake datagram lost is sent again a second later or more: meeting takes its time.
-    await until(() => members.every((m) => m.group.neighbors.length >= MEMBERS - 1), 60_000, 'neighbours').catch((e: Error) => {
-      throw new Error(`${e.message}: ${members.map((m) => m.group.neighbors.length).join(' ')}`);
-    });
+    const [publisher, ...players] = await lossyGroup(members, 11);
     const tags = stream();
-    const pub = publishToGroup(publisher.group, 'cam');
-    const t0 = Date.now();
-    for (const t of tags) {
-      const wait = t.timestamp - (Date.now() - t0);
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      pub.send(KIND[t.type as keyof typeof KIND], t.timestamp, t.data);
-    }
-    await until(() => players.every((m) => m.frames.length >= tags.length), 60_000, 'every frame at every member').catch((e: Error) => {
-      const lacking = players.filter((m) => m.frames.length < tags.length).map((m) => `member ${players.indexOf(m)}: ${m.frames.length}/${tags.length} frames; stats ${JSON.stringify(m.player!.stats)}; progress ${JSON.stringify(m.player!.progress)}`);
-      throw new Error(`${e.message}:\n${lacking.join('\n')}`);
-    });
-    for (const [i, m] of players.entries()) {
-      assert.equal(m.frames.length, tags.length, `member ${i}: ${m.frames.length} frames of ${tags.length}`);
-      for (const [k, t] of tags.entries()) {
-        const f = m.frames[k]!;
-        if (f.kind !== KIND[t.type as keyof typeof KIND] || f.ts !== t.timestamp || !f.payload.equals(t.data)) assert.fail(`member ${i}: frame ${k} differs (${f.kind} ${f.ts} vs ${t.timestamp})`);
-      }
-      assert.equal(m.player!.stats.fragmentsSkipped, 0, `member ${i} gave up on fragments`);
-    }
-    // The loss was real, on every member, at about the rate asked.
-    for (const [i, m] of members.entries()) {
-      const share = m.port.dropped / (m.port.dropped + m.port.passed);
-      assert.ok(m.port.dropped > 0 && share > LOSS / 2 && share < LOSS * 2, `member ${i} lost ${m.port.dropped} of ${m.port.dropped + m.port.passed} datagrams`);
-    }
+    const pub = await publishPaced(publisher, tags);
+    await assertAllPlayed(players, tags);
+    assertLossy(members);
     pub.close();
     await until(() => players.every((m) => m.player!.endedReason !== undefined), 30_000, 'the end reaches every member');
+  } finally {
+    for (const m of members) m.client.close();
+  }
+});
+
+test(`with ${LOSS * 100}% loss, the member passing most fragments on is killed mid-stream: the others still play every frame, in order, intact, none skipped`, async () => {
+  const members: Member[] = [];
+  try {
+    const [publisher, ...players] = await lossyGroup(members, 41);
+    const tags = stream();
+    let victim: Member | undefined;
+    const pub = await publishPaced(publisher, tags, (t) => {
+      if (victim !== undefined || t.timestamp < 2000) return;
+      // The one others depend on most: pushers and pull answers it gave must be found elsewhere.
+      victim = players.reduce((a, b) => (b.player!.stats.fragmentsSent > a.player!.stats.fragmentsSent ? b : a));
+      assert.ok(victim.player!.stats.fragmentsSent > 0, 'the victim passed fragments on');
+      // Its socket closes without a word: neighbours see it only as silence.
+      victim.client.endpoint.close();
+    });
+    assert.ok(victim, 'a member was killed');
+    const rest = players.filter((m) => m !== victim);
+    await assertAllPlayed(rest, tags);
+    assertLossy(members.filter((m) => m !== victim));
+    pub.close();
+    await until(() => rest.every((m) => m.player!.endedReason !== undefined), 30_000, 'the end reaches every member left');
   } finally {
     for (const m of members) m.client.close();
   }
