@@ -73,14 +73,6 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   if (apps === undefined) log.warn({ www: config.www }, 'www folder missing: every connect will be refused until it exists');
   else if (apps.length === 0) log.warn({ www: config.www }, 'no apps: the www folder has no app folders (an app is a folder, e.g. www/live), so every connect will be refused');
   else log.info({ www: config.www, apps }, `serving ${apps.length === 1 ? 'app' : 'apps'} ${apps.join(', ')}`);
-  // Lua apps (www/main.lua, www/<app>/main.lua...): their hooks serve every app; a folder
-  // without main.lua inherits its parent's, and with no script at all everything is accepted.
-  let lua: LuaHost | undefined;
-  if (apps !== undefined) {
-    lua = await startLuaHost({ www: config.www, log: log.child({ layer: 'lua' }), timeLimitMs: config.lua.timeLimitMs, memoryBytes: config.lua.memoryBytes });
-    closers.push(() => lua!.close());
-  }
-  const luaHooks = lua?.hooks;
   const { dataDir, writeDelayMs, ...sharedObjectLimits } = config.sharedObjects;
   let store: FileSharedObjectStore | undefined;
   if (dataDir !== '') {
@@ -91,8 +83,16 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     }
     log.info({ dataDir }, 'persistent shared objects are saved under the data folder');
   } else log.info('persistent shared objects are kept in memory only (--shared-object-dir saves them)');
-  const flash = new FlashServer({ log: log.child({ layer: 'flash' }), groups: config.groups, appExists, gopCacheBytes: config.media.gopCacheBytes, publishTakeoverMs: config.media.publishTakeoverMs, hooks: luaHooks && (() => luaHooks), sharedObjects: sharedObjectLimits, sharedObjectStore: store });
-  lua?.attach(flash);
+  // Lua apps (www/main.lua, www/<app>/main.lua...): their hooks serve every app; a folder
+  // without main.lua inherits its parent's, and with no script at all everything is accepted.
+  let lua: LuaHost | undefined;
+  // The model first, so that scripts reach it from their first onStart (mona:sharedObject,
+  // mona:publish); no client can connect before the services below start.
+  const flash = new FlashServer({ log: log.child({ layer: 'flash' }), groups: config.groups, appExists, gopCacheBytes: config.media.gopCacheBytes, publishTakeoverMs: config.media.publishTakeoverMs, hooks: apps !== undefined ? () => lua?.hooks : undefined, sharedObjects: sharedObjectLimits, sharedObjectStore: store });
+  if (apps !== undefined) {
+    lua = await startLuaHost({ www: config.www, log: log.child({ layer: 'lua' }), timeLimitMs: config.lua.timeLimitMs, memoryBytes: config.lua.memoryBytes, flash });
+    closers.push(() => lua!.close());
+  }
   const server: RunningServer = {
     flash,
     lua,

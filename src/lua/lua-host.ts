@@ -28,6 +28,11 @@ export interface LuaHostOptions {
   log: Logger;
   timeLimitMs?: number;
   memoryBytes?: number;
+  /**
+   * The model, when it exists already: given here, scripts reach it from their first onStart
+   * (mona:sharedObject, mona:publish); otherwise from attach() on.
+   */
+  flash?: FlashServer;
 }
 
 export interface LuaHost {
@@ -106,6 +111,11 @@ export async function startLuaHost(options: LuaHostOptions): Promise<LuaHost> {
 
   const config = scriptConfig();
   const monaHost = { vm, config, timerFailed: (app: LuaApp, err: unknown) => apps.reportError(app, 'timer failed (stopped)', err) };
+  if (options.flash !== undefined) {
+    publications.attach(options.flash);
+    groups.attach(options.flash);
+    sharedObjects.attach(options.flash);
+  }
   const apps = new LuaApps({ www: options.www, vm, runtime, log, monaFor: (app) => ({ ...monaFor(app, monaHost), ...sharedObjects.monaFieldsFor(app) }) });
   hooks = new LuaAppHooks(vm, runtime, apps, sharedObjects);
   const manage = setInterval(() => {
