@@ -3,7 +3,7 @@
 // from /proc).
 //
 //   node --import tsx scripts/bench/shared-object-fanout.ts [--users 100,1000] [--protocols rtmp,rtmfp]
-//        [--kinds lean,full] [--updates 300] [--seconds 5] [--window 256] [--procs N]
+//        [--kinds lean,full] [--writer same] [--updates 300] [--seconds 5] [--window 256] [--procs N]
 //
 // The N users run in child processes, of one of two kinds (--kinds, each measured in turn on a
 // server of its own):
@@ -14,7 +14,8 @@
 //   second core less than the server costs the first, so the figures are the server's;
 // - full: Covey's own clients with its SharedObject (shared-object-users.ts) in 2 processes, the
 //   comparison: they need more CPU than the server, and their figures are theirs as much.
-// A writer, one more Covey client in this process, changes the slot. For each protocol, N, kind:
+// A writer, one more Covey client in this process, changes the slot, over the users' protocol
+// (--writer rtmp or rtmfp picks one for both). For each protocol, N, kind:
 // - latency: the writer sets the slot --updates times, one at a time, 20 ms apart; an update's
 //   latency is from the writer's setProperty to the moment the last of the N users has it, both
 //   read from CLOCK_MONOTONIC (process.hrtime), which every process on the machine shares (checked
