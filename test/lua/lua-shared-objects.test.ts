@@ -280,3 +280,32 @@ test('a script holds the objects it opens (from its first onStart on) until so:r
     rmSync(dataDir, { recursive: true, force: true });
   }
 });
+
+test('a client its change hook disconnects (client:close in onSharedObjectChange): its connection ends, the request it made stands, it is no longer a user, the others carry on (RTMP and RTMFP)', async () => {
+  const w = await luaWorld({ 'kick/main.lua': `
+function onConnection(client)
+  function client:onSharedObjectChange(so, key, value)
+    if key == 'bye' then client:close('said bye') end
+  end
+end
+` });
+  try {
+    const watcher = new SharedObject('s');
+    await watcher.connect(await w.rtmp('kick'));
+    for (const kind of ['rtmp', 'rtmfp'] as const) {
+      const c = kind === 'rtmp' ? await w.rtmp('kick') : await w.rtmfp('kick');
+      const ended = new Promise<string>((resolve) => (c.onEnd = resolve));
+      const so = new SharedObject('s');
+      await so.connect(c);
+      so.setProperty('bye', kind);
+      await ended;
+      await watcher.waitFor(() => watcher.data.bye === kind, 20_000, `the ${kind} request, made before the kick, applied`);
+      const object = serverObject(w, 'kick', 's')!;
+      await until(() => object.users.size === 1, 20_000, `the ${kind} client no longer a user`);
+      watcher.setProperty('after', kind);
+      await watcher.waitFor(() => watcher.data.after === kind && watcher.pendingCount === 0, 20_000, 'the watcher carries on');
+    }
+  } finally {
+    await w.close();
+  }
+});
