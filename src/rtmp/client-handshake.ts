@@ -1,6 +1,8 @@
 // The client half of the RTMP handshake, in the digest form Flash Player uses (so it exercises a
 // server's digest answer) or the simple form. Checks the server's S1 digest and S2 signature
-// when the server answers in the digest form.
+// when the server answers in the digest form. A server answering in the simple form is taken
+// whatever its S2 holds, as FFmpeg and librtmp take it: MonaServer2 (79fad0b) sends an S2 that
+// does not echo C1, and refusing it made Covey's client the only one that could not connect.
 import {
   HANDSHAKE_SIZE,
   PLAYER_KEY,
@@ -22,6 +24,8 @@ const PLAYER_VERSION = 0x09007c02;
 export class ClientHandshake {
   /** The form the server answered with. */
   serverForm: HandshakeForm | undefined;
+  /** In the simple form: whether the server's S2 echoed our C1 (the specification's answer). */
+  serverEchoed: boolean | undefined;
   private pending: Buffer = Buffer.alloc(0);
   private readonly c1: Buffer;
   private readonly c1Digest: Buffer | undefined;
@@ -62,7 +66,7 @@ export class ClientHandshake {
       c2 = makeSignedResponse(serverDigest.digest, PLAYER_KEY);
     } else {
       if (this.form === 'digest' && s1.readUInt32BE(4) !== 0) throw new HandshakeError('server S1 announces a version but carries no valid digest');
-      if (!s2.subarray(8).equals(this.c1.subarray(8))) throw new HandshakeError('server S2 does not echo our C1');
+      this.serverEchoed = s2.subarray(8).equals(this.c1.subarray(8));
       this.serverForm = 'simple';
       c2 = Buffer.from(s1);
     }

@@ -228,11 +228,12 @@ export class RtmpConnection {
         const step = this.handshake.push(data);
         if (step.reply) this.writeRaw(step.reply);
         if (!step.done) return;
+        const echoed = this.handshake instanceof ServerHandshake ? undefined : this.handshake.serverEchoed;
         this.handshakeForm = this.handshake instanceof ServerHandshake ? this.handshake.form : this.handshake.serverForm;
         this.handshake = undefined;
         clearTimeout(this.handshakeTimer);
         this.startTimer();
-        this.log.debug({ form: this.handshakeForm }, 'RTMP handshake done');
+        this.log.debug(echoed === false ? { form: this.handshakeForm, s2EchoesC1: false } : { form: this.handshakeForm }, 'RTMP handshake done');
         this.onReady?.();
         if (step.rest === undefined || this.closed !== undefined) return;
         data = step.rest;

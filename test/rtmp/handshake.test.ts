@@ -89,3 +89,22 @@ test('the client refuses a server whose S2 signature is wrong', () => {
   reply[reply.length - 1]! ^= 1;
   assert.throws(() => client.push(reply), /S2 signature/);
 });
+
+test('the client takes a simple-form answer whose S2 does not echo C1 (as MonaServer2 sends), and says so', () => {
+  for (const form of ['digest', 'simple'] as const) {
+    const client = new ClientHandshake(form);
+    client.start();
+    // S0, then S1 with a zero version (no digest), then an S2 of other bytes than C1.
+    const s1 = Buffer.alloc(HANDSHAKE_SIZE, 0x5a);
+    s1.writeUInt32BE(0, 4);
+    const s2 = Buffer.alloc(HANDSHAKE_SIZE, 0xa5);
+    const step = client.push(Buffer.concat([Buffer.of(3), s1, s2]));
+    assert.equal(step.done, true, form);
+    assert.equal(client.serverForm, 'simple');
+    assert.equal(client.serverEchoed, false);
+    // C2 echoes S1, as the specification asks.
+    assert.ok(step.reply!.equals(s1));
+  }
+  const { client } = run('simple', 1537);
+  assert.equal(client.serverEchoed, true);
+});
