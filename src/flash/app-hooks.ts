@@ -15,8 +15,13 @@ export type Refusal = string | undefined | void;
  */
 export type ChangeDecision = Refusal | { value: unknown };
 
-/** A connect decision: a refusal, or acceptance with fields added to NetConnection.Connect.Success. */
-export type ConnectDecision = Refusal | { accept: Record<string, unknown> };
+/**
+ * A connect decision: a refusal (NetConnection.Connect.Rejected), acceptance with fields added to
+ * NetConnection.Connect.Success, or `{ invalidApp }`: no application answers that connect path
+ * (a scripted app tree routes paths itself), which is NetConnection.Connect.InvalidApp with that
+ * description, as Flash Media Server answers.
+ */
+export type ConnectDecision = Refusal | { accept: Record<string, unknown> } | { invalidApp: string };
 
 export interface AppHooks {
   onConnect?(client: FlashClient): ConnectDecision | Promise<ConnectDecision>;

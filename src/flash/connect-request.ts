@@ -20,8 +20,11 @@ export interface ConnectRequest {
 /** Application names we accept: what a folder under www/ can be called, no path tricks. */
 const APP_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
 
-/** Reads a connect command; returns a rejection description instead when it cannot be served. */
-export function parseConnectRequest(commandObject: unknown, args: unknown[]): ConnectRequest | { rejected: string } {
+/**
+ * Reads a connect command; returns a rejection description instead when it cannot be served
+ * (`invalidApp`: the application name itself cannot exist, NetConnection.Connect.InvalidApp).
+ */
+export function parseConnectRequest(commandObject: unknown, args: unknown[]): ConnectRequest | { rejected: string; invalidApp?: true } {
   const properties = amfObjectProperties(commandObject);
   if (properties === undefined) return { rejected: 'connect without a command object' };
   const tcUrl = typeof properties.tcUrl === 'string' ? properties.tcUrl : undefined;
@@ -39,7 +42,7 @@ export function parseConnectRequest(commandObject: unknown, args: unknown[]): Co
   const app = slash < 0 ? cleaned : cleaned.slice(0, slash);
   const instance = slash < 0 ? '' : cleaned.slice(slash + 1).replace(/\/+$/, '');
   // An empty path asks for the root application (MonaServer's www/main.lua), if the server has one.
-  if (app !== '' && !APP_NAME.test(app)) return { rejected: `invalid application name ${JSON.stringify(app)}` };
+  if (app !== '' && !APP_NAME.test(app)) return { rejected: `invalid application name ${JSON.stringify(app)}`, invalidApp: true };
   const encoding = properties.objectEncoding ?? 0;
   if (encoding !== 0 && encoding !== 3) return { rejected: `unsupported objectEncoding ${JSON.stringify(encoding)} (0 or 3)` };
   return { app, instance, tcUrl, objectEncoding: encoding, properties, args };

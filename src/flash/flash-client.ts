@@ -60,6 +60,9 @@ export class CallError extends Error {
 }
 
 const CONNECT_PROPERTIES = { fmsVer: 'FMS/3,5,7,7009', capabilities: 31, mode: 1 };
+const REJECTED = 'NetConnection.Connect.Rejected';
+/** No application by that name: what Flash Media Server answers (MonaServer2 answers Connect.Failed). */
+const INVALID_APP = 'NetConnection.Connect.InvalidApp';
 
 export class FlashClient implements SharedObjectUser {
   readonly id = randomBytes(8).toString('hex');
@@ -304,11 +307,11 @@ export class FlashClient implements SharedObjectUser {
     }
     this.state = 'connecting';
     const parsed = parseConnectRequest(command.commandObject, command.args);
-    if ('rejected' in parsed) return this.rejectConnect(command, parsed.rejected);
+    if ('rejected' in parsed) return this.rejectConnect(command, parsed.rejected, parsed.invalidApp ? INVALID_APP : REJECTED);
     this.request = parsed;
     this.objectEncoding = parsed.objectEncoding;
     const app = this.server.application(parsed.app);
-    if (app === undefined) return this.rejectConnect(command, parsed.app === '' ? 'no application in the connect URL (expected rtmp://host/app; this server has no root application)' : `no application "${parsed.app}" on this server`);
+    if (app === undefined) return this.rejectConnect(command, parsed.app === '' ? 'no application in the connect URL (expected rtmp://host/app; this server has no root application)' : `no application "${parsed.app}" on this server`, INVALID_APP);
     this.app = app;
     let decision: ConnectDecision;
     try {
@@ -320,6 +323,7 @@ export class FlashClient implements SharedObjectUser {
     }
     if ((this.state as string) === 'closed') return;
     if (typeof decision === 'string') return this.rejectConnect(command, decision);
+    if (typeof decision === 'object' && decision !== null && 'invalidApp' in decision) return this.rejectConnect(command, decision.invalidApp, INVALID_APP);
     const fields = typeof decision === 'object' && decision !== null ? decision.accept : undefined;
     this.state = 'connected';
     app.clients.add(this);
@@ -348,10 +352,10 @@ export class FlashClient implements SharedObjectUser {
     backlog.push(replay);
   }
 
-  private rejectConnect(command: FlashCommand, description: string): void {
+  private rejectConnect(command: FlashCommand, description: string, code = REJECTED): void {
     this.backlog = undefined;
-    this.log.info({ reason: description }, 'connect rejected');
-    this.transport.sendCommand(0, 0, '_error', command.transactionId, null, statusInfo('error', 'NetConnection.Connect.Rejected', description));
+    this.log.info({ reason: description, code }, 'connect rejected');
+    this.transport.sendCommand(0, 0, '_error', command.transactionId, null, statusInfo('error', code, description));
     this.transport.close(`connect rejected: ${description}`);
   }
 

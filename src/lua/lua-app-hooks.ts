@@ -67,7 +67,7 @@ export class LuaAppHooks implements AppHooks {
     const request = client.request!;
     const path = connectPath(request.app, request.instance, request.tcUrl);
     const routed = this.apps.route(path);
-    if (routed === undefined) return `no application "${request.app}" on this server`;
+    if (routed === undefined) return { invalidApp: `no application "${request.app}" on this server` };
     const { app } = routed;
     if (app.failure !== undefined) return `application /${app.path} failed to load: ${app.failure}`;
     if (app.env === undefined) return `application /${app.path} is not running`;

@@ -119,11 +119,11 @@ for (const proto of ['rtmp', 'rtmfp'] as const) {
     }
   });
 
-  test(`${proto}: without www/main.lua the empty connect path is refused, saying why`, async () => {
+  test(`${proto}: without www/main.lua the empty connect path is an invalid app (as Flash Media Server answers), saying why`, async () => {
     const w = await luaWorld({ 'live/main.lua': 'function onConnection(client) end' });
     try {
       await assert.rejects(w[proto](''), (err: Error & { info?: Record<string, unknown> }) => {
-        assert.equal(err.info?.code, 'NetConnection.Connect.Rejected');
+        assert.equal(err.info?.code, 'NetConnection.Connect.InvalidApp');
         assert.match(String(err.info?.description), /^no application in the connect URL \(expected rtmp:\/\/host\/app; this server has no root application\)$/);
         return true;
       });

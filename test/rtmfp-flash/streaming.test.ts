@@ -29,7 +29,7 @@ after(() => server.close());
 
 const codes = (s: NetStream) => s.statuses.map((x) => x.code);
 
-test('connect over RTMFP: Success with the object encoding asked; Rejected with a description otherwise', async () => {
+test('connect over RTMFP: Success with the object encoding asked; InvalidApp for an unknown app, Rejected by the app, with a description', async () => {
   for (const objectEncoding of [0, 3] as const) {
     const c = await RtmfpClient.connect(server.rtmfpUrl('live'), { objectEncoding });
     assert.equal(c.connectInfo!.code, 'NetConnection.Connect.Success');
@@ -37,7 +37,7 @@ test('connect over RTMFP: Success with the object encoding asked; Rejected with 
     assert.equal(await c.call('add', 2, 3), 5, 'a call answered in this encoding');
     c.close();
   }
-  await assert.rejects(RtmfpClient.connect(server.rtmfpUrl('missing')), (e: NetCallError) => e.info?.code === 'NetConnection.Connect.Rejected' && /no application "missing"/.test(String(e.info?.description)));
+  await assert.rejects(RtmfpClient.connect(server.rtmfpUrl('missing')), (e: NetCallError) => e.info?.code === 'NetConnection.Connect.InvalidApp' && /no application "missing"/.test(String(e.info?.description)));
   await assert.rejects(RtmfpClient.connect(server.rtmfpUrl('guarded'), { connectArgs: ['wrong'] }), (e: NetCallError) => e.info?.description === 'bad password');
   const ok = await RtmfpClient.connect(server.rtmfpUrl('guarded'), { connectArgs: ['secret'] });
   ok.close();

@@ -30,7 +30,7 @@ after(() => server.close());
 
 const codes = (s: RtmpClientStream) => s.statuses.map((x) => x.code);
 
-test('connect: Success with the object encoding asked; Rejected with a description otherwise', async () => {
+test('connect: Success with the object encoding asked; InvalidApp for an unknown or impossible app name, Rejected by the app, with a description', async () => {
   for (const objectEncoding of [0, 3] as const) {
     const c = await RtmpClient.connect(server.url('live'), { objectEncoding });
     assert.equal(c.connectInfo!.code, 'NetConnection.Connect.Success');
@@ -38,7 +38,9 @@ test('connect: Success with the object encoding asked; Rejected with a descripti
     assert.equal(c.connection.inChunkSize, 4096, 'the server raised its chunk size');
     c.close();
   }
-  await assert.rejects(RtmpClient.connect(server.url('missing')), (e: RtmpCallError) => e.info?.code === 'NetConnection.Connect.Rejected' && /no application "missing"/.test(String(e.info?.description)));
+  await assert.rejects(RtmpClient.connect(server.url('missing')), (e: RtmpCallError) => e.info?.code === 'NetConnection.Connect.InvalidApp' && /no application "missing"/.test(String(e.info?.description)));
+  // A name no application folder can have is no application either.
+  await assert.rejects(RtmpClient.connect(server.url('bad%20name')), (e: RtmpCallError) => e.info?.code === 'NetConnection.Connect.InvalidApp' && e.info?.description === 'invalid application name "bad name"');
   await assert.rejects(RtmpClient.connect(server.url('guarded'), { connectArgs: ['wrong'] }), (e: RtmpCallError) => e.info?.description === 'bad password');
   const ok = await RtmpClient.connect(server.url('guarded'), { connectArgs: ['secret'] });
   ok.close();
