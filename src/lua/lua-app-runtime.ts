@@ -7,8 +7,8 @@ import { LuaValues, type LuaRef, type LuaVm } from './lua-vm.js';
 
 const RUNTIME = `
 local host = ...
-local load, setmetatable, rawget, rawequal, type, error, tostring, pairs =
-  load, setmetatable, rawget, rawequal, type, error, tostring, pairs
+local load, setmetatable, rawget, rawequal, type, error, tostring, pairs, select =
+  load, setmetatable, rawget, rawequal, type, error, tostring, pairs, select
 local G = _G
 
 -- Logging globals, each line with the caller's file:line. The arguments are concatenated as they
@@ -221,9 +221,10 @@ local function newMona(api)
   for name, value in pairs(api) do
     if type(value) == 'function' then
       local f = value
-      mona[name] = function(first, ...)
-        if rawequal(first, mona) then return f(...) end
-        return f(first, ...)
+      -- Through ... alone, so that mona.f() passes no argument (not one nil: toJSON() is "[]").
+      mona[name] = function(...)
+        if rawequal((...), mona) then return f(select(2, ...)) end
+        return f(...)
       end
     else
       mona[name] = value

@@ -109,14 +109,20 @@ export function monaFor(app: LuaApp, host: MonaApiHost): Record<string, unknown>
   const hash = fn((args, _where, raw) => createHash(digest('hash', args[0])).update(raw(1)).digest());
   const hmac = fn((args, _where, raw) => createHmac(digest('hmac', args[0]), raw(1)).update(raw(2)).digest());
   const hex = fn((_args, _where, raw) => raw(0).toString('hex'));
-  const toJSON = fn((args) => JSON.stringify(args[0] ?? null));
+  // As MonaServer v1 and v2: toJSON writes all its arguments as one JSON array (toJSON(t) is
+  // "[t]"), and fromJSON gives an array's items back as that many values, so each is the other's
+  // inverse. A JSON text that is not an array (which MonaServer reads as nothing, or an object as
+  // itself) is returned as one value here.
+  const toJSON = fn((args) => JSON.stringify(args.map((v) => v ?? null)));
   const fromJSON = fn((args) => {
     const text = String(args[0] ?? '');
+    let value: unknown;
     try {
-      return JSON.parse(text);
+      value = JSON.parse(text);
     } catch (err) {
       throw new Error(`mona:fromJSON: ${(err as Error).message}`);
     }
+    return Array.isArray(value) ? new LuaValues(value) : value;
   });
   const toAMF = fn((args) => encodeAmf0(...args));
   const fromAMF = fn((_args, _where, raw) => {

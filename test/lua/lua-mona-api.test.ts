@@ -14,7 +14,7 @@ import { dataFile } from '../../src/lua/lua-data-store.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
-test('mona: hashes and HMACs with the algorithm asked for, JSON and AMF both ways, timers returning their next delay', async () => {
+test('mona: hashes and HMACs with the algorithm asked for, JSON (all arguments as one array, as MonaServer) and AMF both ways, timers returning their next delay', async () => {
   const w = await luaWorld({ 'live/main.lua': `
     ticks = 0
     mona:setTimer(function(elapsed) ticks = ticks + 1 if ticks < 3 then return 50 end end, 50)
@@ -23,7 +23,13 @@ test('mona: hashes and HMACs with the algorithm asked for, JSON and AMF both way
         return { md5 = mona.hex(mona.hash(mona.MD5, s)), sha1 = mona.hex(mona:hash(mona.SHA1, s)),
                  sha256 = mona.hex(mona.hash(mona.SHA256, s)), hmac = mona.hex(mona.hmac(mona.SHA256, 'key', s)) }
       end
-      function client:json() local t = mona.fromJSON(mona.toJSON({ a = 1, b = { 2, 3 }, c = 'x' })) return t end
+      function client:json()
+        -- As MonaServer v1 and v2: all the arguments as one JSON array, and fromJSON its inverse.
+        local one, several = mona:toJSON({ a = 1 }), mona.toJSON({ a = 1, b = { 2, 3 }, c = 'x' }, 'two', 3)
+        local t, s, n = mona:fromJSON(several)
+        local object = mona.fromJSON('{"k":true}')
+        return { one = one, t = t, s = s, n = n, none = select('#', mona.fromJSON('[]')), empty = mona.toJSON(), object = object }
+      end
       function client:amf() local n, s, t = mona.fromAMF(mona.toAMF(42, 'two', { k = true })) return { n, s, t } end
       function client:ticks() return ticks end
     end` });
@@ -36,7 +42,7 @@ test('mona: hashes and HMACs with the algorithm asked for, JSON and AMF both way
       sha256: createHash('sha256').update(s).digest('hex'),
       hmac: createHmac('sha256', 'key').update(s).digest('hex'),
     });
-    assert.deepEqual(await c.call('json'), { a: 1, b: [2, 3], c: 'x' });
+    assert.deepEqual(await c.call('json'), { one: '[{"a":1}]', t: { a: 1, b: [2, 3], c: 'x' }, s: 'two', n: 3, none: 0, empty: '[]', object: { k: true } });
     assert.deepEqual(await c.call('amf'), [42, 'two', { k: true }]);
     await eventually(async () => (await c.call('ticks')) === 3, 20_000, 'three timer ticks');
   } finally {
