@@ -37,6 +37,11 @@ export class Application {
     /** Its remote shared objects (kept by the server across the app's comings and goings). */
     readonly sharedObjects: SharedObjects,
     private readonly options: Partial<ApplicationOptions> = {},
+    /**
+     * Its last stream went (no publication, no player left). The server then drops an application
+     * that holds nothing: a stream no client made (a script's) ends without a client leaving.
+     */
+    private readonly onStreamsGone?: () => void,
   ) {}
 
   /** The live publication of a name (without query string), if any. */
@@ -119,6 +124,8 @@ export class Application {
   }
 
   private dropIfEmpty(key: string, slot: StreamSlot): void {
-    if (slot.publication === undefined && slot.subscriptions.size === 0) this.slots.delete(key);
+    if (slot.publication !== undefined || slot.subscriptions.size > 0) return;
+    this.slots.delete(key);
+    if (this.slots.size === 0) this.onStreamsGone?.();
   }
 }

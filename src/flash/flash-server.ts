@@ -57,14 +57,14 @@ export class FlashServer {
 
   /** The application to connect a client to, or undefined when there is none by that name. */
   application(name: string): Application | undefined {
-    let app = this.apps.get(name);
+    const app = this.apps.get(name);
     if (app) return app;
     if (this.options.appExists && !this.options.appExists(name)) return undefined;
     const hooks = this.options.hooks?.(name) ?? {};
     const log = this.log.child({ app: name });
-    app = new Application(name, hooks, log, this.sharedObjectsOf(name, log), { gopCacheBytes: this.options.gopCacheBytes, publishTakeoverMs: this.options.publishTakeoverMs });
-    this.apps.set(name, app);
-    return app;
+    const made: Application = new Application(name, hooks, log, this.sharedObjectsOf(name, log), { gopCacheBytes: this.options.gopCacheBytes, publishTakeoverMs: this.options.publishTakeoverMs }, () => this.dropIfIdle(made));
+    this.apps.set(name, made);
+    return made;
   }
 
   /** The shared objects of an application (made on first use; they stay while the server runs). */
@@ -81,7 +81,14 @@ export class FlashServer {
   /** @internal FlashClient tells us when it is gone. */
   forget(client: FlashClient): void {
     this.clients.delete(client);
-    const app = client.app;
-    if (app && app.clients.size === 0 && app.publications.length === 0 && app.subscriptionCount() === 0) this.apps.delete(app.name);
+    if (client.app) this.dropIfIdle(client.app);
+  }
+
+  /**
+   * Forgets an application that holds nothing (no client, publication or player): its last client
+   * left, or its last stream ended (a script's publication, which no client leaving would drop).
+   */
+  private dropIfIdle(app: Application): void {
+    if (app.clients.size === 0 && app.publications.length === 0 && app.subscriptionCount() === 0 && this.apps.get(app.name) === app) this.apps.delete(app.name);
   }
 }

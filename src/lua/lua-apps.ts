@@ -66,9 +66,16 @@ export class LuaApps {
 
   constructor(private readonly options: LuaAppsOptions) {
     for (const [path, file] of this.scan()) this.apps.set(path, this.newApp(path, file));
-    for (const path of this.sortedPaths()) this.start(this.apps.get(path)!);
     this.poller = setInterval(() => this.poll(), RELOAD_POLL_MS);
     this.poller.unref();
+  }
+
+  /**
+   * Runs every app (onStart), parents first. Apart from the constructor, so that what the scripts
+   * call from onStart (mona:publish, mona.publications) finds this object made.
+   */
+  startAll(): void {
+    for (const path of this.sortedPaths()) this.start(this.apps.get(path)!);
   }
 
   /** The app a connect path (app + instance) goes to: the deepest folder along it. */

@@ -118,6 +118,7 @@ export async function startLuaHost(options: LuaHostOptions): Promise<LuaHost> {
   }
   const apps = new LuaApps({ www: options.www, vm, runtime, log, monaFor: (app) => ({ ...monaFor(app, monaHost), ...sharedObjects.monaFieldsFor(app) }) });
   hooks = new LuaAppHooks(vm, runtime, apps, sharedObjects);
+  apps.startAll();
   const manage = setInterval(() => {
     for (const app of apps.apps.values()) {
       if (app.env === undefined || app.failure !== undefined) continue;

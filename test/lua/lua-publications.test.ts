@@ -113,3 +113,28 @@ test('a reload ends the publications the app made, and its new instance may publ
     await w.close();
   }
 });
+
+test('an application holding only a script\'s publication is forgotten once it closes, whether no client ever came or the last one left before', async () => {
+  const w = await luaWorld({ 'radio/main.lua': "function onStart() jingle = mona:publish('jingle') end", 'tv/main.lua': "function onStart() show = mona:publish('show') end" });
+  const apps = w.server.flash.apps;
+  try {
+    await until(() => apps.get('radio')?.publication('jingle') !== undefined && apps.get('tv')?.publication('show') !== undefined, 20_000, 'both script publications started');
+    // tv/: a client comes and goes; the publication keeps the application.
+    const c = await w.rtmp('tv');
+    assert.equal(apps.get('tv')?.clients.size, 1);
+    c.close();
+    await until(() => w.server.flash.clients.size === 0, 20_000, 'the client gone');
+    assert.ok(apps.get('tv')?.publication('show'), 'the publication holds tv/ while it lives');
+    // A reload without the publish ends each publication (the app's onStop): nothing is left.
+    w.write('radio/main.lua', '-- publishes nothing now');
+    await until(() => !apps.has('radio'), 20_000, 'radio/ forgotten once its publication closed');
+    assert.ok(apps.get('tv')?.publication('show'), 'tv/ keeps serving');
+    w.write('tv/main.lua', '-- publishes nothing now');
+    await until(() => !apps.has('tv'), 20_000, 'tv/ forgotten once its publication closed');
+    // Publishing again makes the application again.
+    w.write('radio/main.lua', "function onStart() jingle = mona:publish('jingle') end");
+    await until(() => apps.get('radio')?.publication('jingle') !== undefined, 20_000, 'radio/ publishing again');
+  } finally {
+    await w.close();
+  }
+});
