@@ -61,7 +61,7 @@ export class CallError extends Error {
 
 const CONNECT_PROPERTIES = { fmsVer: 'FMS/3,5,7,7009', capabilities: 31, mode: 1 };
 const REJECTED = 'NetConnection.Connect.Rejected';
-/** No application by that name: what Flash Media Server answers (MonaServer2 answers Connect.Failed). */
+/** No application by that name: what Flash Media Server and MonaServer v1 answer (MonaServer2: Connect.Failed). */
 const INVALID_APP = 'NetConnection.Connect.InvalidApp';
 
 export class FlashClient implements SharedObjectUser {
