@@ -310,7 +310,7 @@ export class FlashClient implements SharedObjectUser {
     if ('rejected' in parsed) return this.rejectConnect(command, parsed.rejected, parsed.invalidApp ? INVALID_APP : REJECTED);
     this.request = parsed;
     this.objectEncoding = parsed.objectEncoding;
-    const app = this.server.application(parsed.app);
+    let app = this.server.application(parsed.app);
     if (app === undefined) return this.rejectConnect(command, parsed.app === '' ? 'no application in the connect URL (expected rtmp://host/app; this server has no root application)' : `no application "${parsed.app}" on this server`, INVALID_APP);
     this.app = app;
     let decision: ConnectDecision;
@@ -325,6 +325,14 @@ export class FlashClient implements SharedObjectUser {
     if (typeof decision === 'string') return this.rejectConnect(command, decision);
     if (typeof decision === 'object' && decision !== null && 'invalidApp' in decision) return this.rejectConnect(command, decision.invalidApp, INVALID_APP);
     const fields = typeof decision === 'object' && decision !== null ? decision.accept : undefined;
+    if (this.server.apps.get(app.name) !== app) {
+      // The server forgot the application while a hook decided (its last client left, or its last
+      // stream ended): join the one it serves now, or this client would sit in an application
+      // nobody else reaches (its streams unseen by the others, theirs by it).
+      const current = this.server.application(app.name);
+      if (current === undefined) return this.rejectConnect(command, `no application "${app.name}" on this server`, INVALID_APP);
+      this.app = app = current;
+    }
     this.state = 'connected';
     app.clients.add(this);
     this.log.info({ app: app.name, instance: parsed.instance || undefined, tcUrl: parsed.tcUrl, flashVer: parsed.properties.flashVer, objectEncoding: parsed.objectEncoding }, 'client connected');
