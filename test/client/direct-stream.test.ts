@@ -45,12 +45,20 @@ test('a direct stream flows from publisher to player peer to peer; the server ca
   const tags = [...fixture, ...[1, 2, 3, 4].flatMap((loop) => fixture.filter((t) => t.type !== FlvTagType.ScriptData).map((t) => ({ ...t, timestamp: t.timestamp + loop * 10_000 })))];
   const media = tags.filter((t) => t.type !== FlvTagType.ScriptData);
   const serverPacketsBefore = server.rtmfp.counters.packetsReceived + server.rtmfp.counters.packetsSent;
+  const serverBytesBefore = server.rtmfp.counters.bytesSent;
   for (const t of tags) publisher.send(KIND[t.type as keyof typeof KIND], t.timestamp, t.data);
   await until(() => got.frames.filter((f) => f.kind !== 'data').length >= media.length, 10_000, 'every frame at the player');
   const serverPackets = server.rtmfp.counters.packetsReceived + server.rtmfp.counters.packetsSent - serverPacketsBefore;
   const mediaBytes = media.reduce((n, t) => n + t.data.length, 0);
   assert.ok(mediaBytes > 100_000, `${mediaBytes} bytes of media`);
-  assert.ok(serverPackets <= 4, `the server's socket moved ${serverPackets} packets while ${mediaBytes} bytes of media went by`);
+  // The clients' own traffic with the server (keepalives, acknowledgements) goes on while the
+  // media flows, the more of it the longer a loaded machine takes (6 packets seen once): what
+  // must hold is that it is nothing beside the media, which would be hundreds of packets through
+  // the server (at most 1,200 bytes each) if it carried any.
+  const mediaPackets = Math.ceil(mediaBytes / 1200);
+  const serverBytes = server.rtmfp.counters.bytesSent - serverBytesBefore;
+  assert.ok(serverPackets * 20 <= mediaPackets, `the server's socket moved ${serverPackets} packets while ${mediaBytes} bytes of media (${mediaPackets}+ packets) went by`);
+  assert.ok(serverBytes * 100 <= mediaBytes, `the server sent ${serverBytes} bytes while ${mediaBytes} bytes of media went by`);
 
   assert.equal(dataName(got.frames[0]!), '|RtmpSampleAccess');
   for (const kind of ['audio', 'video'] as const) {
