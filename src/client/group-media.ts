@@ -16,7 +16,7 @@
 // Pull (`2B`): a fragment no pusher will bring (its slice has none, or it is older than the
 // pusher's first) is pulled from a neighbour whose map shows it 200 ms after it was known; one a
 // pusher should bring, after the fetch period; a pull unanswered, from another holder after one
-// more fetch period; 16... pending pulls a neighbour at most. Fragments older than the window
+// more fetch period; MAX_PULLS_PER_HOLDER (48) pending pulls a neighbour at most. Fragments older than the window
 // (plus the relay margin) are dropped. The wire is librtmfp's throughout: a full pusher says
 // nothing (there is no message for it), and librtmfp members that ask us are served the same way.
 //
