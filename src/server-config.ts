@@ -4,6 +4,11 @@
 import type { LevelWithSilent } from 'pino';
 import type { LogFormat } from './util/log.js';
 import { DEFAULT_TIMINGS } from './rtmfp/session.js';
+import { DEFAULT_PER_SOURCE, DEFAULT_PER_TARGET } from './rtmfp/introducer.js';
+import { DEFAULT_MAX_REPORTED_ADDRESSES } from './rtmfp/peer-registry.js';
+import { DEFAULT_GOP_CACHE_BYTES } from './flash/gop-cache.js';
+import { DEFAULT_GROUP_LIMITS, type GroupLimits } from './flash/group-registry.js';
+import { DEFAULT_SHARED_OBJECT_LIMITS, type SharedObjectLimits } from './flash/shared-object-limits.js';
 
 export interface ListenerConfig {
   enabled: boolean;
@@ -49,38 +54,17 @@ export interface ServerConfig {
      */
     publishTakeoverMs: number;
   };
+  /** Bounds on NetGroups (RTMFP); joins beyond them are refused. The model's type and defaults. */
+  groups: GroupLimits;
   /**
-   * Bounds on NetGroups (RTMFP); joins beyond them are refused. The values and their reasons
-   * are the model's (DEFAULT_GROUP_LIMITS in src/flash/group-registry.ts; a test holds the two
-   * equal).
+   * Remote shared objects: where persistent ones are saved, and the model's bounds (their values
+   * and reasons: DEFAULT_SHARED_OBJECT_LIMITS in src/flash/shared-object-limits.ts).
    */
-  groups: {
-    /** Groups one connection may be in at once. */
-    maxGroupsPerClient: number;
-    /** Members of one group. */
-    maxMembersPerGroup: number;
-    /** Joins a second from one connection (and its burst). */
-    joinsPerSecondPerClient: number;
-    /** Joins a second, all connections together (and its burst). */
-    joinsPerSecond: number;
-  };
-  /**
-   * Remote shared objects: where persistent ones are saved, and their bounds (the values and
-   * their reasons are the model's: DEFAULT_SHARED_OBJECT_LIMITS in src/flash/shared-object-limits.ts).
-   */
-  sharedObjects: {
+  sharedObjects: SharedObjectLimits & {
     /** Folder persistent objects are saved under (one msgpack file each); '' keeps them in memory only. */
     dataDir: string;
     /** How long a change waits for others before its object is written, ms (a burst costs one write). */
     writeDelayMs: number;
-    maxObjectsPerApp: number;
-    maxUsersPerObject: number;
-    maxSlotsPerObject: number;
-    maxSlotBytes: number;
-    maxObjectBytes: number;
-    maxEventsPerMessage: number;
-    maxEventsPerSecondPerClient: number;
-    resyncDepth: number;
   };
   /**
    * Limits of the Lua apps under www/ (one Lua state for the tree): each call into a script
@@ -115,24 +99,19 @@ export function defaultConfig(): ServerConfig {
     },
     rtmp: { enabled: true, host: '::', port: 1935 },
     log: { level: 'info', format: 'pretty' },
-    // gopCacheBytes: the model's own default (DEFAULT_GOP_CACHE_BYTES, src/flash/gop-cache.ts), 4 MiB.
     // publishTakeoverMs: off, so a name is never taken from a connected publisher unasked.
-    media: { mergeMs: 100, gopCacheBytes: 4 * 1024 * 1024, publishTakeoverMs: 0 },
-    groups: { maxGroupsPerClient: 16, maxMembersPerGroup: 50_000, joinsPerSecondPerClient: 10, joinsPerSecond: 2_000 },
-    // The reasons for these values are beside their definitions (DEFAULT_KEEPALIVE in
-    // src/rtmfp-flash/peer-presence.ts, DEFAULT_PER_SOURCE and DEFAULT_PER_TARGET in
-    // src/rtmfp/introducer.ts, DEFAULT_MAX_REPORTED_ADDRESSES in src/rtmfp/peer-registry.ts).
-    sharedObjects: {
-      dataDir: '', writeDelayMs: 100,
-      maxObjectsPerApp: 1_000, maxUsersPerObject: 5_000, maxSlotsPerObject: 10_000, maxSlotBytes: 64 * 1024,
-      maxObjectBytes: 4 * 1024 * 1024, maxEventsPerMessage: 256, maxEventsPerSecondPerClient: 1_000, resyncDepth: 1_000,
-    },
+    media: { mergeMs: 100, gopCacheBytes: DEFAULT_GOP_CACHE_BYTES, publishTakeoverMs: 0 },
+    groups: { ...DEFAULT_GROUP_LIMITS },
+    sharedObjects: { dataDir: '', writeDelayMs: 100, ...DEFAULT_SHARED_OBJECT_LIMITS },
     // A callback blocks the server while it runs: 1 s stops a runaway loop long before clients
     // time out; a fresh state uses about 18 KB, so 64 MiB leaves scripts room for real data.
     lua: { timeLimitMs: 1000, memoryBytes: 64 * 1024 * 1024 },
+    // The keepalive periods are DEFAULT_KEEPALIVE's (src/rtmfp-flash/peer-presence.ts, which
+    // server-config may not import), the rest the engine's own defaults, with their reasons.
     rendezvous: {
-      keepaliveServerMs: 15_000, keepalivePeerMs: 10_000, maxReportedAddresses: 8,
-      perSourcePerSecond: 50, perSourceBurst: 100, perTargetPerSecond: 50, perTargetBurst: 100,
+      keepaliveServerMs: 15_000, keepalivePeerMs: 10_000, maxReportedAddresses: DEFAULT_MAX_REPORTED_ADDRESSES,
+      perSourcePerSecond: DEFAULT_PER_SOURCE.perSecond, perSourceBurst: DEFAULT_PER_SOURCE.burst,
+      perTargetPerSecond: DEFAULT_PER_TARGET.perSecond, perTargetBurst: DEFAULT_PER_TARGET.burst,
     },
   };
 }

@@ -30,7 +30,7 @@ const forbidden: Record<string, { only?: string[]; not?: string[] }> = {
   'rtmp-flash': { not: ['rtmfp-flash', 'server', 'server-config', 'cli', 'client'] },
   lua: { not: ['rtmfp-flash', 'rtmp-flash', 'server', 'server-config', 'cli', 'client'] },
   server: { not: ['cli', 'client'] },
-  'server-config': { not: ['cli', 'client', 'flash', 'rtmfp-flash', 'rtmp-flash', 'server'] },
+  'server-config': { not: ['cli', 'client', 'rtmfp-flash', 'rtmp-flash', 'server'] },
   client: { not: SERVER_SIDE },
 };
 

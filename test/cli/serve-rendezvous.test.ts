@@ -10,6 +10,8 @@ import { RtmfpEndpoint } from '../../src/rtmfp/endpoint.js';
 import { NodeDatagramPort } from '../../src/rtmfp/node-platform.js';
 import { FlashCrypto } from '../../src/rtmfp/crypto/flash-crypto.js';
 import { connectFlashPeer } from '../support/rendezvous-peers.js';
+import { defaultConfig } from '../../src/server-config.js';
+import { DEFAULT_KEEPALIVE } from '../../src/rtmfp-flash/peer-presence.js';
 import { startTestServer, testApps, until } from '../support/test-server.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -62,6 +64,11 @@ test('covey serve --redirect-to sends a connecting client to the server named', 
     child.kill('SIGTERM');
     await target.close();
   }
+});
+
+test("the config's default keepalive periods are the glue's (server-config may not import it, so they are written twice)", () => {
+  const { keepaliveServerMs, keepalivePeerMs } = defaultConfig().rendezvous;
+  assert.deepEqual({ serverMs: keepaliveServerMs, peerMs: keepalivePeerMs }, DEFAULT_KEEPALIVE);
 });
 
 test('bad rendezvous values stop start-up with one clear line and exit code 2', () => {
