@@ -1,6 +1,7 @@
 // Datagrams sent through the native accelerator's sendmmsg(): copied into one staging buffer as
-// they are sent, and handed to the kernel together at the end of the current tick, 64 messages
-// to a system call. A fan-out server sends a subscriber's media as a burst of packets, and
+// they are sent, and handed to the kernel together at the end of the current tick (or when the
+// endpoint flushes, between groups of sessions in one round of assembly), 64 messages to a
+// system call. A fan-out server sends a subscriber's media as a burst of packets, and
 // thousands of subscribers' bursts in one event-loop turn; node:dgram costs a JavaScript send
 // path, a native call and a system call for each (about 2.4 us a packet more than sendmmsg,
 // measured with 600 receivers on loopback). A burst to one subscriber lies contiguous in the

@@ -147,6 +147,11 @@ export class NodeDatagramPort implements DatagramPort {
     else this.sendViaSocket(data, to);
   }
 
+  /** Hands the batch's datagrams to the kernel now (the endpoint does between groups of sessions). */
+  flush(): void {
+    if (!this.closed) this.batch?.flush();
+  }
+
   private sendViaSocket(data: OutgoingDatagram, to: Address): void {
     const host = this.ipv6 && !to.host.includes(':') ? v4Mapped(to.host) : to.host;
     // No per-send callback: with one, node:dgram spends a tick per datagram. Without one it drops

@@ -45,4 +45,9 @@ export interface DatagramPort {
    * the cipher make a new one for each. Absent means false.
    */
   readonly copiesOnSend?: boolean;
+  /**
+   * Hands what send() has queued so far to the kernel now, for a port that queues datagrams until
+   * the end of the tick (the native accelerator's batches). Absent means send() queues nothing.
+   */
+  flush?(): void;
 }

@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { createSocket, type Socket } from 'node:dgram';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { NodeDatagramPort } from '../../src/rtmfp/node-platform.js';
 import { DatagramBatch, encodeHost, socketFd } from '../../src/rtmfp/datagram-batch.js';
@@ -105,6 +106,35 @@ for (const accelerate of [true, false]) {
     }
   });
 }
+
+/** Bytes waiting in the receive queue of the UDP socket bound to 127.0.0.1:`port`, as the kernel reports them. */
+function receiveQueueBytes(port: number): number {
+  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  for (const line of readFileSync('/proc/net/udp', 'utf8').split('\n').slice(1)) {
+    const fields = line.trim().split(/\s+/);
+    if (fields[1] === local) return parseInt(fields[4]!.split(':')[1]!, 16);
+  }
+  throw new Error(`no UDP socket on 127.0.0.1:${port} in /proc/net/udp`);
+}
+
+test('flush() hands what was sent to the kernel at once, before the tick ends; what follows still goes at the end of the tick', { skip }, async () => {
+  const port = await NodeDatagramPort.bind({ host: '127.0.0.1', port: 0, accelerate: true });
+  const r = await receiver('udp4', '127.0.0.1');
+  try {
+    port.send(Buffer.from('first'), r.address);
+    assert.equal(receiveQueueBytes(r.address.port), 0, 'still in the batch');
+    port.flush();
+    // This process has not yielded since: the receiver has not read it, the kernel holds it.
+    assert.ok(receiveQueueBytes(r.address.port) > 0, 'in the receiver\'s socket');
+    port.send(Buffer.from('second'), r.address);
+    await until(() => r.got.length === 2, 5000, 'both datagrams');
+    assert.deepEqual(r.got.map(String), ['first', 'second']);
+    assert.equal(port.sendErrors, 0);
+  } finally {
+    port.close();
+    r.socket.close();
+  }
+});
 
 test('when the kernel takes only part of a batch, the rest goes through node:dgram in order, and later batches queue behind it', { skip }, async () => {
   const socket = createSocket('udp4');
