@@ -4,17 +4,29 @@
 // time from a frame's publication to its arrival at the last member (median, p99), and how long
 // a member that joins mid-stream waits for its first frame.
 //
-//   node --import tsx scripts/bench/group-multicast.ts [--members 20] [--seconds 20] [--verbose]
+//   node --import tsx scripts/bench/group-multicast.ts [--members 20] [--seconds 20] [--workers K]
+//     [--verbose] [--trace]
 //
 // --verbose prints each group member's neighbours, counters and progress after the run.
 // --trace says how the fragments of late frames (over 1 s from publication to a member, or never
 // within the window) came: pushed or pulled, after how many hops from the publisher, how late.
 //
-// Everything runs in this process (server, publisher, members: each member its own UDP socket),
-// so on a 2-core machine N is bounded by CPU, not by the protocol. The stream is synthetic: 25
-// video frames a second of 4,500 bytes (a keyframe every second) and 50 AAC frames of 250 bytes.
+// The server, the publisher and the mid-stream joiner run on the main thread; the N members (and
+// then the N plain subscribers, split the same way) run in K worker threads of this process
+// (group-bench-worker.ts), each member with its own client and UDP socket. Arrival times are
+// process.hrtime, one clock for all threads. K defaults to the machine's cores: on 2 cores with
+// everything on one thread, N = 100 needed more than that thread's core (113% of a core) and
+// delivered 4-33%; in one worker, the worker saturated (96% busy) and delivered 15%; in two
+// workers, 90% (workers 87-91% busy, the main thread 11%). --workers 0 runs the members on the
+// main thread, as this bench did before. The figures line shows how busy each thread's event
+// loop was while the stream was sent: near 100%, the figures measure the CPU, not the protocol.
+// The stream is synthetic: 25 video frames a second of 4,500 bytes (a keyframe every second) and
+// 50 AAC frames of 250 bytes.
 import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
+import { Worker } from 'node:worker_threads';
+import { availableParallelism, loadavg } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { FlashServer } from '../../src/flash/flash-server.js';
 import { startRtmfpService } from '../../src/rtmfp-flash/rtmfp-service.js';
 import { silentLogger } from '../../src/util/log.js';
@@ -24,15 +36,20 @@ import { playFromGroup, publishToGroup } from '../../src/client/group-media.js';
 import { groupspecForName } from '../../src/client/group-spec.js';
 import { FlashMessageType } from '../../src/codec/flash-command.js';
 import { encodeAmf0 } from '../../src/codec/amf0.js';
+import { ReceiverShare, mediaIndex, now, type FragmentArrivals, type FrameKind, type ShareOptions, type ShareReport } from './group-bench-members.js';
 
-const { values } = parseArgs({ options: { members: { type: 'string', default: '20' }, seconds: { type: 'string', default: '20' }, verbose: { type: 'boolean', default: false }, trace: { type: 'boolean', default: false } } });
+/** One worker a core (the figures in the header decided it: 2 workers held N = 100 better than 1). */
+const DEFAULT_WORKERS = availableParallelism();
+const { values } = parseArgs({ options: { members: { type: 'string', default: '20' }, seconds: { type: 'string', default: '20' }, workers: { type: 'string', default: String(DEFAULT_WORKERS) }, verbose: { type: 'boolean', default: false }, trace: { type: 'boolean', default: false } } });
 const N = Number(values.members);
 const SECONDS = Number(values.seconds);
+const WORKERS = Number(values.workers);
+if (!Number.isInteger(N) || N < 1) throw new Error(`--members wants a whole number of at least 1, not ${values.members}`);
+if (!Number.isInteger(WORKERS) || WORKERS < 0) throw new Error(`--workers wants a whole number (0: members on the main thread), not ${values.workers}`);
 const WINDOW_MS = 8000;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-type Kind = 'audio' | 'video' | 'data';
-interface Frame { kind: Kind; ts: number; payload: Buffer; index: number }
+interface Frame { kind: FrameKind; ts: number; payload: Buffer; index: number }
 
 /** The synthetic stream: metadata, headers, then 40 ms video / 20 ms audio; frame index in bytes 5-8. */
 function makeFrames(seconds: number): Frame[] {
@@ -57,9 +74,93 @@ function makeFrames(seconds: number): Frame[] {
   return frames;
 }
 
-const mediaIndex = (f: { kind: Kind; payload: Buffer }) => (f.kind !== 'data' && f.payload.length >= 9 && f.payload[1] === 1 ? f.payload.readUInt32BE(5) : -1);
+interface Result { serverBytes: number; delivered: number; expected: number; latencies: number[]; joinerWaitMs: number; mediaBytes: number; cpuShare?: number; threads?: string }
 
-interface Result { serverBytes: number; delivered: number; expected: number; latencies: number[]; joinerWaitMs: number; mediaBytes: number; cpuShare?: number }
+/** A share of the receivers, in a worker thread or (--workers 0) on this one. */
+interface Share {
+  readonly first: number;
+  readonly count: number;
+  ready: Promise<string[]>;
+  streaming(): void;
+  report(): Promise<ShareReport>;
+  close(): Promise<void>;
+}
+
+function inThread(first: number, options: ShareOptions): Share {
+  const share = new ReceiverShare(options);
+  return {
+    first,
+    count: options.count,
+    ready: share.start(),
+    streaming: () => share.streaming(),
+    report: async () => share.report(),
+    close: async () => share.close(),
+  };
+}
+
+// Node 20 does not apply the loader hooks that `--import tsx` registers to worker threads (a .ts
+// worker fails with ERR_UNKNOWN_FILE_EXTENSION), so each worker registers tsx itself, then loads
+// its module.
+const WORKER_BOOT = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL('./group-bench-worker.ts', import.meta.url).href)}); });`;
+
+function inWorker(first: number, options: ShareOptions): Share {
+  const worker = new Worker(WORKER_BOOT, { eval: true, workerData: options });
+  const next = (type: string) =>
+    new Promise<any>((resolve, reject) => {
+      const onMessage = (m: { type: string }) => {
+        if (m.type !== type) return;
+        worker.off('message', onMessage);
+        worker.off('error', reject);
+        resolve(m);
+      };
+      worker.on('message', onMessage);
+      worker.once('error', reject);
+    });
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+  return {
+    first,
+    count: options.count,
+    ready: next('ready').then((m: { peerIds: string[] }) => m.peerIds),
+    streaming: () => worker.postMessage({ type: 'streaming' }),
+    report: async () => {
+      const answer = next('report');
+      worker.postMessage({ type: 'report' });
+      return ((await answer) as { report: ShareReport }).report;
+    },
+    close: async () => {
+      worker.postMessage({ type: 'close' });
+      await exited;
+    },
+  };
+}
+
+/** The N receivers, split as evenly as can be over the workers (the same split for both runs). */
+function startShares(options: Omit<ShareOptions, 'count'>): Share[] {
+  const shares: Share[] = [];
+  const parts = Math.max(1, WORKERS);
+  for (let w = 0, first = 0; w < parts; w++) {
+    const count = Math.floor(N / parts) + (w < N % parts ? 1 : 0);
+    if (count === 0) continue;
+    shares.push(WORKERS === 0 ? inThread(first, { ...options, count }) : inWorker(first, { ...options, count }));
+    first += count;
+  }
+  return shares;
+}
+
+/** The shares' reports, in member order. */
+async function collect(shares: Share[]) {
+  const reports = await Promise.all(shares.map((s) => s.report()));
+  return {
+    arrivals: reports.flatMap((r) => r.arrivals),
+    fragments: reports.flatMap((r) => r.fragments),
+    lines: reports.flatMap((r) => r.lines),
+    sums: reports.map((r) => r.sums).reduce((a, b) => ({ duplicateFragments: a.duplicateFragments + b.duplicateFragments, pullsSent: a.pullsSent + b.pullsSent, pushersDropped: a.pushersDropped + b.pushersDropped, fragmentsSent: a.fragmentsSent + b.fragmentsSent })),
+    utilization: reports.map((r) => r.streamingUtilization),
+  };
+}
+
+const threadsLine = (main: number, workers: number[]) =>
+  WORKERS === 0 ? `event loop ${(main * 100).toFixed(0)}% busy` : `event loops busy: main ${(main * 100).toFixed(0)}%, workers ${workers.map((u) => `${(u * 100).toFixed(0)}%`).join(' ')}`;
 
 async function runGroup(url: string, frames: Frame[]): Promise<Result> {
   const spec = groupspecForName(`bench-${Date.now()}`);
@@ -70,68 +171,59 @@ async function runGroup(url: string, frames: Frame[]): Promise<Result> {
     return { c, g: await NetGroup.join(c, spec) };
   };
   const pub = await join();
-  const arrivals: Array<Map<number, number>> = [];
-  const players: Array<{ g: NetGroup; p: ReturnType<typeof playFromGroup> }> = [];
-  const fragmentsAt: FragmentArrivals[] = [];
+  const shares = startShares({ mode: 'group', url, spec: spec.text, stream: 'bench', trace: values.trace, verbose: values.verbose });
   const memberOf = new Map<string, number>();
-  for (let i = 0; i < N; i++) {
-    const m = await join();
-    const got = new Map<number, number>();
-    arrivals.push(got);
-    const frags: FragmentArrivals = new Map();
-    fragmentsAt.push(frags);
-    memberOf.set(m.c.peerId, i);
-    players.push({ g: m.g, p: null as never });
-    players[i]!.p = playFromGroup(m.g, 'bench', {
-      onFrame: (kind, _ts, payload) => { const k = mediaIndex({ kind, payload }); if (k >= 0 && !got.has(k)) got.set(k, Date.now()); },
-      onFragment: values.trace ? (id, via, from) => frags.set(id, { at: Date.now(), via, from }) : undefined,
-    });
-  }
+  for (const s of shares) (await s.ready).forEach((id, i) => memberOf.set(id, s.first + i));
   // The publisher's neighbours settle (a full mesh up to 32 members), or 60 s pass.
   const t0 = Date.now();
   while (Date.now() - t0 < 60_000 && pub.g.neighbors.length < Math.min(N, 20)) await sleep(200);
   await sleep(2000);
   const publisher = publishToGroup(pub.g, 'bench');
   const cpu0 = process.cpuUsage();
-  const wall0 = Date.now();
+  const elu0 = performance.eventLoopUtilization();
+  for (const s of shares) s.streaming();
+  const wall0 = now();
   const published = new Map<number, number>();
   const fragmentsOf = new Map<number, [number, number]>();
   const before = serverBytes();
   let joinerWait = NaN;
-  const start = Date.now();
+  const start = now();
   let joined = false;
   for (const f of frames) {
-    const wait = f.ts - (Date.now() - start);
+    const wait = f.ts - (now() - start);
     if (wait > 0) await sleep(wait);
     if (!joined && f.ts >= (SECONDS * 1000) / 2) {
       joined = true;
       void join().then((m) => {
-        const asked = Date.now();
+        const asked = now();
         const p = playFromGroup(m.g, 'bench');
-        p.onStart = () => (joinerWait = Date.now() - asked);
+        p.onStart = () => (joinerWait = now() - asked);
       });
     }
-    published.set(f.index, Date.now());
+    published.set(f.index, now());
     const first = publisher.lastFragment + 1;
     publisher.send(f.kind, f.ts, f.payload);
     fragmentsOf.set(f.index, [first, publisher.lastFragment]);
   }
   await sleep(WINDOW_MS);
   const cpu = process.cpuUsage(cpu0);
-  const result = summarize(arrivals, published, serverBytes() - before, joinerWait, frames);
-  // Everything runs on this one thread: a share near 100% means the figures measure the CPU.
-  result.cpuShare = (cpu.user + cpu.system) / 1000 / (Date.now() - wall0);
+  const mainUtilization = performance.eventLoopUtilization(elu0).utilization;
+  const got = await collect(shares);
+  const result = summarize(got.arrivals, published, serverBytes() - before, joinerWait, frames);
+  // process.cpuUsage counts every thread: a share near the machine's cores means the figures measure the CPU.
+  result.cpuShare = (cpu.user + cpu.system) / 1000 / (now() - wall0);
+  result.threads = threadsLine(mainUtilization, got.utilization);
   if (values.trace) {
-    traceLate(frames, published, fragmentsOf, arrivals, fragmentsAt, memberOf);
-    const sum = (k: keyof typeof publisher.stats) => players.reduce((n, m) => n + m.p.stats[k], 0);
-    console.log(`trace: members' duplicates ${sum('duplicateFragments')}, pulls sent ${sum('pullsSent')}, pushers dropped ${sum('pushersDropped')}, fragments sent ${sum('fragmentsSent')} (publisher ${publisher.stats.fragmentsSent})`);
+    traceLate(frames, published, fragmentsOf, got.arrivals, got.fragments, memberOf);
+    console.log(`trace: members' duplicates ${got.sums.duplicateFragments}, pulls sent ${got.sums.pullsSent}, pushers dropped ${got.sums.pushersDropped}, fragments sent ${got.sums.fragmentsSent} (publisher ${publisher.stats.fragmentsSent})`);
   }
   if (values.verbose) {
     console.log(`publisher: neighbours ${pub.g.neighbors.length}, stats ${JSON.stringify(publisher.stats)}`);
-    for (const [i, m] of players.entries()) console.log(`member ${i}: frames ${arrivals[i]!.size}, group neighbours ${m.g.neighbors.length} (introduced ${m.g.introduced.length}, unreachable ${[...m.g.unreachable.values()].slice(0, 2).join(' | ')}, refused ${[...m.g.refused.values()].slice(0, 2).join(' | ')}), stats ${JSON.stringify(m.p.stats)}, progress ${JSON.stringify(m.p.progress)}`);
+    for (const [i, line] of got.lines.entries()) console.log(`member ${i}: ${line}`);
   }
   publisher.close();
   for (const c of clients) c.close();
+  await Promise.all(shares.map((s) => s.close()));
   await sleep(500);
   return result;
 }
@@ -141,47 +233,49 @@ async function runPlain(url: string, frames: Frame[]): Promise<Result> {
   const pubClient = await RtmfpClient.connect(url);
   clients.push(pubClient);
   const stream = await pubClient.publish('plain');
-  const arrivals: Array<Map<number, number>> = [];
-  for (let i = 0; i < N; i++) {
-    const c = await RtmfpClient.connect(url);
-    clients.push(c);
-    const got = new Map<number, number>();
-    arrivals.push(got);
-    await c.play('plain', { onFrame: (kind, _ts, payload) => { const k = mediaIndex({ kind, payload }); if (k >= 0 && !got.has(k)) got.set(k, Date.now()); } });
-  }
+  const shares = startShares({ mode: 'plain', url, stream: 'plain', trace: false, verbose: false });
+  for (const s of shares) await s.ready;
   await sleep(1000);
+  const cpu0 = process.cpuUsage();
+  const elu0 = performance.eventLoopUtilization();
+  for (const s of shares) s.streaming();
+  const wall0 = now();
   const published = new Map<number, number>();
   const before = serverBytes();
   let joinerWait = NaN;
   let joined = false;
-  const start = Date.now();
+  const start = now();
   const setDataFrame = encodeAmf0('@setDataFrame');
   for (const f of frames) {
-    const wait = f.ts - (Date.now() - start);
+    const wait = f.ts - (now() - start);
     if (wait > 0) await sleep(wait);
     if (!joined && f.ts >= (SECONDS * 1000) / 2) {
       joined = true;
       void RtmfpClient.connect(url).then(async (c) => {
         clients.push(c);
-        const asked = Date.now();
-        await c.play('plain', { onFrame: () => { if (Number.isNaN(joinerWait)) joinerWait = Date.now() - asked; } });
+        const asked = now();
+        await c.play('plain', { onFrame: () => { if (Number.isNaN(joinerWait)) joinerWait = now() - asked; } });
       });
     }
-    published.set(f.index, Date.now());
+    published.set(f.index, now());
     if (f.kind === 'audio') stream.send(FlashMessageType.Audio, f.ts, f.payload);
     else if (f.kind === 'video') stream.send(FlashMessageType.Video, f.ts, f.payload);
     else stream.send(FlashMessageType.DataAmf0, f.ts, [setDataFrame, f.payload]);
   }
   await sleep(WINDOW_MS);
-  const result = summarize(arrivals, published, serverBytes() - before, joinerWait, frames);
+  const cpu = process.cpuUsage(cpu0);
+  const mainUtilization = performance.eventLoopUtilization(elu0).utilization;
+  const got = await collect(shares);
+  const result = summarize(got.arrivals, published, serverBytes() - before, joinerWait, frames);
+  result.cpuShare = (cpu.user + cpu.system) / 1000 / (now() - wall0);
+  result.threads = threadsLine(mainUtilization, got.utilization);
   for (const c of clients) c.close();
+  await Promise.all(shares.map((s) => s.close()));
   await sleep(500);
   return result;
 }
 
 let serverBytes: () => number = () => 0;
-
-type FragmentArrivals = Map<number, { at: number; via: 'push' | 'pull'; from: string }>;
 
 /**
  * For each frame that reached a member over 1 s after its publication (or not within the window):
@@ -258,7 +352,7 @@ function summarize(arrivals: Array<Map<number, number>>, published: Map<number, 
   return { serverBytes: bytes, delivered, expected: media.length * arrivals.length, latencies, joinerWaitMs, mediaBytes: media.reduce((n, f) => n + f.payload.length, 0) };
 }
 
-const pct = (xs: number[], p: number) => (xs.length === 0 ? NaN : xs[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]!);
+const pct = (xs: number[], p: number) => (xs.length === 0 ? NaN : Math.round(xs[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]!));
 
 const flash = new FlashServer({ log: silentLogger, groups: { maxGroupsPerClient: 100, maxMembersPerGroup: 100_000, joinsPerSecond: 1e6, joinsPerSecondPerClient: 1e6 } });
 // Every member here shares 127.0.0.1, and the server's rendezvous budget is per source address
@@ -271,6 +365,7 @@ const endpoint = await startRtmfpService({ host: '127.0.0.1', port: 0, flash, lo
 serverBytes = () => endpoint.counters.bytesSent;
 const url = `rtmfp://127.0.0.1:${endpoint.localAddress.port}/live`;
 const frames = makeFrames(SECONDS);
+console.log(`load (uptime): ${loadavg().map((l) => l.toFixed(2)).join(', ')}; receivers ${WORKERS === 0 ? 'on the main thread' : `in ${Math.min(WORKERS, N)} worker thread(s)`}`);
 console.log(`one ${((frames.filter((f) => mediaIndex(f) >= 0).reduce((n, f) => n + f.payload.length, 0) * 8) / SECONDS / 1e6).toFixed(2)} Mbit/s stream, ${SECONDS} s, to ${N} members, a joiner at ${SECONDS / 2} s`);
 const group = await runGroup(url, frames);
 const plain = await runPlain(url, frames);
@@ -280,8 +375,8 @@ for (const [name, r] of [['NetGroup (P2P)', group], ['plain RTMFP', plain]] as c
       ` (${((r.serverBytes / N / r.mediaBytes) * 100).toFixed(2)}% of the media)` +
       `  delivered ${((r.delivered / r.expected) * 100).toFixed(2)}%` +
       `  to last member: median ${pct(r.latencies, 50)} ms, p99 ${pct(r.latencies, 99)} ms` +
-      `  joiner's first frame after ${Number.isNaN(r.joinerWaitMs) ? 'never' : `${r.joinerWaitMs} ms`}` +
-      (r.cpuShare === undefined ? '' : `  (process CPU ${(r.cpuShare * 100).toFixed(0)}% of a core while streaming)`),
+      `  joiner's first frame after ${Number.isNaN(r.joinerWaitMs) ? 'never' : `${Math.round(r.joinerWaitMs)} ms`}` +
+      `  (process CPU ${(r.cpuShare! * 100).toFixed(0)}% of a core while streaming; ${r.threads})`,
   );
 }
 console.log(`group server egress / plain: ${((group.serverBytes / plain.serverBytes) * 100).toFixed(3)}%`);
