@@ -29,7 +29,7 @@ import { shortPeerId, type PeerConnection } from './peer-connection.js';
 import { encodeGroupReport, GROUP_REPORT, parseGroupReport } from './group-report.js';
 import { AddressOrigin } from '../rtmfp/address.js';
 import { ASK_CLOSE_MESSAGE, isAskClose } from '../codec/group-media.js';
-import { bestList } from './group-neighbors.js';
+import { bestList, estimateGroupSize } from './group-neighbors.js';
 import type { RtmfpClient } from './rtmfp-client.js';
 
 export interface JoinGroupOptions {
@@ -545,6 +545,25 @@ export class NetGroup {
   }
 
   /**
+   * The members we know of (introduced by the server, named in reports) that a best list may
+   * hold: not us, not banned, not gone, not failed MAX_CONNECT_FAILURES times.
+   */
+  private candidates(): string[] {
+    const self = this.client.peerId;
+    const wanted = (id: string) => id !== self && !this.isBanned(id) && !this.departed.has(id) && (this.connectFailures.get(id) ?? 0) < MAX_CONNECT_FAILURES;
+    return [...new Set([...this.introduced, ...this.heard])].filter(wanted);
+  }
+
+  /**
+   * The group's size as we estimate it now, as the best list does (group-neighbors.ts: from the
+   * ring's density around us, never below the members we know of, us included): Flash's
+   * NetGroup.estimatedMemberCount.
+   */
+  get estimatedMemberCount(): number {
+    return estimateGroupSize(this.client.peerId, this.candidates());
+  }
+
+  /**
    * Every bestListPeriodMs: the neighbours we want (group-neighbors.ts) among the members we know
    * of. Those we have no session with are contacted (again, if an earlier try failed: a member
    * whose every connect timed out is not left alone); neighbours past the list are asked to drop
@@ -552,15 +571,12 @@ export class NetGroup {
    */
   private bestListTick(): void {
     if (this.closedReason !== undefined) return;
-    const self = this.client.peerId;
-    const known = new Set([...this.introduced, ...this.heard]);
-    const wanted = (id: string) => id !== self && !this.isBanned(id) && !this.departed.has(id) && (this.connectFailures.get(id) ?? 0) < MAX_CONNECT_FAILURES;
-    const peers = [...known].filter(wanted).map((peerId) => {
+    const peers = this.candidates().map((peerId) => {
       const m = this.members.get(peerId);
       const rtt = m?.neighbor ? m.peer.session.rtt : undefined;
       return { peerId, rttMs: rtt?.hasSample ? rtt.srtt : undefined };
     });
-    this.best = bestList(self, peers);
+    this.best = bestList(this.client.peerId, peers);
     for (const peerId of this.best) {
       if (this.members.has(peerId) || this.connecting.has(peerId)) continue;
       this.log.debug({ peer: shortPeerId(peerId) }, 'contacting a member of our best list');

@@ -76,6 +76,11 @@ test('40 members: each keeps its best list, ring neighbours included, and the ne
       const missing = groups.map((g) => ringNeighbours(g.client.peerId).filter((id) => !g.neighbors.includes(id)).length);
       throw new Error(`${e.message}: neighbour counts ${groups.map((g) => g.neighbors.length).join(' ')} (mean ${mean().toFixed(1)}, target ${target}); ring neighbours missing ${missing.join(' ')}; 0C granted ${granted()}`);
     });
+    // Each member's size estimate (ring density, at least the members it knows of) is of the
+    // group, not of its ~25 neighbours: one spreads about a quarter either way, their mean less.
+    const estimates = groups.map((g) => g.estimatedMemberCount);
+    const meanEstimate = estimates.reduce((a, b) => a + b, 0) / n;
+    assert.ok(meanEstimate > 0.75 * n && meanEstimate < 2 * n, `estimates ${estimates.join(' ')}`);
   } finally {
     closeAll();
   }
