@@ -18,6 +18,12 @@ import { uint32Payload, userControlPayload } from '../../src/rtmp/protocol-contr
 import { readSharedObjectUpdates, type SharedObjectUpdateSink } from './so-update-reader.js';
 
 const EXTENDED = 0xffffff;
+/**
+ * Every user's socket reads into this one buffer (net's `onread`): no buffer allocated and no
+ * stream 'data' event per read. Safe because a read is handled to the end before the next, and
+ * what must outlive it (a partial header, a body over several chunks, the handshake) is copied.
+ */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 const MESSAGE_HEADER_SIZES = [11, 7, 3, 0] as const;
 /** Our chunk size for what we send (connect is the longest, about 200 bytes). */
 const OUT_CHUNK_SIZE = 4096;
@@ -72,7 +78,6 @@ export class LeanRtmpSoUser {
       value: onValue,
     };
     socket.setNoDelay(true);
-    socket.on('data', (data: Buffer) => this.receive(data));
     socket.on('error', (err) => this.setup?.reject(err));
     socket.on('close', () => this.setup?.reject(new Error('the server closed the connection')));
   }
@@ -82,8 +87,19 @@ export class LeanRtmpSoUser {
    * each number the server announces for the one-letter slot `slot` from then on.
    */
   static async open(host: string, port: number, app: string, objectName: string, slot: string, onValue: (value: number) => void): Promise<LeanRtmpSoUser> {
-    const socket = tcpConnect({ host, port });
-    const user = new LeanRtmpSoUser(socket, slot.charCodeAt(0), onValue);
+    let user: LeanRtmpSoUser | undefined;
+    const socket = tcpConnect({
+      host,
+      port,
+      onread: {
+        buffer: READ_BUFFER,
+        callback: (length) => {
+          user!.receive(READ_BUFFER, length);
+          return true;
+        },
+      },
+    });
+    user = new LeanRtmpSoUser(socket, slot.charCodeAt(0), onValue);
     await user.step('handshake', () => socket.write(user.handshake!.start()));
     await user.step('connect', () => {
       const tcUrl = `rtmp://${host}:${port}/${app}`;
@@ -126,27 +142,32 @@ export class LeanRtmpSoUser {
     this.socket.write(encodeChunks(csid, type, 0, 0, payload, OUT_CHUNK_SIZE));
   }
 
-  private receive(data: Buffer): void {
-    this.bytesIn += data.length;
+  /** The first `length` bytes of `data` arrived (READ_BUFFER: nothing here may keep it). */
+  private receive(data: Buffer, length: number): void {
+    this.bytesIn += length;
+    let end = length;
     if (this.handshake !== undefined) {
-      const step = this.handshake.push(data);
+      // The handshake keeps what it is given until it has S0-S2.
+      const step = this.handshake.push(Buffer.from(data.subarray(0, length)));
       if (step.reply) this.socket.write(step.reply);
       if (!step.done) return;
       this.handshake = undefined;
       this.setup?.resolve();
       if (step.rest === undefined) return;
       data = step.rest;
+      end = data.length;
     }
     let buf = data;
     if (this.stash !== undefined) {
-      buf = Buffer.concat([this.stash, data]);
+      buf = Buffer.concat([this.stash, data.subarray(0, end)]);
+      end = buf.length;
       this.stash = undefined;
     }
     let o = 0;
-    while (o < buf.length) {
+    while (o < end) {
       const s = this.current;
       if (s !== undefined) {
-        const n = Math.min(this.bodyLeft, buf.length - o);
+        const n = Math.min(this.bodyLeft, end - o);
         if (s.body !== undefined) buf.copy(s.body, s.received, o, o + n);
         s.received += n;
         this.bodyLeft -= n;
@@ -154,9 +175,9 @@ export class LeanRtmpSoUser {
         if (this.bodyLeft === 0) this.chunkEnded(s);
         continue;
       }
-      const used = this.header(buf, o);
+      const used = this.header(buf, o, end);
       if (used === 0) {
-        this.stash = Buffer.from(buf.subarray(o));
+        this.stash = Buffer.from(buf.subarray(o, end));
         break;
       }
       o += used;
@@ -168,11 +189,12 @@ export class LeanRtmpSoUser {
   }
 
   /**
-   * A chunk header at buf[o]: its length, or 0 when the header is not all there. A message that
-   * is whole in this chunk and in `buf` is read in place, and its length is included.
+   * A chunk header at buf[o] (bytes up to `end`): its length, or 0 when the header is not all
+   * there. A message that is whole in this chunk and in `buf` is read in place, and its length
+   * is included.
    */
-  private header(buf: Buffer, o: number): number {
-    const available = buf.length - o;
+  private header(buf: Buffer, o: number, end: number): number {
+    const available = end - o;
     const first = buf[o]!;
     const fmt = first >> 6;
     let csid = first & 0x3f;
@@ -185,7 +207,7 @@ export class LeanRtmpSoUser {
       csid = 64 + buf[p]! + buf[p + 1]! * 256;
       p += 2;
     }
-    if (p + MESSAGE_HEADER_SIZES[fmt]! > buf.length) return 0;
+    if (p + MESSAGE_HEADER_SIZES[fmt]! > end) return 0;
     let s = this.streams.get(csid);
     if (s === undefined) this.streams.set(csid, (s = { length: 0, type: 0, extended: false, received: 0, body: undefined }));
     let extended = s.extended;
@@ -198,7 +220,7 @@ export class LeanRtmpSoUser {
     }
     p += MESSAGE_HEADER_SIZES[fmt]!;
     if (extended) {
-      if (p + 4 > buf.length) return 0;
+      if (p + 4 > end) return 0;
       p += 4;
     }
     s.extended = extended;
@@ -207,7 +229,7 @@ export class LeanRtmpSoUser {
       s.received = 0;
       s.body = undefined;
       if (isRead(s.type)) {
-        if (s.length <= this.chunkSize && buf.length - p >= s.length) {
+        if (s.length <= this.chunkSize && end - p >= s.length) {
           // The usual case: the whole message is here.
           s.received = s.length;
           this.message(s.type, buf, p, p + s.length);
