@@ -23,7 +23,7 @@ import {
 } from './protocol-control.js';
 import { ServerHandshake, type HandshakeForm } from './server-handshake.js';
 import { splitAggregate } from './aggregate.js';
-import { batchedWrite, forgetSocket } from './write-batcher.js';
+import { WriteBatch } from './write-batcher.js';
 
 export interface RtmpConnectionLimits extends ChunkDecoderLimits {
   /** The handshake must complete within this time. */
@@ -110,9 +110,12 @@ export class RtmpConnection {
   private bytesQueued = 0;
   private lastProgressBytes = 0;
   private lastProgressAt = Date.now();
+  /** What is written and not yet handed to the socket (see write-batcher). */
+  private readonly batch: WriteBatch;
 
   constructor(options: RtmpConnectionOptions) {
     this.socket = options.socket;
+    this.batch = new WriteBatch(options.socket);
     this.role = options.role;
     this.log = options.log;
     this.limits = { ...DEFAULT_CONNECTION_LIMITS, ...options.limits };
@@ -141,7 +144,7 @@ export class RtmpConnection {
 
   /** Bytes written but not yet taken by the kernel: what a slow peer makes us hold. */
   get queuedBytes(): number {
-    return this.socket.writableLength;
+    return this.socket.writableLength + this.batch.heldBytes;
   }
 
   /** The peer's chunk size (informational). */
@@ -161,8 +164,9 @@ export class RtmpConnection {
   writeChunks(chunks: Buffer, merge = false): void {
     if (this.closed !== undefined) return;
     this.writeRaw(chunks, merge ? this.mediaMergeMs : 0);
-    if (this.socket.writableLength > this.limits.maxQueuedBytes) {
-      this.close(`peer is not reading: ${this.socket.writableLength} bytes queued (limit ${this.limits.maxQueuedBytes})`, 'protocol');
+    const queued = this.queuedBytes;
+    if (queued > this.limits.maxQueuedBytes) {
+      this.close(`peer is not reading: ${queued} bytes queued (limit ${this.limits.maxQueuedBytes})`, 'protocol');
     }
   }
 
@@ -197,16 +201,16 @@ export class RtmpConnection {
     this.closed = { reason, kind };
     clearTimeout(this.handshakeTimer);
     clearInterval(this.timer);
-    forgetSocket(this.socket);
     const fields = { reason, bytesIn: this.bytesIn, bytesOut: this.bytesOut, seconds: Math.round((Date.now() - this.openedAt) / 100) / 10 };
     if (kind === 'normal') this.log.info(fields, 'RTMP connection closed');
     else this.log.warn(fields, 'RTMP connection closed');
     if (flush && !this.socket.destroyed) {
-      this.socket.uncork();
+      this.batch.flush();
       this.socket.end();
       setTimeout(() => this.socket.destroy(), 2000).unref();
     } else {
       // Unsent data is dropped: a closing peer that does not read must not keep us waiting.
+      this.batch.drop();
       this.socket.destroy();
     }
     this.onClose?.(this.closed);
@@ -216,7 +220,7 @@ export class RtmpConnection {
   private writeRaw(data: Buffer, mergeMs = 0): void {
     this.bytesOut += data.length;
     this.bytesQueued += data.length;
-    batchedWrite(this.socket, data, mergeMs);
+    this.batch.write(data, mergeMs);
   }
 
   private receive(data: Buffer): void {
@@ -310,7 +314,7 @@ export class RtmpConnection {
   private tick(): void {
     if (this.closed !== undefined) return;
     const now = Date.now();
-    const queued = this.socket.writableLength;
+    const queued = this.queuedBytes;
     const sent = this.bytesQueued - queued;
     if (queued === 0 || sent !== this.lastProgressBytes) {
       this.lastProgressBytes = sent;
