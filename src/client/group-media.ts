@@ -16,8 +16,8 @@
 // Pull (`2B`): a fragment no pusher will bring (its slice has none, or it is older than the
 // pusher's first) is pulled from a neighbour whose map shows it 200 ms after it was known; one a
 // pusher should bring, after the fetch period; a pull unanswered, from another holder after one
-// more fetch period; MAX_PULLS_PER_HOLDER (48) pending pulls a neighbour at most. Fragments older than the window
-// (plus the relay margin) are dropped. The wire is librtmfp's throughout: a full pusher says
+// more fetch period, or at once when the neighbour asked goes; MAX_PULLS_PER_HOLDER (48) pending
+// pulls a neighbour at most. Fragments older than the window (plus the relay margin) are dropped. The wire is librtmfp's throughout: a full pusher says
 // nothing (there is no message for it), and librtmfp members that ask us are served the same way.
 //
 // A player delivers messages in fragment order. It starts on a video keyframe, preceded by the
@@ -655,6 +655,10 @@ class GroupPlayStream extends GroupStream {
       if (p.peerId === link.peerId) p.peerId = undefined;
       p.refused.delete(link.peerId);
     }
+    // Pulls it had not answered go to another holder at the next round, not after the fetch
+    // period: their answers went with its session. Members drop neighbours past their best list
+    // mid-stream (0C), and a fragment left waiting 2.5 s holds up every frame after it.
+    for (const p of this.pending.values()) if (p.peerId === link.peerId) p.at = 0;
   }
 
   receiveFragment(link: Link, f: MediaFragment, wire: Buffer): void {

@@ -1,0 +1,109 @@
+// Whom a member asks, over real UDP on 127.0.0.1 through a Covey server that only introduces:
+// when a neighbour goes, the pulls it had not answered, from another holder at once. The member's
+// neighbours here are scripted (Covey clients speaking the group media wire by hand), so that
+// what it sees is certain.
+import { test, before, after } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { startGroupTestServer, until, type TestServer } from '../support/test-server.js';
+import { RtmfpClient } from '../../src/client/rtmfp-client.js';
+import { NetGroup } from '../../src/client/net-group.js';
+import { playFromGroup } from '../../src/client/group-media.js';
+import { encodeFragmentsMap, encodeMediaFragment, encodeStreamInfo, GroupMediaMessage, parsePull, parsePushRequest, splitMediaMessage, type MediaFragment } from '../../src/codec/group-media.js';
+import { FlashMessageType } from '../../src/codec/flash-command.js';
+import type { SendFlow } from '../../src/rtmfp/send-flow.js';
+
+const GROUPSPEC = 'G:027f02010101030a0e6d756c746963617374011b00';
+const FLOW_MEDIA_CONTROL = Buffer.from([0x47, 0x52, 0x11]);
+const FLOW_MEDIA_DATA = Buffer.from([0x47, 0x52, 0x12]);
+
+let server: TestServer;
+before(async () => {
+  server = await startGroupTestServer();
+});
+after(() => server.close());
+
+const clients: RtmfpClient[] = [];
+async function join(): Promise<{ client: RtmfpClient; group: NetGroup }> {
+  const client = await RtmfpClient.connect(server.rtmfpUrl('live'));
+  clients.push(client);
+  return { client, group: await NetGroup.join(client, GROUPSPEC) };
+}
+
+/** A neighbour of `member` that speaks the media wire by hand: what the member asks of it, and a control flow to write on. */
+interface Scripted {
+  client: RtmfpClient;
+  /** The member's last push mask to it. */
+  mask: number;
+  /** Fragment IDs the member pulled from it, in order. */
+  pulls: number[];
+  /** Answers pulls from these fragments (none: pulls go unanswered). */
+  serve: Map<number, MediaFragment>;
+  /** The member announced the stream back to it. */
+  announced: boolean;
+  control: SendFlow;
+}
+
+async function scripted(member: { client: RtmfpClient; group: NetGroup }, streamKey: Buffer, fetchPeriodMs = 2500): Promise<Scripted> {
+  const me = await join();
+  const s: Scripted = { client: me.client, mask: 0, pulls: [], serve: new Map(), announced: false, control: undefined as never };
+  // Taken from the start: the member announces the stream to a new neighbour as soon as it is one.
+  me.client.peers.addFlowHandler((peer, flow) => {
+    if (peer.peerId !== member.client.peerId || !flow.metadata.equals(FLOW_MEDIA_CONTROL)) return false;
+    let media: SendFlow | undefined;
+    flow.onMessage = (message) => {
+      if (message[0] === GroupMediaMessage.STREAM_INFO) s.announced = true;
+      else if (message[0] === GroupMediaMessage.PUSH) s.mask = parsePushRequest(message)!;
+      else if (message[0] === GroupMediaMessage.PULL) {
+        const id = parsePull(message)!;
+        s.pulls.push(id);
+        const f = s.serve.get(id);
+        if (f === undefined) return;
+        media ??= peer.openFlow(FLOW_MEDIA_DATA, { returnFlowId: flow.flowId });
+        media.write(encodeMediaFragment(f));
+      }
+    };
+    return true;
+  });
+  const link = await until(() => me.group.neighborLink(member.client.peerId), 15_000, 'the scripted neighbour and the member neighbours');
+  s.control = link.peer.openFlow(FLOW_MEDIA_CONTROL, { returnFlowId: link.in.flowId });
+  s.control.write(encodeStreamInfo({ name: 'cam', streamKey, windowMs: 60_000, availabilityUpdateMs: 100, fetchPeriodMs, sendToAll: false }));
+  return s;
+}
+
+/** A map holding fragments [first, last] (librtmfp reads `last` as held whatever the bitmap says). */
+const holding = (first: number, last: number) => encodeFragmentsMap(last, 1, (id) => id >= first);
+
+test('a neighbour that goes with pulls unanswered: they go to another holder at once, not after the fetch period', async () => {
+  try {
+    const member = await join();
+    const frames: number[] = [];
+    const player = playFromGroup(member.group, 'cam', { onFrame: (_kind, ts) => frames.push(ts) });
+    const key = randomBytes(32);
+    // An AAC header, then 10 frames: the player starts on the header.
+    const fragments: MediaFragment[] = splitMediaMessage(1, FlashMessageType.Audio, 0, Buffer.from([0xaf, 0x00, 0x12, 0x10]));
+    for (let i = 0; i < 10; i++) fragments.push(...splitMediaMessage(fragments.length + 1, FlashMessageType.Audio, i * 20, Buffer.from([0xaf, 0x01, i])));
+    const last = fragments.length;
+    // A fetch period of a minute: a pull left to it would wait that long.
+    const a = await scripted(member, key, 60_000);
+    // The map after the member's answer to the announce: its announce came alone, so the member
+    // was there before the stream and plays it from fragment 1.
+    await until(() => a.announced, 10_000, 'the member takes A');
+    a.control.write(holding(1, last));
+    await until(() => a.pulls.length > 0, 10_000, 'the member pulls from A');
+    // B holds everything too and answers; A goes with the pulls it never answered.
+    const b = await scripted(member, key, 60_000);
+    for (const f of fragments) b.serve.set(f.id, f);
+    await until(() => b.announced, 10_000, 'the member takes B');
+    b.control.write(holding(1, last));
+    await until(() => a.pulls.length >= 3, 10_000, 'the member pulls more from A');
+    const askedOfA = new Set(a.pulls);
+    a.client.close();
+    await until(() => [...askedOfA].every((id) => b.pulls.includes(id)), 10_000, `the pulls A left (${[...askedOfA].join(', ')}) asked of B`);
+    await until(() => frames.length === 11, 10_000, 'every frame played');
+    assert.deepEqual(frames, [0, ...Array.from({ length: 10 }, (_, i) => i * 20)]);
+    assert.equal(player.stats.fragmentsSkipped, 0);
+  } finally {
+    for (const c of clients.splice(0)) c.close();
+  }
+});
