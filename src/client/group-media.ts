@@ -802,13 +802,8 @@ class GroupPlayStream extends GroupStream {
     const fetch = this.info.fetchPeriodMs;
     this.pullsTo.clear();
     for (const p of this.pending.values()) this.pullsTo.set(p.peerId, (this.pullsTo.get(p.peerId) ?? 0) + 1);
-    let due = 0;
-    let dueUncovered = 0;
-    for (const [at, id] of this.knownAt) {
-      if (at > now - PULL_UNCOVERED_MS) break;
-      dueUncovered = id;
-      if (at <= now - fetch) due = id;
-    }
+    const due = this.knownBy(now - fetch);
+    const dueUncovered = this.knownBy(now - PULL_UNCOVERED_MS);
     for (const [id, p] of this.pending) {
       if (id < this.low || this.fragments.has(id)) {
         this.pending.delete(id);
@@ -847,6 +842,19 @@ class GroupPlayStream extends GroupStream {
       if (id === this.pullCursor) this.pullCursor++;
     }
     this.deliver();
+  }
+
+  /** The newest fragment known by `time` (0 if none): knownAt is in time order, so a binary search. */
+  private knownBy(time: number): number {
+    const k = this.knownAt;
+    let lo = 0;
+    let hi = k.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (k[mid]![0] <= time) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo === 0 ? 0 : k[lo - 1]![1];
   }
 
   private countPull(peerId: string, n: number): void {
