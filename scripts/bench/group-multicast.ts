@@ -162,6 +162,44 @@ async function collect(shares: Share[]) {
 const threadsLine = (main: number, workers: number[]) =>
   WORKERS === 0 ? `event loop ${(main * 100).toFixed(0)}% busy` : `event loops busy: main ${(main * 100).toFixed(0)}%, workers ${workers.map((u) => `${(u * 100).toFixed(0)}%`).join(' ')}`;
 
+/**
+ * Sends `frames` at their timestamps through `send`, starts the mid-stream joiner half-way (it
+ * calls `firstFrame` with how long it waited; its first call counts), waits out the window, and
+ * measures: the shares' arrivals, the server's bytes, this process's CPU and event loops.
+ */
+async function streamAndMeasure(shares: Share[], frames: Frame[], send: (f: Frame) => void, startJoiner: (firstFrame: (waitMs: number) => void) => void) {
+  const cpu0 = process.cpuUsage();
+  const elu0 = performance.eventLoopUtilization();
+  for (const s of shares) s.streaming();
+  const wall0 = now();
+  const published = new Map<number, number>();
+  const before = serverBytes();
+  let joinerWait = NaN;
+  let joined = false;
+  const start = now();
+  for (const f of frames) {
+    const wait = f.ts - (now() - start);
+    if (wait > 0) await sleep(wait);
+    if (!joined && f.ts >= (SECONDS * 1000) / 2) {
+      joined = true;
+      startJoiner((waitMs) => {
+        if (Number.isNaN(joinerWait)) joinerWait = waitMs;
+      });
+    }
+    published.set(f.index, now());
+    send(f);
+  }
+  await sleep(WINDOW_MS);
+  const cpu = process.cpuUsage(cpu0);
+  const mainUtilization = performance.eventLoopUtilization(elu0).utilization;
+  const got = await collect(shares);
+  const result = summarize(got.arrivals, published, serverBytes() - before, joinerWait, frames);
+  // process.cpuUsage counts every thread: a share near the machine's cores means the figures measure the CPU.
+  result.cpuShare = (cpu.user + cpu.system) / 1000 / (now() - wall0);
+  result.threads = threadsLine(mainUtilization, got.utilization);
+  return { result, got, published };
+}
+
 async function runGroup(url: string, frames: Frame[]): Promise<Result> {
   const spec = groupspecForName(`bench-${Date.now()}`);
   const clients: RtmfpClient[] = [];
@@ -179,40 +217,23 @@ async function runGroup(url: string, frames: Frame[]): Promise<Result> {
   while (Date.now() - t0 < 60_000 && pub.g.neighbors.length < Math.min(N, 20)) await sleep(200);
   await sleep(2000);
   const publisher = publishToGroup(pub.g, 'bench');
-  const cpu0 = process.cpuUsage();
-  const elu0 = performance.eventLoopUtilization();
-  for (const s of shares) s.streaming();
-  const wall0 = now();
-  const published = new Map<number, number>();
   const fragmentsOf = new Map<number, [number, number]>();
-  const before = serverBytes();
-  let joinerWait = NaN;
-  const start = now();
-  let joined = false;
-  for (const f of frames) {
-    const wait = f.ts - (now() - start);
-    if (wait > 0) await sleep(wait);
-    if (!joined && f.ts >= (SECONDS * 1000) / 2) {
-      joined = true;
+  const { result, got, published } = await streamAndMeasure(
+    shares,
+    frames,
+    (f) => {
+      const first = publisher.lastFragment + 1;
+      publisher.send(f.kind, f.ts, f.payload);
+      fragmentsOf.set(f.index, [first, publisher.lastFragment]);
+    },
+    (firstFrame) => {
       void join().then((m) => {
         const asked = now();
         const p = playFromGroup(m.g, 'bench');
-        p.onStart = () => (joinerWait = now() - asked);
+        p.onStart = () => firstFrame(now() - asked);
       });
-    }
-    published.set(f.index, now());
-    const first = publisher.lastFragment + 1;
-    publisher.send(f.kind, f.ts, f.payload);
-    fragmentsOf.set(f.index, [first, publisher.lastFragment]);
-  }
-  await sleep(WINDOW_MS);
-  const cpu = process.cpuUsage(cpu0);
-  const mainUtilization = performance.eventLoopUtilization(elu0).utilization;
-  const got = await collect(shares);
-  const result = summarize(got.arrivals, published, serverBytes() - before, joinerWait, frames);
-  // process.cpuUsage counts every thread: a share near the machine's cores means the figures measure the CPU.
-  result.cpuShare = (cpu.user + cpu.system) / 1000 / (now() - wall0);
-  result.threads = threadsLine(mainUtilization, got.utilization);
+    },
+  );
   if (values.trace) {
     traceLate(frames, published, fragmentsOf, got.arrivals, got.fragments, memberOf);
     console.log(`trace: members' duplicates ${got.sums.duplicateFragments}, pulls sent ${got.sums.pullsSent}, pushers dropped ${got.sums.pushersDropped}, fragments sent ${got.sums.fragmentsSent} (publisher ${publisher.stats.fragmentsSent})`);
@@ -236,39 +257,23 @@ async function runPlain(url: string, frames: Frame[]): Promise<Result> {
   const shares = startShares({ mode: 'plain', url, stream: 'plain', trace: false, verbose: false });
   for (const s of shares) await s.ready;
   await sleep(1000);
-  const cpu0 = process.cpuUsage();
-  const elu0 = performance.eventLoopUtilization();
-  for (const s of shares) s.streaming();
-  const wall0 = now();
-  const published = new Map<number, number>();
-  const before = serverBytes();
-  let joinerWait = NaN;
-  let joined = false;
-  const start = now();
   const setDataFrame = encodeAmf0('@setDataFrame');
-  for (const f of frames) {
-    const wait = f.ts - (now() - start);
-    if (wait > 0) await sleep(wait);
-    if (!joined && f.ts >= (SECONDS * 1000) / 2) {
-      joined = true;
+  const { result } = await streamAndMeasure(
+    shares,
+    frames,
+    (f) => {
+      if (f.kind === 'audio') stream.send(FlashMessageType.Audio, f.ts, f.payload);
+      else if (f.kind === 'video') stream.send(FlashMessageType.Video, f.ts, f.payload);
+      else stream.send(FlashMessageType.DataAmf0, f.ts, [setDataFrame, f.payload]);
+    },
+    (firstFrame) => {
       void RtmfpClient.connect(url).then(async (c) => {
         clients.push(c);
         const asked = now();
-        await c.play('plain', { onFrame: () => { if (Number.isNaN(joinerWait)) joinerWait = now() - asked; } });
+        await c.play('plain', { onFrame: () => firstFrame(now() - asked) });
       });
-    }
-    published.set(f.index, now());
-    if (f.kind === 'audio') stream.send(FlashMessageType.Audio, f.ts, f.payload);
-    else if (f.kind === 'video') stream.send(FlashMessageType.Video, f.ts, f.payload);
-    else stream.send(FlashMessageType.DataAmf0, f.ts, [setDataFrame, f.payload]);
-  }
-  await sleep(WINDOW_MS);
-  const cpu = process.cpuUsage(cpu0);
-  const mainUtilization = performance.eventLoopUtilization(elu0).utilization;
-  const got = await collect(shares);
-  const result = summarize(got.arrivals, published, serverBytes() - before, joinerWait, frames);
-  result.cpuShare = (cpu.user + cpu.system) / 1000 / (now() - wall0);
-  result.threads = threadsLine(mainUtilization, got.utilization);
+    },
+  );
   for (const c of clients) c.close();
   await Promise.all(shares.map((s) => s.close()));
   await sleep(500);
