@@ -213,6 +213,7 @@ export abstract class LeanReceiver {
   /** A datagram from the server. */
   receive(datagram: Buffer, now: number): void {
     this.packetsIn++;
+    datagramsRead++;
     const length = datagram.length - 4;
     if (length < 16 || length % 16 !== 0 || length > MAX_BLOCKS * 16) {
       this.malformed++;
@@ -413,19 +414,44 @@ export class LeanPlayer extends LeanReceiver {
   }
 }
 
+/** Datagrams read by every lean receiver of this process (the ack scheduler watches it for a pause). */
+let datagramsRead = 0;
+
+export interface AckSchedulerOptions {
+  /**
+   * Acks owed at once wait until no datagram came for this long (checked on a timer of this
+   * period), at most ACK_WAIT_MAX_MS, instead of going out after the datagrams at hand.
+   */
+  afterReadsMs?: number;
+}
+
+/**
+ * The longest an ack owed at once waits for the reads to pause (afterReadsMs): well inside the
+ * 200 ms a lone packet's ack may wait (RFC 7016 §3.6.3.4.2's delayed ack), so the server's flows
+ * never stall on it.
+ */
+const ACK_WAIT_MAX_MS = 20;
+
 /**
  * Sends the players' acks as Covey's client's sessions do: one owed at once goes out after the
  * datagrams already at hand have been read (so a burst is acknowledged once), and a lone packet's
- * when its delay runs out.
+ * when its delay runs out. With afterReadsMs, the acks owed at once wait for the reads to pause:
+ * 1,000 users on 1,000 machines each ack on their own CPU, but here every ack sent (about 7 us of
+ * node:dgram's send) holds up the next user's read, and when the server's change reached all
+ * users an ack was due on every other update, whose last user had it 4.5 ms later than the others'
+ * (median, shared-object fan-out at 1,000 users, load 3-4).
  */
 export class AckScheduler {
   private readonly now: LeanReceiver[] = [];
   private scheduled = false;
   private readonly timer: NodeJS.Timeout;
+  private owedSince = 0;
+  private readsSeen = 0;
 
   constructor(
     private readonly players: readonly LeanReceiver[],
     private readonly clock: () => number,
+    private readonly options: AckSchedulerOptions = {},
   ) {
     for (const p of players) p.onAckNow = (player) => this.ackSoon(player);
     this.timer = setInterval(() => this.sendDelayed(), 20);
@@ -435,12 +461,30 @@ export class AckScheduler {
     this.now.push(player);
     if (this.scheduled) return;
     this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      const t = this.clock();
-      for (const p of this.now.splice(0)) p.sendAcks(t);
-    });
+    const wait = this.options.afterReadsMs;
+    if (wait === undefined) {
+      setImmediate(this.sendOwed);
+      return;
+    }
+    this.owedSince = this.clock();
+    this.readsSeen = datagramsRead;
+    setTimeout(this.sendWhenReadsPause, wait);
   }
+
+  private readonly sendWhenReadsPause = (): void => {
+    if (datagramsRead !== this.readsSeen && this.clock() - this.owedSince < ACK_WAIT_MAX_MS) {
+      this.readsSeen = datagramsRead;
+      setTimeout(this.sendWhenReadsPause, this.options.afterReadsMs);
+      return;
+    }
+    this.sendOwed();
+  };
+
+  private readonly sendOwed = (): void => {
+    this.scheduled = false;
+    const t = this.clock();
+    for (const p of this.now.splice(0)) p.sendAcks(t);
+  };
 
   private sendDelayed(): void {
     const t = this.clock();

@@ -5,7 +5,7 @@
 // object, then a lean reader takes the session over (lean-rtmfp-so-user.ts: flow acks, pings,
 // and the few blocks of each update it reads).
 //
-//   argv: protocol url objectName count
+//   argv: protocol url objectName count [acks: after-reads (the default) | at-once]
 //
 // Talks to the parent as shared-object-arrivals.ts says.
 import { performance } from 'node:perf_hooks';
@@ -17,7 +17,8 @@ import { LeanRtmpSoUser } from './lean-rtmp-so-user.js';
 import { LeanSessionPlayer } from './lean-session-player.js';
 import { UserArrivals } from './shared-object-arrivals.js';
 
-const [protocol, url, objectName, countText] = process.argv.slice(2) as ['rtmp' | 'rtmfp', string, string, string];
+const [protocol, url, objectName, countText, acksMode = 'after-reads'] = process.argv.slice(2) as ['rtmp' | 'rtmfp', string, string, string, string?];
+if (acksMode !== 'after-reads' && acksMode !== 'at-once') throw new Error(`acks: ${acksMode} is neither after-reads nor at-once`);
 const count = Number(countText);
 const SLOT = 'v';
 /** Users set up at once (the server's handshakes are the limit). */
@@ -52,7 +53,7 @@ if (protocol === 'rtmp') {
   }
   // Every user holds the object: the lean readers take over.
   const leans = await Promise.all(sessions.map((s, i) => s.takeOverWith((session) => new LeanRtmfpSoUser(session, SLOT.charCodeAt(0), (v) => arrivals.arrived(i, v)))));
-  const acks = new AckScheduler(leans, () => performance.now());
+  const acks = new AckScheduler(leans, () => performance.now(), { afterReadsMs: acksMode === 'after-reads' ? 1 : undefined });
   // An ack owed before the scheduler was there would wait for ever: send what is owed now.
   for (const l of leans) l.sendAcks(performance.now());
   closers.push(() => acks.stop());
