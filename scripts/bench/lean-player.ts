@@ -417,13 +417,6 @@ export class LeanPlayer extends LeanReceiver {
 /** Datagrams read by every lean receiver of this process (the ack scheduler watches it for a pause). */
 let datagramsRead = 0;
 
-export interface AckSchedulerOptions {
-  /**
-   * Acks owed at once wait until no datagram came for this long (checked on a timer of this
-   * period), at most ACK_WAIT_MAX_MS, instead of going out after the datagrams at hand.
-   */
-  afterReadsMs?: number;
-}
 
 /**
  * The longest an ack owed at once waits for the reads to pause (afterReadsMs): well inside the
@@ -435,7 +428,7 @@ const ACK_WAIT_MAX_MS = 20;
 /**
  * Sends the players' acks as Covey's client's sessions do: one owed at once goes out after the
  * datagrams already at hand have been read (so a burst is acknowledged once), and a lone packet's
- * when its delay runs out. With afterReadsMs, the acks owed at once wait for the reads to pause:
+ * when its delay runs out. With afterReadsMs (the shared-object bench's latency phase), the acks owed at once wait for the reads to pause:
  * 1,000 users on 1,000 machines each ack on their own CPU, but here every ack sent (about 7 us of
  * node:dgram's send) holds up the next user's read, and when the server's change reached all
  * users an ack was due on every other update, whose last user had it 4.5 ms later than the others'
@@ -447,11 +440,15 @@ export class AckScheduler {
   private readonly timer: NodeJS.Timeout;
   private owedSince = 0;
   private readsSeen = 0;
+  /**
+   * When set, acks owed at once wait until no datagram came for this long (checked on a timer of
+   * this period), at most ACK_WAIT_MAX_MS, instead of going out after the datagrams at hand.
+   */
+  afterReadsMs: number | undefined;
 
   constructor(
     private readonly players: readonly LeanReceiver[],
     private readonly clock: () => number,
-    private readonly options: AckSchedulerOptions = {},
   ) {
     for (const p of players) p.onAckNow = (player) => this.ackSoon(player);
     this.timer = setInterval(() => this.sendDelayed(), 20);
@@ -461,7 +458,7 @@ export class AckScheduler {
     this.now.push(player);
     if (this.scheduled) return;
     this.scheduled = true;
-    const wait = this.options.afterReadsMs;
+    const wait = this.afterReadsMs;
     if (wait === undefined) {
       setImmediate(this.sendOwed);
       return;
@@ -472,9 +469,10 @@ export class AckScheduler {
   }
 
   private readonly sendWhenReadsPause = (): void => {
-    if (datagramsRead !== this.readsSeen && this.clock() - this.owedSince < ACK_WAIT_MAX_MS) {
+    const wait = this.afterReadsMs;
+    if (wait !== undefined && datagramsRead !== this.readsSeen && this.clock() - this.owedSince < ACK_WAIT_MAX_MS) {
       this.readsSeen = datagramsRead;
-      setTimeout(this.sendWhenReadsPause, this.options.afterReadsMs);
+      setTimeout(this.sendWhenReadsPause, wait);
       return;
     }
     this.sendOwed();

@@ -17,6 +17,8 @@ export class UserArrivals {
   private readonly arrivals = new Map<number, { users: number; firstNs: bigint; lastNs: bigint }>();
   private readonly received: number[];
   private timing = true;
+  /** Called when the parent starts or ends the latency phase ({timing}). */
+  onTiming: (timing: boolean) => void = () => {};
 
   constructor(
     private readonly count: number,
@@ -28,6 +30,7 @@ export class UserArrivals {
       else if (m.timing !== undefined) {
         this.timing = m.timing;
         this.arrivals.clear();
+        this.onTiming(m.timing);
       } else if (m.counts) {
         process.send!({ fewest: Math.min(...this.received) });
         this.received.fill(0);

@@ -13,8 +13,8 @@
 //   client until the object is in use, then a reader that acknowledges the flows and decrypts
 //   only the blocks of the update it reads), all in one process (--procs 1): they cost the
 //   second core less than the server costs the first, so the figures are the server's. Their
-//   RTMFP acks owed at once wait until the reads pause (--acks after-reads, the default; at most
-//   20 ms), as if each user acked on a CPU of its own: in one process each ack held up the next
+//   RTMFP acks owed at once wait, in the latency phase, until the reads pause (--acks after-reads,
+//   the default; at most 20 ms), as if each user acked on a CPU of its own: in one process each ack held up the next
 //   user's read, and the update after which every user owed one reached the last user 4.5 ms
 //   later (median; p99 26.7-52.7 ms against 20.2-22.7 in alternating runs at load 5-7).
 //   --acks at-once sends them after the datagrams at hand, as Covey's client does;

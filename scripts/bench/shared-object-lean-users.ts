@@ -53,7 +53,13 @@ if (protocol === 'rtmp') {
   }
   // Every user holds the object: the lean readers take over.
   const leans = await Promise.all(sessions.map((s, i) => s.takeOverWith((session) => new LeanRtmfpSoUser(session, SLOT.charCodeAt(0), (v) => arrivals.arrived(i, v)))));
-  const acks = new AckScheduler(leans, () => performance.now(), { afterReadsMs: acksMode === 'after-reads' ? 1 : undefined });
+  const acks = new AckScheduler(leans, () => performance.now());
+  // Acks wait for the reads to pause in the latency phase only: in the throughput phase the reads
+  // never pause, and an ack only every 20 ms (the wait's bound) would spare the server most of the
+  // acks Covey's client sends, flattering its updates per second.
+  const afterReads = (timing: boolean) => (acks.afterReadsMs = timing && acksMode === 'after-reads' ? 1 : undefined);
+  afterReads(true);
+  arrivals.onTiming = afterReads;
   // An ack owed before the scheduler was there would wait for ever: send what is owed now.
   for (const l of leans) l.sendAcks(performance.now());
   closers.push(() => acks.stop());
