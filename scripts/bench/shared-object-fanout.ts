@@ -176,6 +176,8 @@ async function run(protocol: 'rtmp' | 'rtmfp', n: number, kind: Kind): Promise<v
     const firsts: number[] = [];
     const latencies: number[] = [];
     let seq = 0;
+    const latencyCpu0 = cpuSeconds(server.child.pid!);
+    const latencyUsersCpu0 = procs.map((p) => cpuSeconds(p.child.pid!));
     for (let i = 0; i < UPDATES; i++) {
       const s = ++seq;
       const sent = now();
@@ -193,9 +195,14 @@ async function run(protocol: 'rtmp' | 'rtmfp', n: number, kind: Kind): Promise<v
       latencies.push(Number(last - sent) / 1e6);
       await sleep(20);
     }
+    // CPU time, less swayed by the machine's load than the latencies: what one update cost the
+    // server (its change in, the N sends, the acks that followed) and the users.
+    const latencyCpu = cpuSeconds(server.child.pid!) - latencyCpu0;
+    const latencyUsersCpu = procs.reduce((sum, p, i) => sum + cpuSeconds(p.child.pid!) - latencyUsersCpu0[i]!, 0);
     latencies.sort((a, b) => a - b);
     firsts.sort((a, b) => a - b);
     console.log(`  latency to the last of ${n} users: median ${ms(quantile(latencies, 0.5))} ms, p99 ${ms(quantile(latencies, 0.99))} ms, max ${ms(latencies.at(-1)!)} ms (${UPDATES} updates); to the first: median ${ms(quantile(firsts, 0.5))} ms, p99 ${ms(quantile(firsts, 0.99))} ms`);
+    console.log(`  CPU per update in that phase: server ${ms((latencyCpu * 1000) / UPDATES)} ms (${((latencyCpu * 1e6) / UPDATES / n).toFixed(2)} us per user), users ${ms((latencyUsersCpu * 1000) / UPDATES)} ms`);
 
     // Throughput: up to WINDOW unanswered updates, one message each, for SECONDS.
     for (const p of procs) p.child.send({ timing: false });
