@@ -53,4 +53,10 @@ export interface RecvFlowContext {
   deliver(flowId: number, message: Buffer): void;
   /** Asks the session to send an ack soon; `immediate` for out-of-order arrivals. */
   wantAck(immediate: boolean): void;
+  /**
+   * A flow now owes a Flow Exception Report (it was refused, or a fragment came to it after).
+   * The session looks for owed exceptions only after this: asking every flow on every packet
+   * was a cache miss per flow per packet on a fan-out server.
+   */
+  wantException(): void;
 }

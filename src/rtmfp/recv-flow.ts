@@ -194,7 +194,10 @@ export class RecvFlow {
       if (this.finSeq === seq) this.finSeq = 0;
       immediate = true;
     }
-    if (this.stateValue === 'rejected') this.exceptionPending = true;
+    if (this.stateValue === 'rejected') {
+      this.exceptionPending = true;
+      this.ctx.wantException();
+    }
     if (this.starts.length > 0) immediate = true;
     this.drain();
     this.checkComplete();
@@ -231,6 +234,7 @@ export class RecvFlow {
     this.stateValue = 'rejected';
     this.exceptionCode = code;
     this.exceptionPending = true;
+    this.ctx.wantException();
     this.needsAck = true;
     this.dropAll();
     this.ctx.wantAck(true);

@@ -145,6 +145,8 @@ class Endpoint {
         wantAck: (immediate) => {
           if (immediate) this.ackNow = true;
         },
+        // This harness asks its flow for an exception on every packet.
+        wantException: () => {},
       },
       flowId,
       this.lastMetadata,

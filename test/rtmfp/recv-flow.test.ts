@@ -10,7 +10,7 @@ function setup(options: RecvFlowOptions = {}) {
   const delivered: Buffer[] = [];
   const acks: boolean[] = [];
   const flow = new RecvFlow(
-    { now: () => 0, deliver: (_flowId, m) => delivered.push(m), wantAck: (immediate) => acks.push(immediate) },
+    { now: () => 0, deliver: (_flowId, m) => delivered.push(m), wantAck: (immediate) => acks.push(immediate), wantException: () => {} },
     6,
     Buffer.from('meta'),
     undefined,
