@@ -1,5 +1,5 @@
 // The optional native accelerator (src/rtmfp/native/covey_native.c), when it was built: AES-128-CBC
-// that encrypts in place, HMAC-SHA256 into a given buffer, and sendmmsg() for many datagrams in
+// that encrypts in place and decrypts into a given buffer, HMAC-SHA256 into a given buffer, and sendmmsg() for many datagrams in
 // one system call, a subscriber's burst cut up by the kernel (UDP segmentation offload). Covey works
 // without it, but a fan-out server then spends about 1.7 times the CPU per subscriber (see the
 // live-streaming issue's figures). COVEY_NATIVE=0 in the environment turns it off.
@@ -8,6 +8,8 @@ import { createRequire } from 'node:module';
 export interface NativeAccel {
   /** Encrypts buf[start..end) (whole blocks) in place: AES-128-CBC under `key` (16 bytes), zero IV. */
   encrypt(key: Buffer, buf: Buffer, start: number, end: number): void;
+  /** Decrypts src[start..end) (whole blocks) into dst[at..]: AES-128-CBC under `key`, zero IV; in place when src and dst coincide. */
+  decrypt(key: Buffer, src: Buffer, start: number, end: number, dst: Buffer, at: number): void;
   /** Writes the first `length` (at most 32) bytes of HMAC-SHA256(key, buf[start..end)) into out[at..]. */
   hmacSha256(key: Buffer, buf: Buffer, start: number, end: number, out: Buffer, at: number, length: number): void;
   /**
@@ -39,7 +41,13 @@ function load(): NativeAccel | undefined {
   }
   try {
     // The same relative path from src/rtmfp (tsx) and from dist/rtmfp (the build).
-    return createRequire(import.meta.url)('../../build/Release/covey_native.node') as NativeAccel;
+    const accel = createRequire(import.meta.url)('../../build/Release/covey_native.node') as Partial<NativeAccel>;
+    const missing = (['encrypt', 'decrypt', 'hmacSha256', 'sendBatch'] as const).filter((f) => typeof accel[f] !== 'function');
+    if (missing.length > 0) {
+      nativeAccelUnavailable = `built from an older Covey (no ${missing.join(', ')}): npm run build:native`;
+      return undefined;
+    }
+    return accel as NativeAccel;
   } catch (err) {
     nativeAccelUnavailable = `not built (npm run build:native): ${(err as Error).message.split('\n')[0]}`;
     return undefined;

