@@ -11,6 +11,16 @@ import { encodeAmf0 } from '../codec/amf0.js';
 
 /** Sent after Play.Start so Flash players may read pixels and samples (BitmapData.draw, SoundMixer). */
 const SAMPLE_ACCESS = encodeAmf0('|RtmpSampleAccess', true, true);
+/**
+ * Audio frames held while a player waits for its first keyframe, at most. An RTMFP publisher
+ * sends audio and video on flows of their own, so audio published right after a keyframe can
+ * reach the server before the keyframe's last fragment: dropped as "before the start", every
+ * player that was waiting missed the stream's first audio frame (ts 0, right after the first
+ * keyframe; each of N plain players 99.87-99.93% of frames in the group-multicast bench). Held,
+ * those from the keyframe's timestamp on follow it. 50 frames is a second of AAC at 48 kHz; the
+ * reordering is a few milliseconds.
+ */
+const MAX_HELD_AUDIO = 50;
 
 export class Subscription {
   paused = false;
@@ -26,6 +36,8 @@ export class Subscription {
   private videoReady = false;
   /** StreamEOF was sent and no StreamBegin since. */
   private ended = false;
+  /** Audio that came while waiting for the start, the newest MAX_HELD_AUDIO (see there). */
+  private heldAudio: MediaFrame[] = [];
 
   constructor(
     readonly name: StreamName,
@@ -49,6 +61,7 @@ export class Subscription {
     this.publication = publication;
     this.waitingForStart = true;
     this.videoReady = false;
+    this.heldAudio = [];
     if (notify) {
       if (this.ended) this.subscriber.streamBegin();
       this.subscriber.sendStatus(statusInfo('status', 'NetStream.Play.PublishNotify', `${this.name.key} is now published.`, { details: this.name.key, clientid: this.clientId }));
@@ -86,6 +99,9 @@ export class Subscription {
         if (!frame.keyframe) return;
         this.videoReady = true;
         this.waitingForStart = false;
+        this.send(frame);
+        this.sendHeldAudio(frame.timestamp);
+        return;
       }
       this.send(frame);
       return;
@@ -97,9 +113,24 @@ export class Subscription {
     }
     // Audio waits with video for the first keyframe so both start together, unless there is no
     // video (or the client turned it off).
-    if (this.waitingForStart && this.video && this.publication?.hasVideo === true) return;
+    if (this.waitingForStart && this.video && this.publication?.hasVideo === true) {
+      if (this.heldAudio.length === MAX_HELD_AUDIO) this.heldAudio.shift();
+      this.heldAudio.push(frame);
+      return;
+    }
     this.waitingForStart = false;
+    this.heldAudio.length = 0;
     this.send(frame);
+  }
+
+  /** After the starting keyframe: the held audio from its timestamp on, in the order it came. */
+  private sendHeldAudio(keyframeTs: number): void {
+    const held = this.heldAudio;
+    if (held.length === 0) return;
+    this.heldAudio = [];
+    if (!this.audio) return;
+    // Timestamps are unsigned 32-bit milliseconds: compared as a signed difference, they wrap.
+    for (const frame of held) if (((frame.timestamp - keyframeTs) | 0) >= 0) this.send(frame);
   }
 
   pause(paused: boolean): void {
@@ -111,6 +142,7 @@ export class Subscription {
       // Resume from a keyframe, headers first (the decoder may have been reset meanwhile).
       this.waitingForStart = true;
       this.videoReady = false;
+      this.heldAudio = [];
       this.sendStoredHeaders(this.publication?.lastTimestamp ?? 0);
     }
   }
@@ -129,6 +161,7 @@ export class Subscription {
     if (this.closed) return;
     this.closed = true;
     this.publication = undefined;
+    this.heldAudio = [];
     this.leave(this);
     this.subscriber.close?.();
   }
