@@ -42,21 +42,41 @@ export class GopCache {
   push(frame: MediaFrame): void {
     if (this.maxBytes <= 0 || frame.sequenceHeader || frame.kind === 'data') return;
     if (frame.keyframe) {
+      const overtaking = this.audioFrom(frame.timestamp);
       this.drop();
       this.waitingKeyframe = false;
       this.firstTs = frame.timestamp;
-    } else if (this.waitingKeyframe) {
+      if (this.add(ownCopy(frame))) for (const a of overtaking) if (!this.add(a)) return;
       return;
     }
+    if (this.waitingKeyframe) return;
+    this.add(ownCopy(frame));
+  }
+
+  /**
+   * The audio frames at the end of the GOP held that are stamped at `ts` or later: published with
+   * or after the next keyframe, they reached us before it (an RTMFP publisher's audio has a flow
+   * of its own, and overtakes a large keyframe; see subscription.ts), and belong to its GOP.
+   */
+  private audioFrom(ts: number): MediaFrame[] {
+    const held = this.held;
+    let i = held.length;
+    while (i > 0 && held[i - 1]!.kind === 'audio' && ((held[i - 1]!.timestamp - ts) | 0) >= 0) i--;
+    return i === held.length ? [] : held.slice(i);
+  }
+
+  /** Holds a frame (its payload already owned), or restarts when it would outgrow the bound; answers whether it is held. */
+  private add(frame: MediaFrame): boolean {
     const size = frame.payload.length;
     if (this.bytes + size > this.maxBytes) {
       this.overflows++;
       this.restart();
-      return;
+      return false;
     }
-    this.held.push(ownCopy(frame));
+    this.held.push(frame);
     this.bytes += size;
     if (frame.timestamp < this.firstTs) this.firstTs = frame.timestamp;
+    return true;
   }
 
   /** Drops what is held and waits for the next keyframe (a codec change: old frames cannot be decoded with the new headers). */

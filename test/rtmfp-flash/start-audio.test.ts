@@ -1,7 +1,8 @@
 // Players waiting for a stream's start (there before its first keyframe) get the audio published
 // from the keyframe's timestamp on, even when it reached the server before the keyframe did: an
 // RTMFP publisher sends audio and video on flows of their own, so a small audio frame published
-// right after a large keyframe overtakes it. Over real sockets on 127.0.0.1, RTMFP and RTMP players.
+// right after a large keyframe overtakes it. So do players joining mid-stream, from the GOP cache.
+// Over real sockets on 127.0.0.1, RTMFP and RTMP players.
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { sleep, startTestServer, testApps, until, type TestServer } from '../support/test-server.js';
@@ -83,6 +84,32 @@ test('an RTMFP publisher\'s first audio frame, published right after a large fir
     await sleep(200);
     assert.deepEqual(p.got.filter((f) => f.startsWith('audio')), ['audio 0 a0', 'audio 20 a20'], `${p.connection instanceof RtmfpClient ? 'RTMFP' : 'RTMP'} player: every audio frame`);
     assert.ok(p.got.includes('video 0 key') && p.got.includes('video 40 inter'));
+  }
+  stream.close();
+  for (const c of [publisher, ...players.map((p) => p.connection)]) c.close();
+});
+
+test('a player joining mid-stream starts on the cached keyframe with the audio that reached the server before it but is stamped from its timestamp on', async () => {
+  const publisher = await RtmpClient.connect(server.url('live'));
+  const stream = await publisher.publish('joiner');
+  stream.sendVideo(0, VIDEO_HEADER);
+  stream.sendAudio(0, AUDIO_HEADER);
+  stream.sendVideo(0, keyframe(2000));
+  stream.sendAudio(0, audio(0));
+  stream.sendVideo(40, interFrame());
+  // Audio 60 belongs to the first GOP; audio 80 came before the keyframe at 80 but goes with it.
+  stream.sendAudio(60, audio(60));
+  stream.sendAudio(80, audio(80));
+  stream.sendVideo(80, keyframe(2000));
+  await sleep(300);
+  const players = await waitingPlayers('joiner');
+  stream.sendAudio(100, audio(100));
+  stream.sendVideo(120, interFrame());
+  for (const p of players) {
+    await until(() => p.got.includes('video 120 inter'), 5000, 'the last frame at a joiner');
+    await sleep(200);
+    assert.deepEqual(p.got.filter((f) => f.startsWith('audio')), ['audio 80 a80', 'audio 100 a100'], `${p.connection instanceof RtmfpClient ? 'RTMFP' : 'RTMP'} joiner`);
+    assert.equal(p.got.find((f) => f.startsWith('video')), 'video 80 key', `the joiner's video starts on the cached keyframe: ${p.got.join(', ')}`);
   }
   stream.close();
   for (const c of [publisher, ...players.map((p) => p.connection)]) c.close();
