@@ -17,7 +17,8 @@
 // pusher's first) is pulled from a neighbour whose map shows it 200 ms after it was known; one a
 // pusher should bring, after the fetch period; a pull unanswered, from another holder after one
 // more fetch period, or at once when the neighbour asked goes; MAX_PULLS_PER_HOLDER (48) pending
-// pulls a neighbour at most. Fragments older than the window (plus the relay margin) are dropped. The wire is librtmfp's throughout: a full pusher says
+// pulls a neighbour at most. Where answers take longer than those periods (a member short of
+// CPU), pulls are asked again and pushers judged only after the time an answer takes (AnswerTime). Fragments older than the window (plus the relay margin) are dropped. The wire is librtmfp's throughout: a full pusher says
 // nothing (there is no message for it), and librtmfp members that ask us are served the same way.
 //
 // A player delivers messages in fragment order. It starts on a video keyframe, preceded by the
@@ -578,6 +579,54 @@ interface SlicePusher {
   refused: Map<string, number>;
 }
 
+/**
+ * How long this member's pulls take to be answered: the smoothed round trip and its deviation, as
+ * TCP times its retransmissions (Jacobson's estimator, Karn's rule and backoff; RFC 6298), from
+ * pulls asked once and answered by the neighbour asked. Under CPU load the round trip grows past
+ * our fixed periods (N = 50 beside 8 busy processes: answers after 1-3 s and more), and a pull
+ * asked again because its answer was merely late, or a pusher dropped because its first push was,
+ * only added work: 74,000 duplicate fragments, 44,000 pulls asked again, the members' threads 95%
+ * busy, 39% of the frames delivered. A pull is asked again after the fetch period or this timeout,
+ * whichever is longer; a pusher is judged on its trial or silence period or this timeout.
+ */
+class AnswerTime {
+  private srtt = 0;
+  private rttvar = 0;
+  private sampled = false;
+  /** Doubles while pulls time out with no answer to time (every answer then comes to one asked twice). */
+  private backoff = 1;
+  private backoffAt = 0;
+
+  add(ms: number): void {
+    if (!this.sampled) {
+      this.sampled = true;
+      this.srtt = ms;
+      this.rttvar = ms / 2;
+    } else {
+      this.rttvar = 0.75 * this.rttvar + 0.25 * Math.abs(this.srtt - ms);
+      this.srtt = 0.875 * this.srtt + 0.125 * ms;
+    }
+    this.backoff = 1;
+  }
+
+  /** How long an answer may take here (0 before the first answer). */
+  get timeout(): number {
+    return this.srtt + 4 * this.rttvar;
+  }
+
+  /** How long a pull waits before it is asked again: at least `floor`, `cap` at most. */
+  wait(floor: number, cap: number): number {
+    return Math.min(Math.max(floor, this.timeout) * this.backoff, Math.max(floor, cap));
+  }
+
+  /** A pull timed out: the next ones wait twice as long, once a wait (as TCP's timer backs off). */
+  timedOut(now: number, wait: number): void {
+    if (now - this.backoffAt < wait) return;
+    this.backoffAt = now;
+    this.backoff = Math.min(this.backoff * 2, 64);
+  }
+}
+
 /** A stream a player receives: fragments in, messages out in order. */
 class GroupPlayStream extends GroupStream {
   /** Where delivery starts looking (1 when we saw the stream from its first fragment). */
@@ -596,8 +645,10 @@ class GroupPlayStream extends GroupStream {
   private lastAudioHeader: Buffer | undefined;
   private lastVideoHeader: Buffer | undefined;
   private sawVideo = false;
-  /** Fragment ID -> [peer, when] of pulls not answered yet. */
-  private readonly pending = new Map<number, { peerId: string; at: number; tried: Set<string> }>();
+  /** Fragment ID -> the neighbour asked last, when (0: it went), those asked, how many times: pulls not answered yet. */
+  private readonly pending = new Map<number, { peerId: string; at: number; tried: Set<string>; asks: number }>();
+  /** How long pulls take to be answered here and now (see AnswerTime). */
+  private readonly answerTime = new AnswerTime();
   private pullCursor = 1;
   private lastPushCheck = 0;
   /** When the stream last grew for us: a fragment newer than any we knew of, or one we lacked. */
@@ -666,6 +717,8 @@ class GroupPlayStream extends GroupStream {
     const pulled = this.pending.get(f.id);
     if (pulled) {
       this.pending.delete(f.id);
+      // Only a pull asked once, answered by the neighbour asked, times a round trip (Karn's rule).
+      if (pulled.asks === 1 && pulled.peerId === link.peerId && pulled.at > 0) this.answerTime.add(Date.now() - pulled.at);
     } else if ((link.pushIn & (1 << (f.id % 8))) !== 0) {
       this.pushedBy(link, f.id);
     }
@@ -742,10 +795,12 @@ class GroupPlayStream extends GroupStream {
         if (late) continue;
         const lag = 8 * PUSH_SLICE_LAG;
         const silence = p.confirmed ? now - p.lastAt : now - p.askedAt;
-        const limit = p.confirmed ? PUSH_STALE_MS : PUSH_TRIAL_MS;
+        // No pusher is judged on less time than a pull takes to be answered here (AnswerTime).
+        const answer = this.answerTime.timeout;
+        const limit = Math.max(p.confirmed ? PUSH_STALE_MS : PUSH_TRIAL_MS, answer);
         const held = this.newest > (p.confirmed ? p.lastId : p.askedHeld) + lag;
         const known = !p.confirmed && this.newestKnown > p.askedKnown + lag;
-        if (!((held && silence > limit) || (known && silence > 4 * limit))) continue;
+        if (!((held && silence > limit) || (known && silence > Math.max(4 * PUSH_TRIAL_MS, answer)))) continue;
         current.sendPushMask(current.pushIn & ~bit);
         p.refused.set(current.peerId, now + PUSH_RETRY_MS);
         this.stats.pushersDropped++;
@@ -802,6 +857,8 @@ class GroupPlayStream extends GroupStream {
     const fetch = this.info.fetchPeriodMs;
     this.pullsTo.clear();
     for (const p of this.pending.values()) this.pullsTo.set(p.peerId, (this.pullsTo.get(p.peerId) ?? 0) + 1);
+    // Never past half the window: a fragment asked again later than that is hardly in time.
+    const reask = this.answerTime.wait(fetch, this.info.windowMs / 2);
     const due = this.knownBy(now - fetch);
     const dueUncovered = this.knownBy(now - PULL_UNCOVERED_MS);
     for (const [id, p] of this.pending) {
@@ -809,7 +866,9 @@ class GroupPlayStream extends GroupStream {
         this.pending.delete(id);
         continue;
       }
-      if (now - p.at < fetch) continue;
+      if (now - p.at < reask) continue;
+      // p.at 0: its neighbour went (linkGone), which is no timeout.
+      if (p.at > 0) this.answerTime.timedOut(now, reask);
       let other = this.holder(id, p.tried);
       if (other === undefined) {
         // Every holder was asked once: start over with any of them (a pull or its answer can be
@@ -821,6 +880,7 @@ class GroupPlayStream extends GroupStream {
       other.sendControl(encodePull(id));
       this.stats.pullsSent++;
       p.tried.add(other.peerId);
+      p.asks++;
       this.countPull(p.peerId, -1);
       this.countPull(other.peerId, 1);
       p.peerId = other.peerId;
@@ -838,7 +898,7 @@ class GroupPlayStream extends GroupStream {
       link.sendControl(encodePull(id));
       this.stats.pullsSent++;
       this.countPull(link.peerId, 1);
-      this.pending.set(id, { peerId: link.peerId, at: now, tried: new Set([link.peerId]) });
+      this.pending.set(id, { peerId: link.peerId, at: now, tried: new Set([link.peerId]), asks: 1 });
       if (id === this.pullCursor) this.pullCursor++;
     }
     this.deliver();

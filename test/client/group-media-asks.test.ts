@@ -1,5 +1,6 @@
-// Whom a member asks, over real UDP on 127.0.0.1 through a Covey server that only introduces:
-// when a neighbour goes, the pulls it had not answered, from another holder at once. The member's
+// Whom a member asks, and when, over real UDP on 127.0.0.1 through a Covey server that only
+// introduces: when a neighbour goes, the pulls it had not answered, from another holder at once;
+// when answers come late, not again elsewhere before they could have come. The member's
 // neighbours here are scripted (Covey clients speaking the group media wire by hand), so that
 // what it sees is certain.
 import { test, before, after } from 'node:test';
@@ -39,6 +40,8 @@ interface Scripted {
   pulls: number[];
   /** Answers pulls from these fragments (none: pulls go unanswered). */
   serve: Map<number, MediaFragment>;
+  /** Answers each pull this long after it came (ms). */
+  delayMs: number;
   /** The member announced the stream back to it. */
   announced: boolean;
   control: SendFlow;
@@ -46,7 +49,7 @@ interface Scripted {
 
 async function scripted(member: { client: RtmfpClient; group: NetGroup }, streamKey: Buffer, fetchPeriodMs = 2500): Promise<Scripted> {
   const me = await join();
-  const s: Scripted = { client: me.client, mask: 0, pulls: [], serve: new Map(), announced: false, control: undefined as never };
+  const s: Scripted = { client: me.client, mask: 0, pulls: [], serve: new Map(), delayMs: 0, announced: false, control: undefined as never };
   // Taken from the start: the member announces the stream to a new neighbour as soon as it is one.
   me.client.peers.addFlowHandler((peer, flow) => {
     if (peer.peerId !== member.client.peerId || !flow.metadata.equals(FLOW_MEDIA_CONTROL)) return false;
@@ -59,8 +62,12 @@ async function scripted(member: { client: RtmfpClient; group: NetGroup }, stream
         s.pulls.push(id);
         const f = s.serve.get(id);
         if (f === undefined) return;
-        media ??= peer.openFlow(FLOW_MEDIA_DATA, { returnFlowId: flow.flowId });
-        media.write(encodeMediaFragment(f));
+        const answer = () => {
+          media ??= peer.openFlow(FLOW_MEDIA_DATA, { returnFlowId: flow.flowId });
+          if (peer.isOpen) media.write(encodeMediaFragment(f));
+        };
+        if (s.delayMs > 0) setTimeout(answer, s.delayMs);
+        else answer();
       }
     };
     return true;
@@ -102,6 +109,44 @@ test('a neighbour that goes with pulls unanswered: they go to another holder at 
     await until(() => [...askedOfA].every((id) => b.pulls.includes(id)), 10_000, `the pulls A left (${[...askedOfA].join(', ')}) asked of B`);
     await until(() => frames.length === 11, 10_000, 'every frame played');
     assert.deepEqual(frames, [0, ...Array.from({ length: 10 }, (_, i) => i * 20)]);
+    assert.equal(player.stats.fragmentsSkipped, 0);
+  } finally {
+    for (const c of clients.splice(0)) c.close();
+  }
+});
+
+test('a neighbour that answers pulls late: its answers are waited for, not asked again of another holder after the fetch period', async () => {
+  try {
+    const member = await join();
+    const frames: number[] = [];
+    const player = playFromGroup(member.group, 'cam', { onFrame: (_kind, ts) => frames.push(ts) });
+    const key = randomBytes(32);
+    const fragments: MediaFragment[] = splitMediaMessage(1, FlashMessageType.Audio, 0, Buffer.from([0xaf, 0x00, 0x12, 0x10]));
+    for (let i = 0; i < 40; i++) fragments.push(...splitMediaMessage(fragments.length + 1, FlashMessageType.Audio, i * 20, Buffer.from([0xaf, 0x01, i])));
+    // A fetch period of half a second; A answers every pull 1.5 s after it came (a member short of CPU).
+    const a = await scripted(member, key, 500);
+    a.delayMs = 1500;
+    for (const f of fragments) a.serve.set(f.id, f);
+    // B answers at once, but shows nothing yet: no pull can go to it.
+    const b = await scripted(member, key, 500);
+    for (const f of fragments) b.serve.set(f.id, f);
+    await until(() => a.announced && b.announced, 10_000, 'the member takes A and B');
+    // A's stream grows by a fragment every 100 ms: the member pulls each of A alone, and once
+    // pulls wait long enough (they are asked of A again, the only holder, until then), times A's answers.
+    for (let last = 1; last <= 20; last++) {
+      a.control.write(holding(1, last));
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await until(() => frames.length === 20, 15_000, 'the first 20 fragments played');
+    // Then 20 more at once, and B shows all 40 as soon as A was asked for them.
+    a.control.write(holding(1, 41));
+    const later = Array.from({ length: 20 }, (_, i) => 22 + i).filter((id) => id <= 41);
+    await until(() => later.every((id) => a.pulls.includes(id)), 10_000, 'the member pulls the later fragments of A');
+    b.control.write(holding(1, 41));
+    await until(() => frames.length === 41, 15_000, 'every frame played');
+    // Without timing the answers, each was asked of B half a second after A, before A's came.
+    assert.deepEqual(b.pulls.filter((id) => later.includes(id)), [], 'no pull asked of A was asked of B too');
+    assert.deepEqual(frames, [0, ...Array.from({ length: 40 }, (_, i) => i * 20)]);
     assert.equal(player.stats.fragmentsSkipped, 0);
   } finally {
     for (const c of clients.splice(0)) c.close();
