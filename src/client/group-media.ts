@@ -210,6 +210,8 @@ abstract class GroupStream {
   low = 1;
   /** Newest fragment we hold. */
   newest = 0;
+  /** Every fragment from low up to this one (excluded) is held: maps need not look them up (encodeFragmentsMap). */
+  private heldBelow = 1;
   /** Newest fragment we know exists (from maps and fragments). */
   newestKnown = 0;
   /** When newestKnown grew: [time, id], oldest first (for the fetch period and the window). */
@@ -367,6 +369,7 @@ abstract class GroupStream {
   protected store(f: MediaFragment, wire: Buffer, from: Link | undefined): boolean {
     if (f.id < this.low || this.fragments.has(f.id)) return false;
     this.fragments.set(f.id, { f, wire, from: from?.peerId });
+    if (f.id === this.heldBelow) this.advanceHeld();
     if (f.id > this.newest) this.newest = f.id;
     this.learn(f.id);
     const bit = 1 << (f.id % 8);
@@ -394,6 +397,19 @@ abstract class GroupStream {
     if (id <= this.low) return;
     for (let i = this.low; i < id; i++) this.fragments.delete(i);
     this.low = id;
+    if (this.heldBelow < id) {
+      this.heldBelow = id;
+      this.advanceHeld();
+    }
+  }
+
+  /** Forgets a fragment we hold (a piece that did not fit its message). */
+  protected forget(id: number): void {
+    if (this.fragments.delete(id) && id < this.heldBelow) this.heldBelow = id;
+  }
+
+  private advanceHeld(): void {
+    while (this.fragments.has(this.heldBelow)) this.heldBelow++;
   }
 
   private sendMaps(): void {
@@ -407,7 +423,7 @@ abstract class GroupStream {
   protected sendMap(link: Link): void {
     if (this.newest === 0 || link.lastMapSent === this.newest) return;
     link.lastMapSent = this.newest;
-    link.sendControl(encodeFragmentsMap(this.newest, this.low, (id) => this.fragments.has(id)));
+    link.sendControl(encodeFragmentsMap(this.newest, this.low, (id) => this.fragments.has(id), this.heldBelow));
   }
 
   close(): void {
@@ -978,7 +994,7 @@ class GroupPlayStream extends GroupStream {
       }
       const m = this.message(this.cursor);
       if (m === 'corrupt') {
-        for (let i = 0; i <= stored.f.remaining; i++) this.fragments.delete(this.cursor + i);
+        for (let i = 0; i <= stored.f.remaining; i++) this.forget(this.cursor + i);
         return;
       }
       if (m === undefined) {

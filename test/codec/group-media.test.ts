@@ -11,6 +11,7 @@ import {
   encodePushRequest,
   encodeStreamEnd,
   encodeStreamInfo,
+  GroupMediaMessage,
   isAskClose,
   mapFirst,
   mapHas,
@@ -69,6 +70,30 @@ test('22 map: last ID, then bit r of byte k for fragment last-1-8k-r', () => {
   assert.deepEqual(parseFragmentsMap(hex('22 01')), { last: 1, bitmap: Buffer.alloc(0) });
   assert.equal(parseFragmentsMap(hex('22 81')), undefined, 'truncated VLU');
   assert.equal(parseFragmentsMap(Buffer.concat([hex('22 01'), Buffer.alloc(5000)])), undefined, 'longer than any window');
+});
+
+test('22 map: fragments said held below heldBelow are not looked up, and the map is the same', () => {
+  for (let trial = 0; trial < 300; trial++) {
+    const first = 1 + Math.floor(Math.random() * 50);
+    const last = first + Math.floor(Math.random() * 100);
+    const heldBelow = first + Math.floor(Math.random() * (last - first + 2));
+    const held = (id: number) => id < heldBelow || Math.random() < 0.7;
+    const holds = new Set<number>();
+    for (let id = first; id <= last; id++) if (held(id)) holds.add(id);
+    const asked: number[] = [];
+    const fast = encodeFragmentsMap(last, first, (id) => (asked.push(id), holds.has(id)), heldBelow);
+    assert.deepEqual(fast, encodeFragmentsMap(last, first, (id) => holds.has(id)), `[${first}, ${last}] held below ${heldBelow}`);
+    assert.ok(asked.every((id) => id >= heldBelow), 'asked only about fragments from heldBelow on');
+  }
+  // A member holding 1..20: FF FF and three bits, nothing asked.
+  assert.deepEqual(encodeFragmentsMap(20, 1, () => assert.fail('asked'), 21), hex('22 14 ff ff 07'));
+});
+
+test('a fragment parses with its payload as a view into the message (no copy)', () => {
+  const wire = encodeMediaFragment({ id: 7, marker: GroupMediaMessage.MEDIA_DATA, remaining: 0, type: 9, time: 40, payload: Buffer.from('abc') });
+  const f = parseMediaFragment(wire)!;
+  assert.deepEqual(f.payload, Buffer.from('abc'));
+  assert.equal(f.payload.buffer, wire.buffer);
 });
 
 test('23 push mask, 2B pull, 0C ask-close', () => {
