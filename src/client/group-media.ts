@@ -18,8 +18,10 @@
 // pusher should bring, after the fetch period; a pull unanswered, from another holder after one
 // more fetch period, or at once when the neighbour asked goes; MAX_PULLS_PER_HOLDER (48) pending
 // pulls a neighbour at most. Where answers take longer than those periods (a member short of
-// CPU), pulls are asked again and pushers judged only after the time an answer takes (AnswerTime). Fragments older than the window (plus the relay margin) are dropped. The wire is librtmfp's throughout: a full pusher says
-// nothing (there is no message for it), and librtmfp members that ask us are served the same way.
+// CPU), pulls are asked again and pushers judged only after the time an answer takes
+// (AnswerTime). Fragments older than the window (plus the relay margin) are dropped. The wire is
+// librtmfp's throughout: a full pusher says nothing (there is no message for it), and librtmfp
+// members that ask us are served the same way.
 //
 // A player delivers messages in fragment order. It starts on a video keyframe, preceded by the
 // stream's latest metadata and codec headers; to make that possible for members that join late,
