@@ -78,6 +78,13 @@ async function scripted(member: { client: RtmfpClient; group: NetGroup }, stream
   return s;
 }
 
+/** An AAC header, then `count` frames 20 ms apart, as fragments from ID 1: a player starts on the header. */
+function audioFragments(count: number): MediaFragment[] {
+  const fragments = splitMediaMessage(1, FlashMessageType.Audio, 0, Buffer.from([0xaf, 0x00, 0x12, 0x10]));
+  for (let i = 0; i < count; i++) fragments.push(...splitMediaMessage(fragments.length + 1, FlashMessageType.Audio, i * 20, Buffer.from([0xaf, 0x01, i])));
+  return fragments;
+}
+
 /** A map holding fragments [first, last] (librtmfp reads `last` as held whatever the bitmap says). */
 const holding = (first: number, last: number) => encodeFragmentsMap(last, 1, (id) => id >= first);
 
@@ -87,9 +94,7 @@ test('a neighbour that goes with pulls unanswered: they go to another holder at 
     const frames: number[] = [];
     const player = playFromGroup(member.group, 'cam', { onFrame: (_kind, ts) => frames.push(ts) });
     const key = randomBytes(32);
-    // An AAC header, then 10 frames: the player starts on the header.
-    const fragments: MediaFragment[] = splitMediaMessage(1, FlashMessageType.Audio, 0, Buffer.from([0xaf, 0x00, 0x12, 0x10]));
-    for (let i = 0; i < 10; i++) fragments.push(...splitMediaMessage(fragments.length + 1, FlashMessageType.Audio, i * 20, Buffer.from([0xaf, 0x01, i])));
+    const fragments = audioFragments(10);
     const last = fragments.length;
     // A fetch period of a minute: a pull left to it would wait that long.
     const a = await scripted(member, key, 60_000);
@@ -121,8 +126,7 @@ test('a neighbour that answers pulls late: its answers are waited for, not asked
     const frames: number[] = [];
     const player = playFromGroup(member.group, 'cam', { onFrame: (_kind, ts) => frames.push(ts) });
     const key = randomBytes(32);
-    const fragments: MediaFragment[] = splitMediaMessage(1, FlashMessageType.Audio, 0, Buffer.from([0xaf, 0x00, 0x12, 0x10]));
-    for (let i = 0; i < 40; i++) fragments.push(...splitMediaMessage(fragments.length + 1, FlashMessageType.Audio, i * 20, Buffer.from([0xaf, 0x01, i])));
+    const fragments = audioFragments(40);
     // A fetch period of half a second; A answers every pull 1.5 s after it came (a member short of CPU).
     const a = await scripted(member, key, 500);
     a.delayMs = 1500;
