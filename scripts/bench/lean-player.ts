@@ -445,11 +445,12 @@ const ACK_WAIT_MAX_MS = 20;
 /**
  * Sends the players' acks as Covey's client's sessions do: one owed at once goes out after the
  * datagrams already at hand have been read (so a burst is acknowledged once), and a lone packet's
- * when its delay runs out. With afterReadsMs (the shared-object bench's latency phase), the acks owed at once wait for the reads to pause:
- * 1,000 users on 1,000 machines each ack on their own CPU, but here every ack sent (about 7 us of
- * node:dgram's send) holds up the next user's read, and when the server's change reached all
- * users an ack was due on every other update, whose last user had it 4.5 ms later than the others'
- * (median, shared-object fan-out at 1,000 users, load 3-4).
+ * when its delay runs out. With afterReadsMs (the shared-object bench's latency phase), the acks
+ * owed at once wait for the reads to pause: 1,000 users on 1,000 machines each ack on their own
+ * CPU, but here every ack sent (about 7 us of node:dgram's send) holds up the next user's read,
+ * and when the server's change reached all users an ack was due on every other update, whose last
+ * user had it 4.5 ms later than the others' (median, shared-object fan-out at 1,000 users, load
+ * 3-4).
  */
 export class AckScheduler {
   private readonly now: LeanReceiver[] = [];
