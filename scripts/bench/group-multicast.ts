@@ -40,7 +40,7 @@ import { ReceiverShare, mediaIndex, now, type FragmentArrivals, type FrameKind, 
 
 /** One worker a core (the figures in the header decided it: 2 workers held N = 100 better than 1). */
 const DEFAULT_WORKERS = availableParallelism();
-const { values } = parseArgs({ options: { members: { type: 'string', default: '20' }, seconds: { type: 'string', default: '20' }, workers: { type: 'string', default: String(DEFAULT_WORKERS) }, verbose: { type: 'boolean', default: false }, trace: { type: 'boolean', default: false } } });
+const { values } = parseArgs({ options: { members: { type: 'string', default: '20' }, seconds: { type: 'string', default: '20' }, workers: { type: 'string', default: String(DEFAULT_WORKERS) }, verbose: { type: 'boolean', default: false }, trace: { type: 'boolean', default: false }, 'maps-to-all': { type: 'boolean', default: false } } });
 const N = Number(values.members);
 const SECONDS = Number(values.seconds);
 const WORKERS = Number(values.workers);
@@ -216,7 +216,7 @@ async function runGroup(url: string, frames: Frame[]): Promise<Result> {
   const t0 = Date.now();
   while (Date.now() - t0 < 60_000 && pub.g.neighbors.length < Math.min(N, 20)) await sleep(200);
   await sleep(2000);
-  const publisher = publishToGroup(pub.g, 'bench');
+  const publisher = publishToGroup(pub.g, 'bench', { sendToAll: values['maps-to-all'] });
   const fragmentsOf = new Map<number, [number, number]>();
   const { result, got, published } = await streamAndMeasure(
     shares,

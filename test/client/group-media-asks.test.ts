@@ -1,8 +1,8 @@
 // Whom a member asks, and when, over real UDP on 127.0.0.1 through a Covey server that only
 // introduces: when a neighbour goes, the pulls it had not answered, from another holder at once;
-// when answers come late, not again elsewhere before they could have come. The member's
-// neighbours here are scripted (Covey clients speaking the group media wire by hand), so that
-// what it sees is certain.
+// when answers come late, not again elsewhere before they could have come; pushers, among the
+// neighbours furthest ahead. The member's neighbours here are scripted (Covey clients speaking the
+// group media wire by hand), so that what it sees is certain.
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -152,6 +152,30 @@ test('a neighbour that answers pulls late: its answers are waited for, not asked
     assert.deepEqual(b.pulls.filter((id) => later.includes(id)), [], 'no pull asked of A was asked of B too');
     assert.deepEqual(frames, [0, ...Array.from({ length: 40 }, (_, i) => i * 20)]);
     assert.equal(player.stats.fragmentsSkipped, 0);
+  } finally {
+    for (const c of clients.splice(0)) c.close();
+  }
+});
+
+test('pushers are asked among the neighbours furthest ahead in the stream, not at random among all', async () => {
+  try {
+    const member = await join();
+    playFromGroup(member.group, 'cam');
+    const key = randomBytes(32);
+    // C's map shows fragments up to 80, A's and B's up to 40: C is nearer the publisher.
+    const c = await scripted(member, key);
+    const a = await scripted(member, key);
+    const b = await scripted(member, key);
+    await until(() => a.announced && b.announced && c.announced, 10_000, 'the member takes A, B and C');
+    // C's map goes first, so that a choice made before A's and B's came could only be C (the
+    // other way round, a choice made then would be A whatever the rule). Picked at random among
+    // the three, all eight slices would go to C once in 3^8 = 6,561 runs.
+    c.control.write(holding(1, 80));
+    a.control.write(holding(1, 40));
+    b.control.write(holding(1, 40));
+    await until(() => (a.mask | b.mask | c.mask) === 0xff, 10_000, 'a pusher asked for every slice');
+    assert.equal(c.mask, 0xff, 'every slice asked of C');
+    assert.equal(a.mask | b.mask, 0, 'none asked of A or B');
   } finally {
     for (const c of clients.splice(0)) c.close();
   }
