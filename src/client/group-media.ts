@@ -144,9 +144,10 @@ const START_MAPS_MS = 3000;
  * A slice's new pusher is picked at random among neighbours whose maps put them at most this many
  * fragment IDs (one fragment of the slice) behind the one furthest ahead in it. Picked among all,
  * the push trees grew deep (up to 17 hops at N = 50): every hop adds a member's delay, and when
- * members near the root change pushers the whole subtree waits. Preferring the front kept most
- * fragments 2-3 hops from the publisher (13 at most) and removed late pushes (N = 50: late frames
- * 8,984 -> 1,597, duplicates 194-275 -> 24, pulls 31,000 -> 11,800).
+ * members near the root change pushers the whole subtree waits. Preferring the front, with maps
+ * fresh as the trees form (START_MAPS_MS), kept most fragments 2-3 hops from the publisher (13 at
+ * most) and removed late pushes (N = 50: late frames 8,984 -> 1,597, duplicates 194-275 -> 24,
+ * pulls 31,000 -> 11,800); alone, with maps 1.7 s old, it left the first 5 s late.
  */
 const PUSHER_FRONT_SLACK = 8;
 
@@ -316,6 +317,12 @@ abstract class GroupStream {
   }
 
   protected linkGone(_link: Link): void {}
+
+  /** Whether a neighbour pushes us some slice, or we push it one. */
+  pushesWith(peerId: string): boolean {
+    const link = this.links.get(peerId);
+    return link !== undefined && (link.pushIn !== 0 || link.served !== 0);
+  }
 
   /**
    * A neighbour's push mask. Each slice goes to pushLimit + 1 neighbours at most (librtmfp's
@@ -1154,6 +1161,10 @@ export class GroupMediaHost {
         connect: (peerId) => this.neighborConnected(peerId),
         disconnect: (peerId) => {
           for (const s of this.streams.values()) s.unlink(peerId);
+        },
+        busy: (peerId) => {
+          for (const s of this.streams.values()) if (s.pushesWith(peerId)) return true;
+          return false;
         },
       }),
       group.client.peers.addFlowHandler((peer, flow) => this.offer(peer, flow)),

@@ -2,7 +2,7 @@
 // (group-neighbors.ts, research file §5.4) every bestListPeriodMs, contacts the members of it it
 // has no session with, and asks neighbours past it to drop it (0C). A member whose connects all
 // failed is therefore not left alone, and in a group larger than the target the mesh thins out
-// while every member keeps its ring neighbours.
+// while every member keeps its ring neighbours; a neighbour carrying a live stream is not asked.
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { startGroupTestServer, until, type TestServer } from '../support/test-server.js';
@@ -81,6 +81,35 @@ test('40 members: each keeps its best list, ring neighbours included, and the ne
     const estimates = groups.map((g) => g.estimatedMemberCount);
     const meanEstimate = estimates.reduce((a, b) => a + b, 0) / n;
     assert.ok(meanEstimate > 0.75 * n && meanEstimate < 2 * n, `estimates ${estimates.join(' ')}`);
+  } finally {
+    closeAll();
+  }
+});
+
+test('a neighbour past the best list that a listener calls busy (a pusher of a live stream) is not asked to drop us; once idle, it is', async () => {
+  const spec = 'G:027f02010101030a0e' + Buffer.from('busytest1').toString('hex') + '011b00';
+  const n = 24;
+  try {
+    const groups: NetGroup[] = [];
+    for (let i = 0; i < n; i++) {
+      const c = await RtmfpClient.connect(server.rtmfpUrl('live'));
+      clients.push(c);
+      groups.push(await NetGroup.join(c, spec, { bestListPeriodMs: 1000 }));
+    }
+    // The first member's neighbours are all busy for now; the others' none.
+    let busy = true;
+    const member = groups[0]!;
+    member.addNeighborListener({ connect: () => {}, disconnect: () => {}, busy: () => busy });
+    const target = targetNeighbors(n);
+    const others = groups.slice(1);
+    // Introductions make nearly a full mesh of 23 neighbours: past the target of 18, so every
+    // member has neighbours to ask away, and the others do.
+    await until(() => others.some((g) => g.askClose.sent > 0) && member.neighbors.length > target, 30_000, 'the others asking neighbours past their lists to drop them');
+    // Two more best-list periods: the member asks none of its own.
+    await new Promise((r) => setTimeout(r, 2500));
+    assert.equal(member.askClose.sent, 0, `0C sent with ${member.neighbors.length} neighbours, target ${target}`);
+    busy = false;
+    await until(() => member.askClose.sent > 0, 10_000, 'the member asking idle neighbours past its list to drop it');
   } finally {
     closeAll();
   }
