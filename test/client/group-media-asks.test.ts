@@ -180,3 +180,30 @@ test('pushers are asked among the neighbours furthest ahead in the stream, not a
     for (const c of clients.splice(0)) c.close();
   }
 });
+
+test('a neighbour asked to push whose own map then shows fragments of the slice it never pushed (the slice was full): another is asked after one trial period, not four', async () => {
+  try {
+    const member = await join();
+    playFromGroup(member.group, 'cam');
+    const key = randomBytes(32);
+    const a = await scripted(member, key);
+    const b = await scripted(member, key);
+    await until(() => a.announced && b.announced, 10_000, 'the member takes A and B');
+    // A alone shows the stream: every slice is asked of it.
+    a.control.write(holding(1, 40));
+    await until(() => a.mask === 0xff, 10_000, 'every slice asked of A');
+    const askedAt = Date.now();
+    // Then A's map shows 40 fragments more, 5 of each slice, none of which it pushed; B holds
+    // what A held when asked.
+    a.control.write(holding(1, 80));
+    b.control.write(holding(1, 40));
+    await until(() => b.mask === 0xff, 10_000, 'every slice asked of B');
+    const took = Date.now() - askedAt;
+    // One trial period is 500 ms; the rule that waits four (the stream going on, as maps show)
+    // would have taken 2,000 ms at least.
+    assert.ok(took < 1800, `B asked ${took} ms after A`);
+    assert.equal(a.mask, 0, 'A asked for nothing any more');
+  } finally {
+    for (const c of clients.splice(0)) c.close();
+  }
+});
