@@ -47,7 +47,7 @@ export function groupStreamProtocol(parseUrl: (url: string) => RtmpUrl, connectT
     try {
       return await NetGroup.join(client, spec);
     } catch (err) {
-      client.close();
+      await client.close();
       throw err;
     }
   }
@@ -62,7 +62,7 @@ export function groupStreamProtocol(parseUrl: (url: string) => RtmpUrl, connectT
         // The same stream on the server, for members that cannot reach a peer.
         server = await client.publish(url.stream);
       } catch (err) {
-        client.close();
+        await client.close();
         throw err instanceof NetCallError ? new Error(`server refused: ${err.message}`) : err;
       }
       const publisher = publishToGroup(group, url.stream);
@@ -83,7 +83,8 @@ export function groupStreamProtocol(parseUrl: (url: string) => RtmpUrl, connectT
           // Neighbours hear the stream's last fragment before our sessions close.
           await sleep(200);
           group.leave();
-          client.close();
+          // Awaited: the close has to reach the server before the process exits (NetConnection.close).
+          await client.close();
         },
       };
       client.onEnd = (reason) => session.onEnd?.(reason);
@@ -112,7 +113,7 @@ export function groupStreamProtocol(parseUrl: (url: string) => RtmpUrl, connectT
           clearTimeout(timer);
           player?.close();
           group.leave();
-          client.close();
+          await client.close();
         },
       };
       player = playFromGroup(group, url.stream, { idleMs: options.idleMs, onFrame: (kind, ts, payload) => session.onFrame?.(kind, ts, payload) });

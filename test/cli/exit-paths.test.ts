@@ -81,6 +81,22 @@ test('covey publish over RTMFP closes its session when the file ends, and a play
   await assertClosedSoon(playSession, played.exitedAt);
 });
 
+test('covey publish --group closes its session when the file ends, and a covey play --group that saw the group stream end closes its own', async () => {
+  const mark = server.logs.length;
+  const play = covey(['play', server.rtmfpUrl('live/grp'), '--group', 'exits', '-o', join(dir, 'grp.flv'), '-q']);
+  const playSession = await nextRtmfpSession(mark);
+  const mark2 = server.logs.length;
+  const pub = covey(['publish', fixture, server.rtmfpUrl('live/grp'), '--group', 'exits', '-q']);
+  const pubSession = await nextRtmfpSession(mark2);
+  const published = await pub.exited;
+  assert.equal(published.code, 0, published.stderr);
+  await assertClosedSoon(pubSession, published.exitedAt);
+  const played = await play.exited;
+  assert.equal(played.code, 0, played.stderr);
+  assert.match(played.stderr, /fragments from peers/, 'played from the group');
+  await assertClosedSoon(playSession, played.exitedAt);
+});
+
 test('covey play over RTMFP closes its session on SIGINT and SIGTERM, and the publisher counts no player after', async () => {
   const mark = server.logs.length;
   const pub = covey(['publish', fixture, server.rtmfpUrl('live/sig'), '--loop', '-q']);
