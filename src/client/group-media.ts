@@ -30,7 +30,8 @@
 // stream's latest metadata and codec headers; to make that possible for members that join late,
 // the publisher repeats metadata and headers before each keyframe (a Covey choice: how Flash
 // publishers handle late joiners is unknown), and players deliver a header only when it differs
-// from the one they delivered last. Malformed group messages close that peer's session only.
+// from the one they delivered last. A keyframe that cannot be decoded without a header we never
+// got is passed over for the next one (once). Malformed group messages close that peer's session only.
 import { randomBytes } from 'node:crypto';
 import { isAudioSequenceHeader } from '../codec/audio-tag.js';
 import { isOnMetaData } from '../codec/flv-script-data.js';
@@ -55,7 +56,7 @@ import {
   type GroupStreamInfo,
   type MediaFragment,
 } from '../codec/group-media.js';
-import { isVideoKeyframe, isVideoSequenceHeader } from '../codec/video-tag.js';
+import { isVideoKeyframe, isVideoSequenceHeader, needsSequenceHeader } from '../codec/video-tag.js';
 import { FlashFlowPriority } from '../rtmfp/flash-flow-priority.js';
 import type { SendFlow } from '../rtmfp/send-flow.js';
 import type { IncomingFlow } from '../rtmfp/session.js';
@@ -709,6 +710,8 @@ class GroupPlayStream extends GroupStream {
   private lastAudioHeader: Buffer | undefined;
   private lastVideoHeader: Buffer | undefined;
   private sawVideo = false;
+  /** We passed over a keyframe that came without its codec header (once at most). */
+  private skippedHeaderless = false;
   /** Fragment ID -> the neighbour asked last, when (0: it went), those asked, how many times: pulls not answered yet. */
   private readonly pending = new Map<number, { peerId: string; at: number; tried: Set<string>; asks: number }>();
   /** How long pulls take to be answered here and now (see AnswerTime). */
@@ -1109,7 +1112,13 @@ class GroupPlayStream extends GroupStream {
         this.pendingMetadataTime = time;
       } else if (kind === 'audio' && isAudioSequenceHeader(body)) this.pendingAudioHeader = [time, body];
       else if (kind === 'video' && isVideoSequenceHeader(body)) this.pendingVideoHeader = [time, body];
-      else if ((kind === 'video' && isVideoKeyframe(body)) || (kind === 'audio' && !this.sawVideo && this.pendingVideoHeader === undefined && this.pendingAudioHeader !== undefined)) {
+      else if (kind === 'video' && isVideoKeyframe(body) && this.pendingVideoHeader === undefined && needsSequenceHeader(body) && !this.skippedHeaderless) {
+        // Not decodable without its header, which never reached us (below where we started, or
+        // given up on): the next keyframe, before which publishers repeat it (Covey's, librtmfp's).
+        // Once only: a publisher that never sends one is played as it is.
+        this.skippedHeaderless = true;
+        this.log.info({ time }, 'a keyframe without its codec header: starting at the next one');
+      } else if ((kind === 'video' && isVideoKeyframe(body)) || (kind === 'audio' && !this.sawVideo && this.pendingVideoHeader === undefined && this.pendingAudioHeader !== undefined)) {
         this.started = true;
         if (this.pendingMetadata) this.emit('data', this.pendingMetadataTime, this.pendingMetadata);
         if (this.pendingVideoHeader) this.emit('video', ...this.pendingVideoHeader);

@@ -140,6 +140,16 @@ export function isVideoKeyframe(data: Uint8Array): boolean {
   }
 }
 
+/**
+ * True when the frame's codec cannot be decoded without its sequence header (a configuration
+ * record): legacy AVC and HEVC, and every enhanced codec (each starts with a SequenceStart).
+ */
+export function needsSequenceHeader(data: Uint8Array): boolean {
+  const first = data[0];
+  if (first === undefined) return false;
+  return (first & IS_EX_HEADER) !== 0 || isAvcLike(first);
+}
+
 /** Legacy AVC or HEVC, not a command frame: the layout with AVCPacketType and composition time. */
 function isAvcLike(first: number): boolean {
   const codecId = first & 0x0f;

@@ -22,7 +22,8 @@ import type { SendFlow } from '../../src/rtmfp/send-flow.js';
 import type { IncomingFlow } from '../../src/rtmfp/session.js';
 import { encodeVlu, ByteReader } from '../../src/codec/vlu.js';
 import { encodeAmf0 } from '../../src/codec/amf0.js';
-import { FlvTagType } from '../../src/codec/flv.js';
+import { FlvTagType, type FlvTag } from '../../src/codec/flv.js';
+import { isVideoKeyframe, isVideoSequenceHeader } from '../../src/codec/video-tag.js';
 
 const GROUPSPEC = 'G:027f0201010103010c050e74657374011b00';
 const KIND = { [FlvTagType.Audio]: 'audio', [FlvTagType.Video]: 'video', [FlvTagType.ScriptData]: 'data' } as const;
@@ -189,8 +190,11 @@ interface Setup {
   log: string[];
 }
 
-/** A Covey player and the librtmfp-wire publisher, neighbours, the fixture published in real time. */
-async function publishFixture(windowMs = 8000, fetchPeriodMs = 2500, updatePeriod = encodeVlu(100)): Promise<Setup> {
+/** A tag to publish; `unflushed`: made but never sent, as TestClient's last two (no neighbour gets it). */
+type PublishedTag = FlvTag & { unflushed?: boolean };
+
+/** A Covey player and the librtmfp-wire publisher, neighbours, the fixture (or `tags`) published in real time. */
+async function publishFixture(windowMs = 8000, fetchPeriodMs = 2500, updatePeriod = encodeVlu(100), tags: PublishedTag[] = fixtureTags()): Promise<Setup> {
   const p = await member();
   const l = await member();
   await until(() => l.group.neighborLink(p.client.peerId) && p.group.neighbors.includes(l.client.peerId), 30_000, 'the two members become neighbours');
@@ -205,10 +209,10 @@ async function publishFixture(windowMs = 8000, fetchPeriodMs = 2500, updatePerio
     return true;
   });
   const t0 = Date.now();
-  for (const t of fixtureTags()) {
+  for (const t of tags) {
     const wait = t.timestamp - (Date.now() - t0);
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    publisher.publish(t.type, t.timestamp, t.data);
+    publisher.publish(t.type, t.timestamp, t.data, !t.unflushed);
   }
   player.onEnd = (reason) => log.push(`ended: ${reason}, ${frames.length} frames, stats ${JSON.stringify(player.stats)}, pulls seen by the publisher ${JSON.stringify(publisher.pulls.slice(-5))}`);
   return { player, frames, publisher, publisherPeer: link.peer, log };
@@ -294,6 +298,30 @@ test('TestClient --updatePeriod=200 announces 4294967240 ms (its option is a cha
     assert.deepEqual(overflows, [], 'no timer armed with the announced period');
   } finally {
     process.off('warning', onWarning);
+    for (const c of clients.splice(0)) c.close();
+  }
+});
+
+test("the stream's first fragments (metadata, codec headers) never reach a player (a TestClient publisher, interop): it starts at the next keyframe, after the headers repeated there, not on one it cannot decode", async () => {
+  try {
+    const fixture = fixtureTags();
+    const second = fixture.findIndex((t, i) => i > 3 && t.type === FlvTagType.Video && isVideoKeyframe(t.data));
+    const headers = fixture.slice(1, 3);
+    assert.ok(isVideoSequenceHeader(headers[0]!.data) && second > 0, 'the fixture: metadata, the AVC and AAC headers, a keyframe, and a second one');
+    // The first three fragments are never sent (nor answered when pulled); as TestClient does, the
+    // publisher repeats the codec headers before the second keyframe. A window of 2 s: the player
+    // gives up on the first fragments after it.
+    const tags: PublishedTag[] = [...fixture.slice(0, 3).map((t) => ({ ...t, unflushed: true })), ...fixture.slice(3, second), ...headers.map((t) => ({ ...t, timestamp: fixture[second]!.timestamp })), ...fixture.slice(second)];
+    const s = await publishFixture(2000, 1000, encodeVlu(100), tags);
+    await until(() => s.frames.length >= tags.length - second - 1, 30_000, 'the frames from the second keyframe on').catch((err: Error) => {
+      throw new Error(`${err.message}: ${s.frames.length} frames, stats ${JSON.stringify(s.player.stats)}`);
+    });
+    const video = s.frames.filter((f) => f.kind === 'video');
+    assert.ok(isVideoSequenceHeader(video[0]!.payload), `the first video frame is the AVC header, not a ${isVideoKeyframe(video[0]!.payload) ? 'keyframe' : 'frame'} at ${video[0]!.ts} ms`);
+    assert.equal(video[1]!.ts, fixture[second]!.timestamp, 'then the second keyframe');
+    assert.ok(isVideoKeyframe(video[1]!.payload));
+    s.publisher.stop();
+  } finally {
     for (const c of clients.splice(0)) c.close();
   }
 });

@@ -3,6 +3,7 @@ import * as assert from 'node:assert/strict';
 import {
   isVideoKeyframe,
   isVideoSequenceHeader,
+  needsSequenceHeader,
   parseVideoTag,
   type VideoTagInfo,
 } from '../../src/codec/video-tag.js';
@@ -219,5 +220,17 @@ describe('video tag fuzzing', () => {
       isVideoKeyframe(bytes);
       isVideoSequenceHeader(bytes);
     }
+  });
+});
+
+describe('needsSequenceHeader', () => {
+  it('is true for legacy AVC and HEVC frames and every enhanced tag, false for older codecs, command frames and nothing', () => {
+    assert.equal(needsSequenceHeader(hex('17 01 000000 65')), true, 'AVC keyframe');
+    assert.equal(needsSequenceHeader(hex('2c 01 000000 02')), true, 'HEVC inter frame');
+    assert.equal(needsSequenceHeader(hex('91' + fourCc('av01') + '00')), true, 'enhanced AV1 keyframe');
+    assert.equal(needsSequenceHeader(hex('12 00')), false, 'Sorenson H.263 keyframe');
+    assert.equal(needsSequenceHeader(hex('14 00')), false, 'VP6 keyframe');
+    assert.equal(needsSequenceHeader(hex('57 00')), false, 'AVC command frame');
+    assert.equal(needsSequenceHeader(Buffer.alloc(0)), false, 'empty');
   });
 });
