@@ -50,16 +50,22 @@ test('a member whose every P2P connect failed contacts its best list again at th
   }
 });
 
+/** `n` members joining the group named `name` one after the other, each working out its best list every second. */
+async function membersOf(name: string, n: number): Promise<NetGroup[]> {
+  const spec = 'G:027f02010101030a0e' + Buffer.from(name).toString('hex') + '011b00';
+  const groups: NetGroup[] = [];
+  for (let i = 0; i < n; i++) {
+    const c = await RtmfpClient.connect(server.rtmfpUrl('live'));
+    clients.push(c);
+    groups.push(await NetGroup.join(c, spec, { bestListPeriodMs: 1000 }));
+  }
+  return groups;
+}
+
 test('40 members: each keeps its best list, ring neighbours included, and the neighbours past it go (0C)', async () => {
-  const spec = 'G:027f02010101030a0e' + Buffer.from('thintest1').toString('hex') + '011b00';
   const n = 40;
   try {
-    const groups: NetGroup[] = [];
-    for (let i = 0; i < n; i++) {
-      const c = await RtmfpClient.connect(server.rtmfpUrl('live'));
-      clients.push(c);
-      groups.push(await NetGroup.join(c, spec, { bestListPeriodMs: 1000 }));
-    }
+    const groups = await membersOf('thintest1', n);
     const ring = groups.map((g) => g.client.peerId).sort((a, b) => (groupAddress(a) < groupAddress(b) ? -1 : 1));
     const ringNeighbours = (id: string) => {
       const at = ring.indexOf(id);
@@ -87,15 +93,9 @@ test('40 members: each keeps its best list, ring neighbours included, and the ne
 });
 
 test('a neighbour past the best list that a listener calls busy (a pusher of a live stream) is not asked to drop us; once idle, it is', async () => {
-  const spec = 'G:027f02010101030a0e' + Buffer.from('busytest1').toString('hex') + '011b00';
   const n = 24;
   try {
-    const groups: NetGroup[] = [];
-    for (let i = 0; i < n; i++) {
-      const c = await RtmfpClient.connect(server.rtmfpUrl('live'));
-      clients.push(c);
-      groups.push(await NetGroup.join(c, spec, { bestListPeriodMs: 1000 }));
-    }
+    const groups = await membersOf('busytest1', n);
     // The first member's neighbours are all busy for now; the others' none.
     let busy = true;
     const member = groups[0]!;
