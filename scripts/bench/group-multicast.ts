@@ -5,9 +5,11 @@
 // a member that joins mid-stream waits for its first frame.
 //
 //   node --import tsx scripts/bench/group-multicast.ts [--members 20] [--seconds 20] [--workers K]
-//     [--verbose] [--trace]
+//     [--verbose] [--trace] [--maps-to-all]
 //
 // --verbose prints each group member's neighbours, counters and progress after the run.
+// --maps-to-all announces the stream with sendToAll: every member sends its fragments map to
+// every neighbour at each update, not to one in turn (librtmfp's option; for comparison).
 // --trace says how the fragments of late frames (over 1 s from publication to a member, or never
 // within the window) came: pushed or pulled, after how many hops from the publisher, how late.
 //

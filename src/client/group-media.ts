@@ -118,8 +118,8 @@ const PUSH_STALE_MS = 1000;
  * trial period: it has them and did not push them, so its slice was full (its maps go on a flow
  * below its pushes, so cannot overtake them). Waiting the four periods for it, as the stream
  * begins and the publisher refuses all but 5 a slice, left the stream's first 2 s late at N = 50
- * (1,600-3,700 frames over 1 s late at a member, p99 2.1-3.2 s); dropping it at once, none (p99
- * 0.7 s).
+ * (1,600-3,700 frames over 1 s late at a member, p99 2.1-3.2 s); dropping it after one period,
+ * none (p99 0.6-0.7 s).
  */
 const PUSH_SLICE_LAG = 3;
 /** A neighbour that did not push a slice we asked for is not asked for it again before this. */
@@ -144,7 +144,8 @@ const MAX_ID_JUMP = 1_000_000;
  * 0.3-0.8), with both this and the front preference, the last member got frames after a median
  * 8 ms, p99 2.1 s (only the stream's first 2 s late), against 0.5-1 s and 5.0-5.1 s without
  * either; maps to all for the whole stream instead cost twice the members' CPU (a packet and its
- * ack a map) and, without the front preference, left push chains 17 hops deep.
+ * ack a map) and, without the front preference, left push chains 17 hops deep. For 1 s instead of
+ * 3 (2 runs each at N = 50 and 100), the start was later: p99 3.3-3.9 s against 2.6-3.6 s.
  */
 const START_MAPS_MS = 3000;
 /**

@@ -571,10 +571,10 @@ export class NetGroup {
    * whose every connect timed out is not left alone); neighbours past the list are asked to drop
    * us (0C), as many as we have too many, each at most every ASK_CLOSE_EVERY_MS, but not those a
    * listener says are busy (a live stream's pushers, either way): every member works out its list
-   * about as often, and dropping pushers cut the push trees every 10 s. At N = 50 (bench, quiet,
-   * 2 runs each) frames came late again 7-9 and 17 s into the stream (120-500 of them; up to
-   * 1,900 under load) and push chains reached 11-16 hops; keeping pushers, none after 6 s, and 5-6
-   * hops at most.
+   * about as often, and dropping pushers cut the push trees every 10 s. At N = 50 (bench, 4 runs
+   * each, quiet and beside busy processes) frames came late again around 8 and 17 s into the
+   * stream (up to 680 a run, in 3 runs of 4) and push chains reached 11-16 hops; keeping pushers,
+   * none after 6 s, and 5-6 hops at most.
    */
   private bestListTick(): void {
     if (this.closedReason !== undefined) return;
